@@ -1,0 +1,212 @@
+// Package eventstore keeps FastPix events in DynamoDB: one item per event id,
+// written once, and read back per stream through the byStream index.
+//
+// The table's shape (key, index, attribute names) is declared here once; the
+// SAM template, the local stack and the tests are checked against these
+// constants.
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
+)
+
+// The events table's schema.
+const (
+	// KeyEventID is the table's partition key (S): FastPix's event id, the
+	// idempotency key that stays the same across retries.
+	KeyEventID = "eventId"
+	// IndexByStream is the global secondary index that lists a stream's
+	// events in order: partition AttrStreamID, sort AttrOccurredAt.
+	IndexByStream = "byStream"
+
+	AttrType          = "type"
+	AttrStreamID      = "streamId"
+	AttrSimulcastID   = "simulcastId"
+	AttrObjectType    = "objectType"
+	AttrObjectID      = "objectId"
+	AttrWorkspaceID   = "workspaceId"
+	AttrWorkspaceName = "workspaceName"
+	AttrOccurredAt    = "occurredAt"
+	AttrReceivedAt    = "receivedAt"
+	AttrPayload       = "payload"
+	AttrTest          = "test"
+	// AttrExpiresAt holds epoch seconds; the table's TTL is set on it.
+	AttrExpiresAt = "expiresAt"
+)
+
+// DefaultRetention is how long events are kept when nothing else is set.
+const DefaultRetention = 90 * 24 * time.Hour
+
+// TimeLayout is how occurredAt and receivedAt are written: UTC, RFC 3339
+// with exactly nine fractional digits, so that text order is time order.
+const TimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// FormatTime writes t in TimeLayout.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
+// ErrDuplicate: an event with this id is stored already. Nothing was written.
+var ErrDuplicate = errors.New("eventstore: event already stored")
+
+// Record is one stored event. Payload is the redacted event as JSON text:
+// credentials never reach the table.
+type Record struct {
+	EventID       string
+	Type          string
+	StreamID      string // "" when the event belongs to no stream
+	SimulcastID   string
+	ObjectType    string
+	ObjectID      string
+	WorkspaceID   string
+	WorkspaceName string
+	OccurredAt    string // TimeLayout
+	ReceivedAt    string // TimeLayout
+	Test          bool
+	Payload       string
+	ExpiresAt     int64 // epoch seconds
+}
+
+// NewRecord builds the record of ev, received at receivedAt, whose redacted
+// body is payload. An event whose createdAt is missing or unreadable is
+// placed at its arrival time, so it still sorts into its stream's history.
+func NewRecord(ev fastpix.Event, payload []byte, receivedAt time.Time, retention time.Duration) Record {
+	occurred := ev.CreatedAt
+	if occurred.IsZero() {
+		occurred = receivedAt
+	}
+	if retention <= 0 {
+		retention = DefaultRetention
+	}
+	return Record{
+		EventID:       ev.ID,
+		Type:          ev.Type,
+		StreamID:      ev.StreamID,
+		SimulcastID:   ev.SimulcastID,
+		ObjectType:    ev.Object.Type,
+		ObjectID:      ev.Object.ID,
+		WorkspaceID:   ev.Workspace.ID,
+		WorkspaceName: ev.Workspace.Name,
+		OccurredAt:    FormatTime(occurred),
+		ReceivedAt:    FormatTime(receivedAt),
+		Test:          ev.Test,
+		Payload:       string(payload),
+		ExpiresAt:     receivedAt.Add(retention).Unix(),
+	}
+}
+
+// Item is the record as a DynamoDB item. Empty optional attributes are left
+// out: an index key may not be an empty string, and a missing streamId keeps
+// the event out of the byStream index (it belongs to no stream).
+func (r Record) Item() map[string]types.AttributeValue {
+	item := make(map[string]types.AttributeValue, 13)
+	item[KeyEventID] = &types.AttributeValueMemberS{Value: r.EventID}
+	item[AttrType] = &types.AttributeValueMemberS{Value: r.Type}
+	put := func(name, v string) {
+		if v != "" {
+			item[name] = &types.AttributeValueMemberS{Value: v}
+		}
+	}
+	put(AttrStreamID, r.StreamID)
+	put(AttrSimulcastID, r.SimulcastID)
+	put(AttrObjectType, r.ObjectType)
+	put(AttrObjectID, r.ObjectID)
+	put(AttrWorkspaceID, r.WorkspaceID)
+	put(AttrWorkspaceName, r.WorkspaceName)
+	put(AttrOccurredAt, r.OccurredAt)
+	put(AttrReceivedAt, r.ReceivedAt)
+	put(AttrPayload, r.Payload)
+	if r.Test {
+		item[AttrTest] = &types.AttributeValueMemberBOOL{Value: true}
+	}
+	if r.ExpiresAt > 0 {
+		item[AttrExpiresAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(r.ExpiresAt, 10)}
+	}
+	return item
+}
+
+// RecordFromItem reads a record back from a DynamoDB item, as a query or a
+// stream record gives it.
+func RecordFromItem(item map[string]types.AttributeValue) (Record, error) {
+	var r Record
+	str := func(name string) string {
+		if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+			return v.Value
+		}
+		return ""
+	}
+	r.EventID = str(KeyEventID)
+	if r.EventID == "" {
+		return r, fmt.Errorf("eventstore: item has no %s", KeyEventID)
+	}
+	r.Type = str(AttrType)
+	r.StreamID = str(AttrStreamID)
+	r.SimulcastID = str(AttrSimulcastID)
+	r.ObjectType = str(AttrObjectType)
+	r.ObjectID = str(AttrObjectID)
+	r.WorkspaceID = str(AttrWorkspaceID)
+	r.WorkspaceName = str(AttrWorkspaceName)
+	r.OccurredAt = str(AttrOccurredAt)
+	r.ReceivedAt = str(AttrReceivedAt)
+	r.Payload = str(AttrPayload)
+	if v, ok := item[AttrTest].(*types.AttributeValueMemberBOOL); ok {
+		r.Test = v.Value
+	}
+	if v, ok := item[AttrExpiresAt].(*types.AttributeValueMemberN); ok {
+		n, err := strconv.ParseInt(v.Value, 10, 64)
+		if err != nil {
+			return r, fmt.Errorf("eventstore: item %s: bad %s %q: %w", r.EventID, AttrExpiresAt, v.Value, err)
+		}
+		r.ExpiresAt = n
+	}
+	return r, nil
+}
+
+// Writer stores events. Put returns ErrDuplicate when the event id is stored
+// already; any other error means the event may not be durable and the
+// delivery must be retried.
+type Writer interface {
+	Put(ctx context.Context, r Record) error
+}
+
+// PutItemAPI is the part of the DynamoDB client the store writes with.
+type PutItemAPI interface {
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+// DynamoDB is the Writer backed by a DynamoDB table.
+type DynamoDB struct {
+	Client PutItemAPI
+	Table  string
+}
+
+var _ Writer = (*DynamoDB)(nil)
+
+// putCondition makes the write happen once per event id: concurrent
+// duplicates race on it, and exactly one wins.
+var putCondition = aws.String("attribute_not_exists(" + KeyEventID + ")")
+
+// Put writes r with one conditional PutItem.
+func (s *DynamoDB) Put(ctx context.Context, r Record) error {
+	_, err := s.Client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.Table),
+		Item:                r.Item(),
+		ConditionExpression: putCondition,
+	})
+	if err == nil {
+		return nil
+	}
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return ErrDuplicate
+	}
+	return fmt.Errorf("eventstore: put event %s into %s: %w", r.EventID, s.Table, err)
+}

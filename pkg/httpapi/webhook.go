@@ -1,0 +1,201 @@
+// Package httpapi adapts API Gateway HTTP API requests (payload format 2.0)
+// to the domain: the FastPix webhook route and the query routes. It is the
+// only layer of the HTTP side that knows Lambda's event types.
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
+	"github.com/streamhook/fastpix-receiver/pkg/ingest"
+)
+
+// MaxBodyBytes is the largest body the webhook accepts. FastPix's events are
+// a few kilobytes; anything near this is not one of them.
+const MaxBodyBytes = 1 << 20
+
+// Receiver is what the webhook route hands deliveries to.
+type Receiver interface {
+	Receive(ctx context.Context, body []byte, signature string) (ingest.Result, error)
+}
+
+// Webhook handles POST /webhooks/fastpix.
+type Webhook struct {
+	Receiver Receiver
+	// Logger gets one line per request (slog.Default() when nil).
+	Logger *slog.Logger
+	// Observer, when set, is told of every request once it is answered.
+	Observer Observer
+}
+
+// Observer sees each webhook request's outcome, for metrics.
+type Observer interface {
+	ObserveWebhook(o Observation)
+}
+
+// Observation is what one webhook request came to.
+type Observation struct {
+	Status   int
+	Outcome  string // accepted, duplicate, probe, unauthorized, malformed, too_large, method, not_configured, unavailable
+	Type     string
+	Duration time.Duration
+}
+
+type answer struct {
+	Status  string `json:"status"`
+	EventID string `json:"eventId,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Handle is the Lambda handler.
+func (h *Webhook) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	start := time.Now()
+	status, outcome, ans, res, err := h.handle(ctx, req)
+	elapsed := time.Since(start)
+
+	log := h.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	attrs := []slog.Attr{
+		slog.String("requestId", req.RequestContext.RequestID),
+		slog.String("outcome", outcome),
+		slog.Int("status", status),
+		slog.Float64("durationMs", float64(elapsed.Microseconds())/1000),
+	}
+	if res.EventID != "" {
+		attrs = append(attrs, slog.String("eventId", res.EventID), slog.String("type", res.Type))
+	}
+	if res.StreamID != "" {
+		attrs = append(attrs, slog.String("streamId", res.StreamID))
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+		level = slog.LevelWarn
+		if status >= 500 {
+			level = slog.LevelError
+		}
+	}
+	log.LogAttrs(ctx, level, "webhook", attrs...)
+	if h.Observer != nil {
+		h.Observer.ObserveWebhook(Observation{Status: status, Outcome: outcome, Type: res.Type, Duration: elapsed})
+	}
+
+	resp := jsonResponse(status, ans)
+	if status == http.StatusMethodNotAllowed {
+		resp.Headers["Allow"] = http.MethodPost
+	}
+	return resp, nil
+}
+
+func (h *Webhook) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (int, string, answer, ingest.Result, error) {
+	var res ingest.Result
+	if m := req.RequestContext.HTTP.Method; m != http.MethodPost {
+		return http.StatusMethodNotAllowed, "method", answer{Status: "rejected", Error: "method not allowed: use POST"}, res, nil
+	}
+	body, status, err := rawBody(req)
+	if err != nil {
+		outcome := "malformed"
+		if status == http.StatusRequestEntityTooLarge {
+			outcome = "too_large"
+		}
+		return status, outcome, answer{Status: "rejected", Error: err.Error()}, res, err
+	}
+	res, err = h.Receiver.Receive(ctx, body, Header(req.Headers, fastpix.SignatureHeader))
+	switch {
+	case err == nil && res.Outcome == ingest.Probe:
+		return http.StatusOK, "probe", answer{Status: "ok"}, res, nil
+	case err == nil:
+		return http.StatusOK, string(res.Outcome), answer{Status: string(res.Outcome), EventID: res.EventID}, res, nil
+	case errors.Is(err, ingest.ErrUnauthorized):
+		msg := "invalid signature"
+		if errors.Is(err, fastpix.ErrMissingSignature) {
+			msg = "missing signature"
+		}
+		return http.StatusUnauthorized, "unauthorized", answer{Status: "rejected", Error: msg}, res, err
+	case errors.Is(err, ingest.ErrMalformed):
+		return http.StatusBadRequest, "malformed", answer{Status: "rejected", Error: malformedMessage(err)}, res, err
+	case errors.Is(err, ingest.ErrNotConfigured):
+		return http.StatusInternalServerError, "not_configured", answer{Status: "error", Error: "receiver not configured; retry later"}, res, err
+	default:
+		// ErrUnavailable, or anything unforeseen: the event is not durable,
+		// and a retry can help.
+		return http.StatusServiceUnavailable, "unavailable", answer{Status: "error", EventID: res.EventID, Error: "event not stored; retry later"}, res, err
+	}
+}
+
+func malformedMessage(err error) string {
+	switch {
+	case errors.Is(err, fastpix.ErrMissingID):
+		return "event id missing, empty or not a string"
+	case errors.Is(err, fastpix.ErrMissingType):
+		return "event type missing, empty or not a string"
+	default:
+		return "body is not a JSON object"
+	}
+}
+
+var (
+	errTooLarge  = errors.New("body larger than 1 MiB")
+	errBadBase64 = errors.New("body flagged base64 is not base64")
+)
+
+// rawBody returns the body's bytes as the sender sent them: API Gateway
+// passes binary or non-UTF-8 bodies base64-encoded.
+func rawBody(req events.APIGatewayV2HTTPRequest) ([]byte, int, error) {
+	if !req.IsBase64Encoded {
+		if len(req.Body) > MaxBodyBytes {
+			return nil, http.StatusRequestEntityTooLarge, errTooLarge
+		}
+		return []byte(req.Body), 0, nil
+	}
+	if base64.StdEncoding.DecodedLen(len(req.Body)) > MaxBodyBytes+3 {
+		return nil, http.StatusRequestEntityTooLarge, errTooLarge
+	}
+	body, err := base64.StdEncoding.DecodeString(req.Body)
+	if err != nil {
+		return nil, http.StatusBadRequest, errBadBase64
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, http.StatusRequestEntityTooLarge, errTooLarge
+	}
+	return body, 0, nil
+}
+
+// Header returns the value of the header name, whatever its case in headers.
+func Header(headers map[string]string, name string) string {
+	if v, ok := headers[name]; ok {
+		return v
+	}
+	if v, ok := headers[strings.ToLower(name)]; ok {
+		return v
+	}
+	for k, v := range headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+func jsonResponse(status int, v any) events.APIGatewayV2HTTPResponse {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{"status":"error"}`)
+	}
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: status,
+		Headers:    map[string]string{"Content-Type": "application/json"},
+		Body:       string(b),
+	}
+}

@@ -1,0 +1,164 @@
+// Package ingest receives one FastPix delivery: it tells a validation probe
+// from an event, checks the signature, redacts the credentials and stores
+// the event once. It answers only after the event is durable.
+//
+// It knows nothing of HTTP or Lambda: adapters turn its outcomes and errors
+// into status codes.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
+	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
+)
+
+// Outcome says what became of a delivery that did not fail.
+type Outcome string
+
+const (
+	// Accepted: the event is new and now stored.
+	Accepted Outcome = "accepted"
+	// Duplicate: the event was stored before; nothing was written.
+	Duplicate Outcome = "duplicate"
+	// Probe: a validation probe, answered and not stored.
+	Probe Outcome = "probe"
+)
+
+// Errors of Receive, for callers to branch on with errors.Is. Each wraps the
+// cause, which says what a person needs to know.
+var (
+	// ErrUnauthorized: the signature is missing or wrong (a retry will not help).
+	ErrUnauthorized = errors.New("ingest: signature check failed")
+	// ErrMalformed: signed, but not an event (a retry will not help).
+	ErrMalformed = errors.New("ingest: malformed event")
+	// ErrUnavailable: the event could not be made durable; retry later.
+	ErrUnavailable = errors.New("ingest: event not stored")
+	// ErrNotConfigured: the receiver has no usable signing secret; it
+	// refuses events until it has one, so a retry after the fix helps.
+	ErrNotConfigured = errors.New("ingest: signing secret not configured")
+)
+
+// Result describes a delivery that did not fail.
+type Result struct {
+	Outcome  Outcome
+	EventID  string
+	Type     string
+	StreamID string
+}
+
+// Keys supplies the Verifier. It is called per delivery so that secrets can
+// be loaded lazily and cached (see CachedKeys).
+type Keys interface {
+	Verifier(ctx context.Context) (*fastpix.Verifier, error)
+}
+
+// Receiver handles deliveries. Its zero value is not usable: set Keys and
+// Store.
+type Receiver struct {
+	Keys  Keys
+	Store eventstore.Writer
+	// Retention is how long stored events live (eventstore.DefaultRetention
+	// when zero).
+	Retention time.Duration
+	// StoreTimeout bounds the write, so that a slow store yields an answer
+	// FastPix retries rather than a timed-out request (10 s when zero).
+	StoreTimeout time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Receive handles the raw body of one delivery and the value of its
+// FastPix-Signature header.
+func (r *Receiver) Receive(ctx context.Context, body []byte, signature string) (Result, error) {
+	ev, perr := fastpix.Parse(body)
+	if errors.Is(perr, fastpix.ErrProbe) {
+		return Result{Outcome: Probe}, nil
+	}
+	v, err := r.Keys.Verifier(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %w", ErrNotConfigured, err)
+	}
+	if err := v.Verify(body, signature); err != nil {
+		return Result{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	}
+	if perr != nil {
+		return Result{}, fmt.Errorf("%w: %w", ErrMalformed, perr)
+	}
+	res := Result{EventID: ev.ID, Type: ev.Type, StreamID: ev.StreamID}
+	redacted, err := fastpix.Redact(body)
+	if err != nil {
+		return res, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	rec := eventstore.NewRecord(ev, redacted, now(), r.Retention)
+
+	timeout := r.StoreTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	switch err := r.Store.Put(sctx, rec); {
+	case err == nil:
+		res.Outcome = Accepted
+	case errors.Is(err, eventstore.ErrDuplicate):
+		res.Outcome = Duplicate
+	default:
+		return res, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return res, nil
+}
+
+// StaticKeys always supplies the same Verifier, or the same error.
+type StaticKeys struct {
+	V   *fastpix.Verifier
+	Err error
+}
+
+// Verifier implements Keys.
+func (k StaticKeys) Verifier(context.Context) (*fastpix.Verifier, error) {
+	if k.V == nil && k.Err == nil {
+		return nil, fastpix.ErrNoSecret
+	}
+	return k.V, k.Err
+}
+
+// CachedKeys loads the secrets once, on first use, and keeps them for the
+// life of the process (a Lambda cold start). A failed load is not kept: the
+// next delivery tries again, so a passing outage of the secret store costs
+// retries, not events.
+type CachedKeys struct {
+	// Load returns the signing secrets, each base64, possibly several in one
+	// comma-separated string.
+	Load func(ctx context.Context) ([]string, error)
+
+	mu sync.Mutex
+	v  *fastpix.Verifier
+}
+
+// Verifier implements Keys.
+func (k *CachedKeys) Verifier(ctx context.Context) (*fastpix.Verifier, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.v != nil {
+		return k.v, nil
+	}
+	secrets, err := k.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := fastpix.NewVerifier(secrets...)
+	if err != nil {
+		return nil, err
+	}
+	k.v = v
+	return v, nil
+}

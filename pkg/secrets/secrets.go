@@ -1,0 +1,70 @@
+// Package secrets loads the webhook signing secrets: from AWS Secrets
+// Manager in AWS, or from an environment variable for local runs.
+//
+// A secret's value holds one or more base64 signing secrets separated by
+// commas: the current one and, during a rotation, the previous one.
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// Environment variables the functions read.
+const (
+	// EnvSecret holds the secrets themselves (local runs only).
+	EnvSecret = "FASTPIX_WEBHOOK_SECRET"
+	// EnvSecretARN names the Secrets Manager secret holding them.
+	EnvSecretARN = "FASTPIX_WEBHOOK_SECRET_ARN"
+)
+
+// ErrEmpty: the source holds no secret.
+var ErrEmpty = errors.New("secrets: no signing secret set")
+
+// Loader returns the signing secrets.
+type Loader func(ctx context.Context) ([]string, error)
+
+// FromValue returns a Loader of a fixed value.
+func FromValue(value string) Loader {
+	return func(context.Context) ([]string, error) {
+		if value == "" {
+			return nil, ErrEmpty
+		}
+		return []string{value}, nil
+	}
+}
+
+// GetSecretValueAPI is the part of the Secrets Manager client used here.
+type GetSecretValueAPI interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// FromSecretsManager returns a Loader that reads the secret arn.
+func FromSecretsManager(client GetSecretValueAPI, arn string) Loader {
+	return func(ctx context.Context) ([]string, error) {
+		out, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+		if err != nil {
+			return nil, fmt.Errorf("secrets: read %s: %w", arn, err)
+		}
+		v := aws.ToString(out.SecretString)
+		if v == "" {
+			return nil, fmt.Errorf("secrets: %s: %w (fill it in with the FastPix dashboard's signing secret)", arn, ErrEmpty)
+		}
+		return []string{v}, nil
+	}
+}
+
+// FromEnvironment picks the source the environment names: the Secrets
+// Manager secret in EnvSecretARN (through newClient, called only then), or
+// else the value of EnvSecret.
+func FromEnvironment(newClient func() GetSecretValueAPI) Loader {
+	if arn := os.Getenv(EnvSecretARN); arn != "" {
+		return FromSecretsManager(newClient(), arn)
+	}
+	return FromValue(os.Getenv(EnvSecret))
+}
