@@ -267,6 +267,9 @@ func start(ctx context.Context, name, logDir string, port int, bin string, args 
 		return nil, fmt.Errorf("emulator: %s log: %w", name, err)
 	}
 	cmd := exec.Command(bin, args...)
+	// DynamoDB Local leaves a metadata file in its working directory: keep
+	// it beside the log, out of the source tree.
+	cmd.Dir = dir
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	// Its own process group, so Stop ends its children too; and it dies with

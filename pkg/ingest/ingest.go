@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
@@ -140,16 +141,19 @@ type CachedKeys struct {
 	// comma-separated string.
 	Load func(ctx context.Context) ([]string, error)
 
-	mu sync.Mutex
-	v  *fastpix.Verifier
+	mu sync.Mutex // serialises loads
+	v  atomic.Pointer[fastpix.Verifier]
 }
 
 // Verifier implements Keys.
 func (k *CachedKeys) Verifier(ctx context.Context) (*fastpix.Verifier, error) {
+	if v := k.v.Load(); v != nil {
+		return v, nil
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.v != nil {
-		return k.v, nil
+	if v := k.v.Load(); v != nil {
+		return v, nil
 	}
 	secrets, err := k.Load(ctx)
 	if err != nil {
@@ -159,6 +163,6 @@ func (k *CachedKeys) Verifier(ctx context.Context) (*fastpix.Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	k.v = v
+	k.v.Store(v)
 	return v, nil
 }

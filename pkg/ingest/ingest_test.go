@@ -1,0 +1,208 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
+	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
+)
+
+const secret = "ZGVtby1zZWNyZXQ="
+
+// memStore is a Writer in memory, with the same once-per-id rule as the
+// DynamoDB store.
+type memStore struct {
+	mu    sync.Mutex
+	items map[string]eventstore.Record
+	err   error
+	puts  int
+}
+
+var _ eventstore.Writer = (*memStore)(nil)
+
+func (m *memStore) Put(ctx context.Context, r eventstore.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.puts++
+	if m.err != nil {
+		return m.err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, ok := m.items[r.EventID]; ok {
+		return eventstore.ErrDuplicate
+	}
+	if m.items == nil {
+		m.items = map[string]eventstore.Record{}
+	}
+	m.items[r.EventID] = r
+	return nil
+}
+
+func newReceiver(t *testing.T, store eventstore.Writer) *Receiver {
+	t.Helper()
+	v, err := fastpix.NewVerifier(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Receiver{
+		Keys:      StaticKeys{V: v},
+		Store:     store,
+		Retention: 24 * time.Hour,
+		Now:       func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 5, time.UTC) },
+	}
+}
+
+func sign(t *testing.T, body string) string {
+	t.Helper()
+	s, err := fastpix.Sign(secret, []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+const activeBody = `{"id":"e1","type":"video.live_stream.active","object":{"type":"live","id":"s1"},"workspace":{"id":"w1","name":"Prod"},"createdAt":"2026-11-26T11:59:58.5Z","data":{"streamId":"s1","streamKey":"FP_secret","srtSecret":"srt_secret","test":true}}`
+
+func TestReceiveStoresOnceRedacted(t *testing.T) {
+	store := &memStore{}
+	r := newReceiver(t, store)
+	ctx := context.Background()
+
+	res, err := r.Receive(ctx, []byte(activeBody), sign(t, activeBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != (Result{Outcome: Accepted, EventID: "e1", Type: "video.live_stream.active", StreamID: "s1"}) {
+		t.Errorf("result = %+v", res)
+	}
+	rec := store.items["e1"]
+	want := eventstore.Record{
+		EventID: "e1", Type: "video.live_stream.active", StreamID: "s1",
+		ObjectType: "live", ObjectID: "s1", WorkspaceID: "w1", WorkspaceName: "Prod",
+		OccurredAt: "2026-11-26T11:59:58.500000000Z", ReceivedAt: "2026-11-26T12:00:00.000000005Z",
+		Test:      true,
+		Payload:   strings.NewReplacer("FP_secret", "[redacted]", "srt_secret", "[redacted]").Replace(activeBody),
+		ExpiresAt: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC).Unix(),
+	}
+	if rec != want {
+		t.Errorf("stored\n%+v\nwant\n%+v", rec, want)
+	}
+
+	res, err = r.Receive(ctx, []byte(activeBody), sign(t, activeBody))
+	if err != nil || res.Outcome != Duplicate || res.EventID != "e1" {
+		t.Errorf("second delivery = %+v, %v; want duplicate", res, err)
+	}
+	if len(store.items) != 1 || store.puts != 2 {
+		t.Errorf("items %d puts %d", len(store.items), store.puts)
+	}
+}
+
+func TestReceiveOutcomes(t *testing.T) {
+	storeDown := errors.New("connection refused")
+	tests := []struct {
+		name     string
+		body     string
+		sig      string // "sign" signs body
+		keys     Keys
+		storeErr error
+		want     Outcome
+		wantErr  error
+	}{
+		{name: "empty probe, unsigned", body: "", want: Probe},
+		{name: "{} probe, unsigned", body: "{}", want: Probe},
+		{name: "signed probe", body: `{"hello":1}`, sig: "sign", want: Probe},
+		{name: "probe with no secret configured", body: "{}", keys: StaticKeys{}, want: Probe},
+		{name: "unsigned event", body: activeBody, wantErr: ErrUnauthorized},
+		{name: "wrong signature", body: activeBody, sig: "SXTZYhjRshplUTerYmYX0D3d2LSTG3PWD2lY6XFLzd0=", wantErr: ErrUnauthorized},
+		{name: "unsigned garbage", body: "not json", wantErr: ErrUnauthorized},
+		{name: "signed garbage", body: "not json", sig: "sign", wantErr: ErrMalformed},
+		{name: "signed array", body: `[1]`, sig: "sign", wantErr: ErrMalformed},
+		{name: "signed, id missing", body: `{"type":"video.live_stream.active"}`, sig: "sign", wantErr: ErrMalformed},
+		{name: "signed, type a number", body: `{"id":"e1","type":1}`, sig: "sign", wantErr: ErrMalformed},
+		{name: "no secret configured", body: activeBody, sig: "sign", keys: StaticKeys{}, wantErr: ErrNotConfigured},
+		{name: "store down", body: activeBody, sig: "sign", storeErr: storeDown, wantErr: ErrUnavailable},
+		{name: "store timeout", body: activeBody, sig: "sign", storeErr: context.DeadlineExceeded, wantErr: ErrUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := &memStore{err: tt.storeErr}
+			r := newReceiver(t, store)
+			if tt.keys != nil {
+				r.Keys = tt.keys
+			}
+			sig := tt.sig
+			if sig == "sign" {
+				sig = sign(t, tt.body)
+			}
+			res, err := r.Receive(context.Background(), []byte(tt.body), sig)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+			} else if err != nil || res.Outcome != tt.want {
+				t.Fatalf("= %+v, %v; want %s", res, err, tt.want)
+			}
+			if len(store.items) != 0 && tt.want != Accepted {
+				t.Errorf("stored %d items", len(store.items))
+			}
+			if tt.storeErr != nil && !errors.Is(err, tt.storeErr) {
+				t.Errorf("cause lost: %v", err)
+			}
+		})
+	}
+}
+
+// A slow store is cut off at StoreTimeout, so the delivery fails in time
+// for FastPix to retry rather than timing out.
+func TestReceiveStoreTimeout(t *testing.T) {
+	r := newReceiver(t, blockingStore{})
+	r.StoreTimeout = 20 * time.Millisecond
+	_, err := r.Receive(context.Background(), []byte(activeBody), sign(t, activeBody))
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+type blockingStore struct{}
+
+func (blockingStore) Put(ctx context.Context, _ eventstore.Record) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestCachedKeys(t *testing.T) {
+	calls := 0
+	fail := true
+	k := &CachedKeys{Load: func(context.Context) ([]string, error) {
+		calls++
+		if fail {
+			return nil, errors.New("secrets manager unreachable")
+		}
+		return []string{secret}, nil
+	}}
+	ctx := context.Background()
+	if _, err := k.Verifier(ctx); err == nil {
+		t.Fatal("want the load error")
+	}
+	fail = false
+	v1, err := k.Verifier(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, _ := k.Verifier(ctx)
+	if v1 != v2 || calls != 2 {
+		t.Errorf("loads = %d (want 2: the failure is not cached, the success is)", calls)
+	}
+
+	bad := &CachedKeys{Load: func(context.Context) ([]string, error) { return []string{"%%%"}, nil }}
+	if _, err := bad.Verifier(ctx); !errors.Is(err, fastpix.ErrBadSecret) {
+		t.Errorf("bad secret: %v", err)
+	}
+}
