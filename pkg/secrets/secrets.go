@@ -24,7 +24,7 @@ const (
 )
 
 // ErrEmpty: the source holds no secret.
-var ErrEmpty = errors.New("secrets: no signing secret set")
+var ErrEmpty = errors.New("secrets: no signing secret set (set " + EnvSecretARN + " or " + EnvSecret + ")")
 
 // Loader returns the signing secrets.
 type Loader func(ctx context.Context) ([]string, error)
