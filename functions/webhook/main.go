@@ -17,6 +17,7 @@ import (
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
 	"github.com/streamhook/fastpix-receiver/pkg/ingest"
+	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 	"github.com/streamhook/fastpix-receiver/pkg/secrets"
 )
 
@@ -58,7 +59,8 @@ func main() {
 			Store:     &eventstore.DynamoDB{Client: dynamodb.NewFromConfig(cfg), Table: table},
 			Retention: retention,
 		},
-		Logger: log,
+		Logger:   log,
+		Observer: metrics.Webhook{E: &metrics.Emitter{W: os.Stdout, Function: "webhook"}},
 	}
 	lambda.Start(h.Handle)
 }

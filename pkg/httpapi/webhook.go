@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/ingest"
 )
@@ -37,18 +38,25 @@ type Webhook struct {
 	Observer Observer
 }
 
-// Observer sees each webhook request's outcome, for metrics.
+// Observer sees each webhook request's outcome, for metrics. outcome is one
+// of the Outcome constants; eventType is "" when the request carried no
+// readable event.
 type Observer interface {
-	ObserveWebhook(o Observation)
+	ObserveWebhook(outcome, eventType string, status int, d time.Duration)
 }
 
-// Observation is what one webhook request came to.
-type Observation struct {
-	Status   int
-	Outcome  string // accepted, duplicate, probe, unauthorized, malformed, too_large, method, not_configured, unavailable
-	Type     string
-	Duration time.Duration
-}
+// Outcomes of a webhook request, as logged and observed.
+const (
+	OutcomeAccepted      = "accepted"
+	OutcomeDuplicate     = "duplicate"
+	OutcomeProbe         = "probe"
+	OutcomeUnauthorized  = "unauthorized"
+	OutcomeMalformed     = "malformed"
+	OutcomeTooLarge      = "too_large"
+	OutcomeMethod        = "method"
+	OutcomeNotConfigured = "not_configured"
+	OutcomeUnavailable   = "unavailable"
+)
 
 type answer struct {
 	Status  string `json:"status"`
@@ -88,7 +96,7 @@ func (h *Webhook) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 	log.LogAttrs(ctx, level, "webhook", attrs...)
 	if h.Observer != nil {
-		h.Observer.ObserveWebhook(Observation{Status: status, Outcome: outcome, Type: res.Type, Duration: elapsed})
+		h.Observer.ObserveWebhook(outcome, res.Type, status, elapsed)
 	}
 
 	resp := jsonResponse(status, ans)
@@ -101,20 +109,20 @@ func (h *Webhook) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 func (h *Webhook) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (int, string, answer, ingest.Result, error) {
 	var res ingest.Result
 	if m := req.RequestContext.HTTP.Method; m != http.MethodPost {
-		return http.StatusMethodNotAllowed, "method", answer{Status: "rejected", Error: "method not allowed: use POST"}, res, nil
+		return http.StatusMethodNotAllowed, OutcomeMethod, answer{Status: "rejected", Error: "method not allowed: use POST"}, res, nil
 	}
 	body, status, err := rawBody(req)
 	if err != nil {
-		outcome := "malformed"
+		outcome := OutcomeMalformed
 		if status == http.StatusRequestEntityTooLarge {
-			outcome = "too_large"
+			outcome = OutcomeTooLarge
 		}
 		return status, outcome, answer{Status: "rejected", Error: err.Error()}, res, err
 	}
 	res, err = h.Receiver.Receive(ctx, body, Header(req.Headers, fastpix.SignatureHeader))
 	switch {
 	case err == nil && res.Outcome == ingest.Probe:
-		return http.StatusOK, "probe", answer{Status: "ok"}, res, nil
+		return http.StatusOK, OutcomeProbe, answer{Status: "ok"}, res, nil
 	case err == nil:
 		return http.StatusOK, string(res.Outcome), answer{Status: string(res.Outcome), EventID: res.EventID}, res, nil
 	case errors.Is(err, ingest.ErrUnauthorized):
@@ -122,15 +130,15 @@ func (h *Webhook) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		if errors.Is(err, fastpix.ErrMissingSignature) {
 			msg = "missing signature"
 		}
-		return http.StatusUnauthorized, "unauthorized", answer{Status: "rejected", Error: msg}, res, err
+		return http.StatusUnauthorized, OutcomeUnauthorized, answer{Status: "rejected", Error: msg}, res, err
 	case errors.Is(err, ingest.ErrMalformed):
-		return http.StatusBadRequest, "malformed", answer{Status: "rejected", Error: malformedMessage(err)}, res, err
+		return http.StatusBadRequest, OutcomeMalformed, answer{Status: "rejected", Error: malformedMessage(err)}, res, err
 	case errors.Is(err, ingest.ErrNotConfigured):
-		return http.StatusInternalServerError, "not_configured", answer{Status: "error", Error: "receiver not configured; retry later"}, res, err
+		return http.StatusInternalServerError, OutcomeNotConfigured, answer{Status: "error", Error: "receiver not configured; retry later"}, res, err
 	default:
 		// ErrUnavailable, or anything unforeseen: the event is not durable,
 		// and a retry can help.
-		return http.StatusServiceUnavailable, "unavailable", answer{Status: "error", EventID: res.EventID, Error: "event not stored; retry later"}, res, err
+		return http.StatusServiceUnavailable, OutcomeUnavailable, answer{Status: "error", EventID: res.EventID, Error: "event not stored; retry later"}, res, err
 	}
 }
 
@@ -140,6 +148,8 @@ func malformedMessage(err error) string {
 		return "event id missing, empty or not a string"
 	case errors.Is(err, fastpix.ErrMissingType):
 		return "event type missing, empty or not a string"
+	case errors.Is(err, eventstore.ErrUnstorable):
+		return "event too large to store"
 	default:
 		return "body is not a JSON object"
 	}
