@@ -1,0 +1,72 @@
+package alerts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sns/types"
+)
+
+// ErrPublish: the message may not have reached the topic; publishing again
+// is safe and needed.
+var ErrPublish = errors.New("alerts: publish failed")
+
+// Publisher sends a rendered alert to a topic.
+type Publisher interface {
+	Publish(ctx context.Context, topicARN string, m Message) error
+}
+
+// PublishAPI is the part of the SNS client SNSPublisher uses.
+type PublishAPI interface {
+	Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)
+}
+
+// SNSPublisher publishes with one SNS Publish per alert, MessageStructure
+// json, so email gets the text, SMS the short line and everything else the
+// JSON.
+type SNSPublisher struct {
+	Client PublishAPI
+}
+
+var _ Publisher = (*SNSPublisher)(nil)
+
+// Structure is the MessageStructure=json document of m: one rendering per
+// protocol, "default" for the rest.
+func Structure(m Message) (string, error) {
+	b, err := json.Marshal(map[string]string{"default": m.Default, "email": m.Email, "sms": m.SMS})
+	if err != nil {
+		return "", fmt.Errorf("alerts: encode message structure: %w", err)
+	}
+	return string(b), nil
+}
+
+// Publish implements Publisher.
+func (p *SNSPublisher) Publish(ctx context.Context, topicARN string, m Message) error {
+	body, err := Structure(m)
+	if err != nil {
+		return err
+	}
+	attrs := make(map[string]types.MessageAttributeValue, len(m.Attributes))
+	for name, v := range m.Attributes {
+		if v != "" {
+			attrs[name] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+		}
+	}
+	in := &sns.PublishInput{
+		TopicArn:          aws.String(topicARN),
+		Message:           aws.String(body),
+		MessageStructure:  aws.String("json"),
+		MessageAttributes: attrs,
+	}
+	if m.Subject != "" {
+		in.Subject = aws.String(m.Subject)
+	}
+	if _, err := p.Client.Publish(ctx, in); err != nil {
+		return fmt.Errorf("%w: to %s: %w", ErrPublish, topicARN, err)
+	}
+	return nil
+}

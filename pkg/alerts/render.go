@@ -1,0 +1,310 @@
+package alerts
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
+	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
+)
+
+// Limits of the renderings.
+const (
+	// MaxSMS is the most characters an SMS rendering has: one GSM-7 message
+	// (160 septets) with room for the "sender name" prefix some carriers add.
+	MaxSMS = 140
+	// MaxSubject bounds the Subject; SNS refuses 100 or more.
+	MaxSubject = 99
+)
+
+// Message attribute names, for subscription filter policies.
+const (
+	AttrEventType   = "eventType"
+	AttrStreamID    = "streamId"
+	AttrWorkspaceID = "workspaceId"
+	AttrTest        = "test"
+)
+
+// Alert is what an alert says, taken from a stored record's fields.
+type Alert struct {
+	EventID       string
+	Type          string
+	StreamID      string
+	SimulcastID   string
+	WorkspaceID   string
+	WorkspaceName string
+	// Status is the stream's status after the event, or the simulcast
+	// target's for simulcast events.
+	Status     string
+	OccurredAt string // eventstore.TimeLayout (RFC 3339)
+	Test       bool
+}
+
+// FromRecord builds the alert of a stored record whose resulting status is
+// status. It reads no payload: only the record's own fields.
+func FromRecord(r eventstore.Record, status string) Alert {
+	return Alert{
+		EventID:       r.EventID,
+		Type:          r.Type,
+		StreamID:      r.StreamID,
+		SimulcastID:   r.SimulcastID,
+		WorkspaceID:   r.WorkspaceID,
+		WorkspaceName: r.WorkspaceName,
+		Status:        status,
+		OccurredAt:    r.OccurredAt,
+		Test:          r.Test,
+	}
+}
+
+// Message is one alert rendered for SNS: a rendering per protocol, a
+// subject for email, and string attributes for filtering.
+type Message struct {
+	// Default is compact JSON, for every protocol without its own rendering
+	// (SQS, Lambda, HTTP, email-json).
+	Default string
+	// Email is readable text.
+	Email string
+	// SMS is one line of GSM-7 basic characters, at most MaxSMS long.
+	SMS string
+	// Subject is printable ASCII, at most MaxSubject long.
+	Subject string
+	// Attributes are the String message attributes; empty values are left
+	// out (SNS refuses them).
+	Attributes map[string]string
+}
+
+// defaultBody is the JSON of the default rendering.
+type defaultBody struct {
+	EventID           string    `json:"eventId"`
+	Type              string    `json:"type"`
+	StreamID          string    `json:"streamId,omitempty"`
+	SimulcastTargetID string    `json:"simulcastTargetId,omitempty"`
+	Workspace         workspace `json:"workspace"`
+	Status            string    `json:"status"`
+	OccurredAt        string    `json:"occurredAt"`
+	Test              bool      `json:"test"`
+}
+
+type workspace struct {
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+// Render renders a.
+func Render(a Alert) Message {
+	if a.Status == "" {
+		a.Status = fastpix.Action(a.Type)
+	}
+	def, err := json.Marshal(defaultBody{
+		EventID:           a.EventID,
+		Type:              a.Type,
+		StreamID:          a.StreamID,
+		SimulcastTargetID: a.SimulcastID,
+		Workspace:         workspace{ID: a.WorkspaceID, Name: a.WorkspaceName},
+		Status:            a.Status,
+		OccurredAt:        a.OccurredAt,
+		Test:              a.Test,
+	})
+	if err != nil {
+		// Strings and a bool always marshal; keep a valid document anyway.
+		def = []byte(`{"eventId":` + quote(a.EventID) + `}`)
+	}
+	attrs := map[string]string{AttrTest: fmt.Sprint(a.Test)}
+	for name, v := range map[string]string{AttrEventType: a.Type, AttrStreamID: a.StreamID, AttrWorkspaceID: a.WorkspaceID} {
+		if v != "" {
+			attrs[name] = v
+		}
+	}
+	return Message{
+		Default:    string(def),
+		Email:      email(a),
+		SMS:        sms(a),
+		Subject:    subject(a),
+		Attributes: attrs,
+	}
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// tag is the short upper-case word an SMS and a subject start with.
+func tag(a Alert) string {
+	action := fastpix.Action(a.Type)
+	if fastpix.IsSimulcast(a.Type) {
+		if action == "broadcasting" {
+			return "SIMULCAST LIVE"
+		}
+		return "SIMULCAST " + strings.ToUpper(action)
+	}
+	switch a.Type {
+	case fastpix.TypeLiveStreamActive:
+		return "LIVE"
+	case fastpix.TypeLiveStreamDisconnected:
+		return "DISCONNECTED"
+	}
+	return strings.ToUpper(action)
+}
+
+// headline is the email's first sentence.
+func headline(a Alert) string {
+	stream := "Stream " + orNone(a.StreamID)
+	if fastpix.IsSimulcast(a.Type) {
+		t := "Simulcast target " + orNone(a.SimulcastID) + " of stream " + orNone(a.StreamID)
+		if a.Status == "broadcasting" {
+			return t + " is broadcasting."
+		}
+		return t + " is now " + a.Status + "."
+	}
+	switch a.Type {
+	case fastpix.TypeLiveStreamActive:
+		return stream + " is live."
+	case fastpix.TypeLiveStreamDisconnected:
+		return stream + " disconnected: its encoder stopped sending."
+	}
+	return stream + " is now " + a.Status + "."
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}
+
+func occurred(a Alert) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, a.OccurredAt)
+	return t.UTC(), err == nil
+}
+
+func email(a Alert) string {
+	var b strings.Builder
+	if a.Test {
+		b.WriteString("[TEST STREAM] ")
+	}
+	b.WriteString(oneLine(headline(a)))
+	b.WriteString("\n\n")
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "%-18s%s\n", k+":", oneLine(v))
+		}
+	}
+	row("What happened", a.Type+" (status: "+a.Status+")")
+	when := a.OccurredAt
+	if t, ok := occurred(a); ok {
+		when = t.Format("Monday 2 January 2006, 15:04:05 UTC")
+	}
+	row("When", when)
+	row("Stream", a.StreamID)
+	row("Simulcast target", a.SimulcastID)
+	ws := a.WorkspaceName
+	switch {
+	case ws != "" && a.WorkspaceID != "":
+		ws += " (" + a.WorkspaceID + ")"
+	case ws == "":
+		ws = a.WorkspaceID
+	}
+	row("Workspace", ws)
+	row("Event id", a.EventID)
+	if a.Test {
+		b.WriteString("\nThis event is about a test stream.\n")
+	}
+	b.WriteString("\nSent by the FastPix webhook receiver.\n")
+	return b.String()
+}
+
+// oneLine keeps a value on its line: control characters become spaces.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// ShortID shortens a long id to its first and last four characters, with
+// two ASCII dots between ("a2ae..8481"): recognisable, and it leaves an SMS
+// room for the rest. ("…" would not be GSM-7.)
+func ShortID(id string) string {
+	r := []rune(id)
+	if len(r) <= 12 {
+		return id
+	}
+	return string(r[:4]) + ".." + string(r[len(r)-4:])
+}
+
+// summary is the one line an SMS and a subject share, filtered by keep and
+// cut to max characters.
+func summary(a Alert, withTime bool, keep func(rune) bool, max int) string {
+	var b strings.Builder
+	if a.Test {
+		b.WriteString("(TEST) ")
+	}
+	b.WriteString(tag(a))
+	b.WriteString(": stream ")
+	b.WriteString(ShortID(orNone(a.StreamID)))
+	if a.SimulcastID != "" {
+		b.WriteString(" target ")
+		b.WriteString(ShortID(a.SimulcastID))
+	}
+	ws := a.WorkspaceName
+	if ws == "" {
+		ws = ShortID(a.WorkspaceID)
+	}
+	if ws != "" {
+		b.WriteString(" (")
+		b.WriteString(cut(oneLine(ws), 24))
+		b.WriteString(")")
+	}
+	b.WriteString(" ")
+	b.WriteString(cut(a.Status, 20))
+	if t, ok := occurred(a); ok && withTime {
+		b.WriteString(" ")
+		b.WriteString(t.Format("15:04"))
+		b.WriteString(" UTC")
+	}
+	out := strings.Map(func(r rune) rune {
+		if keep(r) {
+			return r
+		}
+		return '?'
+	}, b.String())
+	return cut(out, max)
+}
+
+// cut shortens s to at most max characters, marking the cut with "..".
+func cut(s string, max int) string {
+	r := []rune(s)
+	if len(r) <= max {
+		return s
+	}
+	return string(r[:max-2]) + ".."
+}
+
+func sms(a Alert) string { return summary(a, true, IsGSM7Basic, MaxSMS) }
+
+func subject(a Alert) string {
+	return summary(a, false, func(r rune) bool { return r >= 0x20 && r < 0x7f }, MaxSubject)
+}
+
+// gsm7Basic is the GSM 03.38 basic character set, without its three
+// control characters (LF, CR, ESC): what an SMS line may hold at one
+// septet per character.
+const gsm7Basic = "@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
+	"¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+
+var gsm7Set = func() map[rune]bool {
+	m := make(map[rune]bool, 128)
+	for _, r := range gsm7Basic {
+		m[r] = true
+	}
+	return m
+}()
+
+// IsGSM7Basic reports whether r is a printable character of the GSM-7
+// basic set (one septet; no escape to the extension table).
+func IsGSM7Basic(r rune) bool { return gsm7Set[r] }

@@ -1,0 +1,289 @@
+// Package ddbstream adapts the events table's DynamoDB stream, as Lambda
+// delivers it, to the notifier: it is the only layer of the notifier that
+// knows Lambda's event types.
+//
+// The events table is the outbox: an alert leaves only after its event is
+// durable, and is not lost between the write and the publish, because the
+// stream record stays until the handler reports it done.
+package ddbstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
+	"github.com/streamhook/fastpix-receiver/pkg/notify"
+)
+
+// ErrBadRecord: a stream record that cannot be read as a stored event. It is
+// logged and skipped: retrying it would fail the same way forever.
+var ErrBadRecord = errors.New("ddbstream: unreadable stream record")
+
+// Processor handles one stored event; notify.Notifier is one.
+type Processor interface {
+	Process(ctx context.Context, r eventstore.Record) (notify.Result, error)
+}
+
+var _ Processor = (*notify.Notifier)(nil)
+
+// Handler is the notifier's Lambda handler. The event source mapping must
+// have FunctionResponseTypes [ReportBatchItemFailures].
+type Handler struct {
+	Processor Processor
+	// Logger gets a line per unreadable or failed record and one summary per
+	// batch (slog.Default() when nil).
+	Logger *slog.Logger
+	// Namespace, when set, makes the batch summary an embedded-metric-format
+	// line, so CloudWatch counts outcomes (suppressed alerts among them)
+	// without any API call.
+	Namespace string
+}
+
+// Handle processes a batch in order. Only INSERT records are events (a
+// duplicate delivery writes nothing, and TTL expiries are REMOVEs).
+//
+// At the first record that fails for a reason a retry can cure, it stops
+// and reports that record and every later one as failed: Lambda retries
+// from the lowest reported sequence number, so order is kept and nothing
+// after the failure is taken as done. Records already processed are not
+// reported, so they are not published again.
+func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	log := h.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
+	counts := map[string]int{}
+	for i, rec := range ev.Records {
+		if rec.EventName != string(streamstypes.OperationTypeInsert) {
+			counts["ignored"]++
+			continue
+		}
+		stored, err := RecordOf(rec)
+		if err != nil {
+			counts["unreadable"]++
+			log.ErrorContext(ctx, "stream record skipped", "sequenceNumber", rec.Change.SequenceNumber, "error", err.Error())
+			continue
+		}
+		res, err := h.Processor.Process(ctx, stored)
+		if err != nil {
+			for _, later := range ev.Records[i:] {
+				resp.BatchItemFailures = append(resp.BatchItemFailures,
+					events.DynamoDBBatchItemFailure{ItemIdentifier: later.Change.SequenceNumber})
+			}
+			counts["failed"] = len(ev.Records) - i
+			log.ErrorContext(ctx, "record failed; it and later records will be retried",
+				"sequenceNumber", rec.Change.SequenceNumber, "eventId", stored.EventID, "type", stored.Type,
+				"retried", len(ev.Records)-i, "error", err.Error())
+			break
+		}
+		counts[string(res.Outcome)]++
+	}
+	h.summary(ctx, log, len(ev.Records), counts)
+	return resp, nil
+}
+
+// metricNames are the outcomes counted in the batch summary.
+var metricNames = []string{
+	string(notify.Published), string(notify.Suppressed), string(notify.TestSkipped),
+	string(notify.Recorded), string(notify.Stale), "failed", "unreadable", "ignored",
+}
+
+func (h *Handler) summary(ctx context.Context, log *slog.Logger, n int, counts map[string]int) {
+	attrs := []slog.Attr{slog.Int("records", n)}
+	var metrics []map[string]string
+	for _, name := range metricNames {
+		attrs = append(attrs, slog.Int(name, counts[name]))
+		metrics = append(metrics, map[string]string{"Name": name, "Unit": "Count"})
+	}
+	if h.Namespace != "" {
+		attrs = append(attrs, slog.Any("_aws", map[string]any{
+			"Timestamp": time.Now().UnixMilli(),
+			"CloudWatchMetrics": []map[string]any{{
+				"Namespace":  h.Namespace,
+				"Dimensions": [][]string{{}},
+				"Metrics":    metrics,
+			}},
+		}))
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "batch processed", attrs...)
+}
+
+// RecordOf reads the stored event out of a stream record's new image.
+func RecordOf(rec events.DynamoDBEventRecord) (eventstore.Record, error) {
+	if len(rec.Change.NewImage) == 0 {
+		return eventstore.Record{}, fmt.Errorf("%w: %s has no new image (the stream must be NEW_IMAGE)", ErrBadRecord, rec.Change.SequenceNumber)
+	}
+	item, err := itemOf(rec.Change.NewImage)
+	if err != nil {
+		return eventstore.Record{}, fmt.Errorf("%w: %s: %w", ErrBadRecord, rec.Change.SequenceNumber, err)
+	}
+	r, err := eventstore.RecordFromItem(item)
+	if err != nil {
+		return r, fmt.Errorf("%w: %s: %w", ErrBadRecord, rec.Change.SequenceNumber, err)
+	}
+	return r, nil
+}
+
+func itemOf(image map[string]events.DynamoDBAttributeValue) (map[string]types.AttributeValue, error) {
+	item := make(map[string]types.AttributeValue, len(image))
+	for k, v := range image {
+		av, err := attrOf(v)
+		if err != nil {
+			return nil, fmt.Errorf("attribute %s: %w", k, err)
+		}
+		item[k] = av
+	}
+	return item, nil
+}
+
+func attrOf(v events.DynamoDBAttributeValue) (types.AttributeValue, error) {
+	switch v.DataType() {
+	case events.DataTypeString:
+		return &types.AttributeValueMemberS{Value: v.String()}, nil
+	case events.DataTypeNumber:
+		return &types.AttributeValueMemberN{Value: v.Number()}, nil
+	case events.DataTypeBinary:
+		return &types.AttributeValueMemberB{Value: v.Binary()}, nil
+	case events.DataTypeBoolean:
+		return &types.AttributeValueMemberBOOL{Value: v.Boolean()}, nil
+	case events.DataTypeNull:
+		return &types.AttributeValueMemberNULL{Value: true}, nil
+	case events.DataTypeStringSet:
+		return &types.AttributeValueMemberSS{Value: v.StringSet()}, nil
+	case events.DataTypeNumberSet:
+		return &types.AttributeValueMemberNS{Value: v.NumberSet()}, nil
+	case events.DataTypeBinarySet:
+		return &types.AttributeValueMemberBS{Value: v.BinarySet()}, nil
+	case events.DataTypeList:
+		l := v.List()
+		out := make([]types.AttributeValue, len(l))
+		for i, e := range l {
+			av, err := attrOf(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = av
+		}
+		return &types.AttributeValueMemberL{Value: out}, nil
+	case events.DataTypeMap:
+		m, err := itemOf(v.Map())
+		if err != nil {
+			return nil, err
+		}
+		return &types.AttributeValueMemberM{Value: m}, nil
+	}
+	return nil, fmt.Errorf("unknown data type %v", v.DataType())
+}
+
+// FromStreamsRecord converts a record as the DynamoDB Streams GetRecords
+// API returns it into the record Lambda delivers, so the local stack and
+// the tests drive Handle with what DynamoDB Local really wrote.
+// EventSourceArn is not part of a GetRecords record: set it when needed
+// (FromStreamsRecords does).
+func FromStreamsRecord(r streamstypes.Record) events.DynamoDBEventRecord {
+	out := events.DynamoDBEventRecord{
+		AWSRegion:    deref(r.AwsRegion),
+		EventID:      deref(r.EventID),
+		EventName:    string(r.EventName),
+		EventSource:  deref(r.EventSource),
+		EventVersion: deref(r.EventVersion),
+	}
+	if out.EventSource == "" {
+		out.EventSource = "aws:dynamodb"
+	}
+	if r.UserIdentity != nil {
+		out.UserIdentity = &events.DynamoDBUserIdentity{Type: deref(r.UserIdentity.Type), PrincipalID: deref(r.UserIdentity.PrincipalId)}
+	}
+	if d := r.Dynamodb; d != nil {
+		out.Change = events.DynamoDBStreamRecord{
+			Keys:           imageOf(d.Keys),
+			NewImage:       imageOf(d.NewImage),
+			OldImage:       imageOf(d.OldImage),
+			SequenceNumber: deref(d.SequenceNumber),
+			StreamViewType: string(d.StreamViewType),
+		}
+		if d.ApproximateCreationDateTime != nil {
+			out.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: *d.ApproximateCreationDateTime}
+		}
+		if d.SizeBytes != nil {
+			out.Change.SizeBytes = *d.SizeBytes
+		}
+	}
+	return out
+}
+
+// FromStreamsRecords builds the event Lambda would deliver for records read
+// from the stream streamARN.
+func FromStreamsRecords(streamARN string, rs []streamstypes.Record) events.DynamoDBEvent {
+	ev := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, 0, len(rs))}
+	for _, r := range rs {
+		rec := FromStreamsRecord(r)
+		rec.EventSourceArn = streamARN
+		if rec.AWSRegion == "" && strings.HasPrefix(streamARN, "arn:") {
+			if parts := strings.SplitN(streamARN, ":", 5); len(parts) == 5 {
+				rec.AWSRegion = parts[3]
+			}
+		}
+		ev.Records = append(ev.Records, rec)
+	}
+	return ev
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func imageOf(m map[string]streamstypes.AttributeValue) map[string]events.DynamoDBAttributeValue {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]events.DynamoDBAttributeValue, len(m))
+	for k, v := range m {
+		out[k] = streamAttr(v)
+	}
+	return out
+}
+
+func streamAttr(v streamstypes.AttributeValue) events.DynamoDBAttributeValue {
+	switch v := v.(type) {
+	case *streamstypes.AttributeValueMemberS:
+		return events.NewStringAttribute(v.Value)
+	case *streamstypes.AttributeValueMemberN:
+		return events.NewNumberAttribute(v.Value)
+	case *streamstypes.AttributeValueMemberB:
+		return events.NewBinaryAttribute(v.Value)
+	case *streamstypes.AttributeValueMemberBOOL:
+		return events.NewBooleanAttribute(v.Value)
+	case *streamstypes.AttributeValueMemberNULL:
+		return events.NewNullAttribute()
+	case *streamstypes.AttributeValueMemberSS:
+		return events.NewStringSetAttribute(v.Value)
+	case *streamstypes.AttributeValueMemberNS:
+		return events.NewNumberSetAttribute(v.Value)
+	case *streamstypes.AttributeValueMemberBS:
+		return events.NewBinarySetAttribute(v.Value)
+	case *streamstypes.AttributeValueMemberL:
+		l := make([]events.DynamoDBAttributeValue, len(v.Value))
+		for i, e := range v.Value {
+			l[i] = streamAttr(e)
+		}
+		return events.NewListAttribute(l)
+	case *streamstypes.AttributeValueMemberM:
+		return events.NewMapAttribute(imageOf(v.Value))
+	}
+	// An unknown member (a type added to DynamoDB later) becomes NULL; the
+	// reader then sees the attribute as absent rather than failing.
+	return events.NewNullAttribute()
+}
