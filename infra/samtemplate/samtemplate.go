@@ -36,7 +36,11 @@ func Path() (string, error) {
 // Load parses the template at path, evaluating its conditions with the
 // parameters' defaults.
 func Load(path string) (*Template, error) {
-	t, err := goformation.OpenWithOptions(path, &intrinsics.ProcessorOptions{EvaluateConditions: true})
+	data, err := readForGoformation(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := goformation.ParseYAMLWithOptions(data, &intrinsics.ProcessorOptions{EvaluateConditions: true})
 	if err != nil {
 		return nil, fmt.Errorf("samtemplate: parse %s: %w", path, err)
 	}

@@ -57,6 +57,19 @@ func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
 // ErrDuplicate: an event with this id is stored already. Nothing was written.
 var ErrDuplicate = errors.New("eventstore: event already stored")
 
+// ErrUnstorable: the event is beyond what DynamoDB can hold (a key longer
+// than MaxKeyBytes, an item larger than MaxItemBytes). Nothing was written,
+// and no retry will ever store it, so callers must not answer "retry later".
+var ErrUnstorable = errors.New("eventstore: event exceeds DynamoDB's limits")
+
+// DynamoDB's limits on what Put writes: a partition key (eventId, and
+// streamId as the byStream index's partition key) is at most 2048 bytes, and
+// an item, attribute names included, at most 400 KB.
+const (
+	MaxKeyBytes  = 2048
+	MaxItemBytes = 400 * 1024
+)
+
 // Record is one stored event. Payload is the redacted event as JSON text:
 // credentials never reach the table.
 type Record struct {
@@ -194,11 +207,17 @@ var _ Writer = (*DynamoDB)(nil)
 // duplicates race on it, and exactly one wins.
 var putCondition = aws.String("attribute_not_exists(" + KeyEventID + ")")
 
-// Put writes r with one conditional PutItem.
+// Put writes r with one conditional PutItem. A record DynamoDB would refuse
+// for its size is refused up front with ErrUnstorable, so that it is not
+// mistaken for an outage and retried for ever.
 func (s *DynamoDB) Put(ctx context.Context, r Record) error {
+	item := r.Item()
+	if err := storable(r, item); err != nil {
+		return err
+	}
 	_, err := s.Client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           aws.String(s.Table),
-		Item:                r.Item(),
+		Item:                item,
 		ConditionExpression: putCondition,
 	})
 	if err == nil {
@@ -209,4 +228,30 @@ func (s *DynamoDB) Put(ctx context.Context, r Record) error {
 		return ErrDuplicate
 	}
 	return fmt.Errorf("eventstore: put event %s into %s: %w", r.EventID, s.Table, err)
+}
+
+// storable checks the item against DynamoDB's key and item size limits.
+func storable(r Record, item map[string]types.AttributeValue) error {
+	if len(r.EventID) > MaxKeyBytes {
+		return fmt.Errorf("%w: %s is %d bytes, at most %d", ErrUnstorable, KeyEventID, len(r.EventID), MaxKeyBytes)
+	}
+	if len(r.StreamID) > MaxKeyBytes {
+		return fmt.Errorf("%w: event %.64s: %s is %d bytes, at most %d", ErrUnstorable, r.EventID, AttrStreamID, len(r.StreamID), MaxKeyBytes)
+	}
+	size := 0
+	for name, v := range item {
+		size += len(name)
+		switch v := v.(type) {
+		case *types.AttributeValueMemberS:
+			size += len(v.Value)
+		case *types.AttributeValueMemberN:
+			size += len(v.Value) // an upper bound of DynamoDB's count
+		default:
+			size++
+		}
+	}
+	if size > MaxItemBytes {
+		return fmt.Errorf("%w: event %.64s: item is %d bytes, at most %d", ErrUnstorable, r.EventID, size, MaxItemBytes)
+	}
+	return nil
 }

@@ -91,7 +91,9 @@ func Redact(doc []byte) ([]byte, error) {
 }
 
 func isCredentialKey(raw []byte) bool {
-	if len(raw) > 64 {
+	// credentialKey takes names of at most 32 bytes; escaped, each byte of
+	// one takes at most 6 ("\u0073"), so a longer raw key is never one.
+	if len(raw) > 6*32 {
 		return false
 	}
 	for _, c := range raw {

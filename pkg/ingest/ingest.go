@@ -112,6 +112,9 @@ func (r *Receiver) Receive(ctx context.Context, body []byte, signature string) (
 		res.Outcome = Accepted
 	case errors.Is(err, eventstore.ErrDuplicate):
 		res.Outcome = Duplicate
+	case errors.Is(err, eventstore.ErrUnstorable):
+		// Signed, but too large for the table: a retry will not help.
+		return res, fmt.Errorf("%w: %w", ErrMalformed, err)
 	default:
 		return res, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

@@ -1,0 +1,215 @@
+// Command local runs the whole system on this machine (`make run`), or
+// sends the demo to a running one (`make demo`, the -demo flag).
+//
+// Environment: PORT (HTTP API, default 3000), DYNAMODB_PORT (8000),
+// SNS_PORT (4100), FASTPIX_WEBHOOK_SECRET (the signing secret; a fixed
+// development secret when unset).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/streamhook/fastpix-receiver/infra/emulator"
+	"github.com/streamhook/fastpix-receiver/infra/localstack"
+	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
+	"github.com/streamhook/fastpix-receiver/pkg/secrets"
+)
+
+func main() {
+	demo := flag.Bool("demo", false, "send the demo to a running local stack instead of starting one")
+	url := flag.String("url", "", "the running stack's HTTP API for -demo (default http://127.0.0.1:$PORT)")
+	flag.Parse()
+
+	httpPort, err1 := envPort("PORT", 3000)
+	ddbPort, err2 := envPort("DYNAMODB_PORT", 8000)
+	snsPort, err3 := envPort("SNS_PORT", 4100)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	secret := os.Getenv(secrets.EnvSecret)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if *demo {
+		if *url == "" {
+			*url = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+		}
+		if secret == "" {
+			secret = localstack.DevSecret
+		}
+		if err := runDemo(ctx, *url, secret); err != nil {
+			fmt.Fprintln(os.Stderr, "demo:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(ctx, httpPort, ddbPort, snsPort, secret); err != nil {
+		fmt.Fprintln(os.Stderr, "local stack:", err)
+		os.Exit(1)
+	}
+}
+
+func envPort(name string, def int) (int, error) {
+	s := os.Getenv(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, fmt.Errorf("%s must be a port number, not %q", name, s)
+	}
+	return n, nil
+}
+
+func run(ctx context.Context, httpPort, ddbPort, snsPort int, secret string) error {
+	begin := time.Now()
+	root, err := emulator.Root()
+	if err != nil {
+		return err
+	}
+	// The emulators' logs (and DynamoDB Local's metadata file) stay out of
+	// the source tree.
+	runDir := filepath.Join(root, ".cache", "local-run")
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	fmt.Println("Starting DynamoDB Local, the SNS emulator, the functions and the alert inbox …")
+	st, err := localstack.Start(ctx, localstack.Config{
+		DynamoDBPort: ddbPort, SNSPort: snsPort, HTTPPort: httpPort,
+		Secret:       secret,
+		TemplatePath: filepath.Join(root, "template.yaml"),
+		LogDir:       filepath.Join(runDir, "logs"),
+		Logger:       log,
+		Inbox:        os.Stdout,
+	})
+	if err != nil {
+		if errors.Is(err, emulator.ErrNotInstalled) {
+			err = fmt.Errorf("%w\nrun `make deps` (or `make run`, which runs it) first", err)
+		}
+		return err
+	}
+	defer st.Stop()
+	banner(os.Stdout, st, secret == "", time.Since(begin))
+
+	select {
+	case <-ctx.Done():
+		fmt.Println("\nStopping …")
+		st.Stop()
+		fmt.Println("Stopped: DynamoDB Local and the SNS emulator are gone, and so is every event (the local tables live in memory).")
+		return nil
+	case err := <-st.Err():
+		return err
+	}
+}
+
+// tryBody is the event of the banner's curl line: one line, so it can be
+// pasted; its streamKey is made up and shows up redacted in the query API.
+const tryBody = `{"type":"video.live_stream.created","id":"try-0001","object":{"type":"live","id":"try-stream"},"createdAt":"2026-01-01T12:00:00Z","data":{"streamId":"try-stream","status":"idle","streamKey":"made-up-key"}}`
+
+func banner(w io.Writer, st *localstack.Stack, devSecret bool, took time.Duration) {
+	sig, _ := fastpix.Sign(st.Secret, []byte(tryBody))
+	topics := make([]string, 0, len(st.Topics))
+	for id := range st.Topics {
+		topics = append(topics, id)
+	}
+	sort.Strings(topics)
+	fmt.Fprintf(w, "\nFastPix receiver: the local stack is up (in %.1f s)\n\n", took.Seconds())
+	fmt.Fprintf(w, "  HTTP API        %s\n", st.URL)
+	for _, r := range st.HTTPRoutes {
+		fmt.Fprintf(w, "                    %s\n", r)
+	}
+	fmt.Fprintf(w, "  DynamoDB Local  %s   tables %s, %s (index byStream); in memory\n", st.DynamoDBEndpoint, st.EventsTable, st.StateTable)
+	fmt.Fprintf(w, "  SNS (goaws)     %s   topics %s\n", st.SNSEndpoint, strings.Join(topics, ", "))
+	fmt.Fprintf(w, "  Alert inbox     %s   subscribed to every topic; alerts are printed here\n", st.Inbox.URL)
+	fmt.Fprintf(w, "  Alert routes    %s\n", strings.Join(st.Routes.Types(), ", "))
+	if devSecret {
+		fmt.Fprintf(w, "  Signing secret  %s\n                  (a development secret, not a credential; set %s to use yours)\n", st.Secret, secrets.EnvSecret)
+	} else {
+		fmt.Fprintf(w, "  Signing secret  from %s\n", secrets.EnvSecret)
+	}
+	for _, warn := range st.Warnings {
+		fmt.Fprintf(w, "  note: %s\n", warn)
+	}
+	fmt.Fprintf(w, "\nTry it:\n")
+	fmt.Fprintf(w, "  curl -sS %s%s -H 'FastPix-Signature: %s' --data-binary '%s'\n", st.URL, localstack.WebhookPath, sig, tryBody)
+	fmt.Fprintf(w, "  curl -sS %s/streams/try-stream/events\n", st.URL)
+	fmt.Fprintf(w, "  make demo      # a whole stream's life: storage, alerts, a duplicate and a suppressed late event\n")
+	fmt.Fprintf(w, "  aws dynamodb query --endpoint-url %s --table-name %s --index-name byStream \\\n", st.DynamoDBEndpoint, st.EventsTable)
+	fmt.Fprintf(w, "    --key-condition-expression 'streamId = :s' --expression-attribute-values '{\":s\":{\"S\":\"try-stream\"}}'\n")
+	fmt.Fprintf(w, "\nCtrl-C stops everything.\n\n")
+}
+
+func runDemo(ctx context.Context, url, secret string) error {
+	fmt.Printf("Sending the life of stream %s to %s\n\n", localstack.DemoStreamID, url)
+	sent, err := localstack.SendDemo(ctx, url, secret, os.Stdout)
+	if err != nil {
+		return fmt.Errorf("%w\n(is `make run` running?)", err)
+	}
+	for _, s := range sent {
+		if s.Status == http.StatusUnauthorized {
+			return fmt.Errorf("the stack refused the signature: run `make demo` with the same %s as `make run`", secrets.EnvSecret)
+		}
+	}
+	// The notifier works from the table's stream, a moment behind the
+	// webhook: wait (bounded) until the stream's state has caught up.
+	client := &http.Client{Timeout: 5 * time.Second}
+	var state map[string]any
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		state = nil
+		if err := getJSON(ctx, client, url+"/streams/"+localstack.DemoStreamID, &state); err == nil && state["lastEventType"] == "video.live_stream.idle" {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var page struct {
+		Events []struct {
+			EventID, Type, OccurredAt, SimulcastID string
+		} `json:"events"`
+	}
+	if err := getJSON(ctx, client, url+"/streams/"+localstack.DemoStreamID+"/events?order=asc&limit=100", &page); err != nil {
+		return err
+	}
+	fmt.Printf("\nThe stream's timeline, from the query API (GET /streams/%s/events?order=asc):\n", localstack.DemoStreamID)
+	for _, e := range page.Events {
+		fmt.Printf("  %s  %-42s %s\n", e.OccurredAt, e.Type, e.EventID)
+	}
+	b, _ := json.MarshalIndent(state, "  ", "  ")
+	fmt.Printf("\nIts state (GET /streams/%s):\n  %s\n", localstack.DemoStreamID, b)
+	fmt.Printf("\nThe inbox of `make run` shows the alerts; the late \"active\" was suppressed and the retried delivery stored once.\n")
+	return nil
+}
+
+func getJSON(ctx context.Context, client *http.Client, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}

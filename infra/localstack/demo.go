@@ -1,0 +1,213 @@
+package localstack
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
+)
+
+// seedCreated is the video.live_stream.created payload of FastPix's
+// original description, byte for byte (a copy of
+// /work/shared/fixtures/seed-live_stream.created-1.json).
+//
+//go:embed seed/live_stream.created.json
+var seedCreated []byte
+
+// Delivery is one POST of the demo.
+type Delivery struct {
+	Type    string
+	EventID string
+	Body    []byte
+	// Constructed: the event is not in FastPix's original description (only
+	// "created" is); it was built for the demo in the same shape.
+	Constructed bool
+	// Duplicate: the same bytes as an earlier delivery, as FastPix's retry
+	// sends them; stored once.
+	Duplicate bool
+	// Late: created before an event delivered earlier, so it must not move
+	// the stream's state back nor alert.
+	Late bool
+	Note string
+}
+
+// DemoStreamID is the stream of the demo: the original description's.
+const DemoStreamID = "a2ae2143-62a1-4eee-b888-4f1406148481"
+
+// DemoSimulcastID is the demo's simulcast target (constructed).
+const DemoSimulcastID = "5d7b3a52-demo-4c1e-9b1a-simulcast001"
+
+const constructedNote = "constructed for the local demo; not in FastPix's original description"
+
+// Demo is a realistic life of the original description's stream: created
+// (the original payload), a simulcast target created, connected, the
+// target starting, active, the target broadcasting, a retried delivery of
+// "active", disconnected, an "active" created before the disconnect but
+// delivered after it, and idle.
+func Demo() ([]Delivery, error) {
+	var seed struct {
+		ID          string          `json:"id"`
+		Type        string          `json:"type"`
+		Object      json.RawMessage `json:"object"`
+		Environment json.RawMessage `json:"environment"`
+		Data        map[string]any  `json:"data"`
+		CreatedAt   time.Time       `json:"createdAt"`
+	}
+	if err := json.Unmarshal(seedCreated, &seed); err != nil {
+		return nil, fmt.Errorf("localstack: read the seed event: %w", err)
+	}
+	streamID, _ := seed.Data["streamId"].(string)
+	if streamID != DemoStreamID {
+		return nil, fmt.Errorf("localstack: the seed event's stream is %q, want %q", streamID, DemoStreamID)
+	}
+	t0 := seed.CreatedAt
+
+	// A constructed event, in the seed's envelope; ids are derived from the
+	// seed's so that every run sends the same events (a second run shows
+	// every delivery as a duplicate).
+	build := func(step, typ string, at time.Duration, data map[string]any) (Delivery, error) {
+		sum := sha256.Sum256([]byte(seed.ID + "/" + step))
+		h := hex.EncodeToString(sum[:16])
+		id := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+		env := struct {
+			Type        string          `json:"type"`
+			RequestID   any             `json:"request_id"`
+			Object      json.RawMessage `json:"object"`
+			ID          string          `json:"id"`
+			Environment json.RawMessage `json:"environment"`
+			Data        map[string]any  `json:"data"`
+			CreatedAt   string          `json:"createdAt"`
+			Attempts    []any           `json:"attempts"`
+		}{typ, nil, seed.Object, id, seed.Environment, data, t0.Add(at).UTC().Format(time.RFC3339Nano), []any{}}
+		body, err := json.MarshalIndent(env, "", "  ")
+		if err != nil {
+			return Delivery{}, fmt.Errorf("localstack: build demo event %s: %w", step, err)
+		}
+		return Delivery{Type: typ, EventID: id, Body: body, Constructed: true, Note: constructedNote}, nil
+	}
+	live := func(status string) map[string]any {
+		d := make(map[string]any, len(seed.Data)+1)
+		for k, v := range seed.Data {
+			d[k] = v
+		}
+		d["status"] = status
+		d["metadata"] = map[string]any{"demo": constructedNote}
+		return d
+	}
+	target := func() map[string]any {
+		return map[string]any{
+			"simulcastId":  DemoSimulcastID,
+			"livestreamId": DemoStreamID,
+			"rtmpUrl":      "rtmps://live.example.com:443/app",
+			// A made-up value standing where FastPix puts the target's
+			// stream key: the receiver must redact it.
+			"streamKey": "demo-simulcast-streamkey-not-a-real-one",
+			"isEnabled": true,
+			"metadata":  map[string]any{"demo": constructedNote},
+		}
+	}
+
+	out := []Delivery{{
+		Type: seed.Type, EventID: seed.ID, Body: seedCreated,
+		Note: "FastPix's original description, byte for byte",
+	}}
+	steps := []struct {
+		step, typ string
+		at        time.Duration
+		data      map[string]any
+		late      bool
+		note      string
+	}{
+		{"simulcast-created", "video.live_stream.simulcast.created", 20 * time.Second, target(), false, ""},
+		{"connected", "video.live_stream.connected", 2 * time.Minute, live("connected"), false, ""},
+		{"simulcast-starting", "video.live_stream.simulcast.starting", 2*time.Minute + time.Second, target(), false, ""},
+		{"active", "video.live_stream.active", 2*time.Minute + 5*time.Second, live("active"), false, ""},
+		{"simulcast-broadcasting", "video.live_stream.simulcast.broadcasting", 2*time.Minute + 12*time.Second, target(), false, ""},
+		{"disconnected", "video.live_stream.disconnected", 47 * time.Minute, live("disconnected"), false, ""},
+		{"late-active", "video.live_stream.active", 31 * time.Minute, live("active"), true,
+			"created 16 minutes before the disconnect, delivered after it: must not alert"},
+		{"idle", "video.live_stream.idle", 48 * time.Minute, live("idle"), false, ""},
+	}
+	for _, s := range steps {
+		d, err := build(s.step, s.typ, s.at, s.data)
+		if err != nil {
+			return nil, err
+		}
+		d.Late = s.late
+		if s.note != "" {
+			d.Note = s.note + "; " + constructedNote
+		}
+		out = append(out, d)
+		if s.step == "simulcast-broadcasting" {
+			// FastPix retries a delivery it thinks failed: same id, same bytes.
+			var active Delivery
+			for _, prev := range out {
+				if prev.Type == "video.live_stream.active" {
+					active = prev
+				}
+			}
+			dup := active
+			dup.Duplicate = true
+			dup.Note = "the same delivery again, as FastPix's retry sends it: stored once"
+			out = append(out, dup)
+		}
+	}
+	return out, nil
+}
+
+// Sent is what the system answered to one demo delivery.
+type Sent struct {
+	Delivery
+	Status int
+	Answer string
+}
+
+// SendDemo posts the demo to baseURL's webhook route, signed with secret,
+// one delivery after the other, and prints a line per delivery to out.
+func SendDemo(ctx context.Context, baseURL, secret string, out io.Writer) ([]Sent, error) {
+	deliveries, err := Demo()
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = io.Discard
+	}
+	url := strings.TrimRight(baseURL, "/") + WebhookPath
+	client := &http.Client{Timeout: 15 * time.Second}
+	var sent []Sent
+	for i, d := range deliveries {
+		sig, err := fastpix.Sign(secret, d.Body)
+		if err != nil {
+			return sent, fmt.Errorf("localstack: sign the demo: %w", err)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(d.Body))
+		if err != nil {
+			return sent, fmt.Errorf("localstack: demo request: %w", err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(fastpix.SignatureHeader, sig)
+		resp, err := client.Do(req)
+		if err != nil {
+			return sent, fmt.Errorf("localstack: post demo event %d (%s) to %s: %w", i+1, d.Type, url, err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		s := Sent{Delivery: d, Status: resp.StatusCode, Answer: strings.TrimSpace(string(body))}
+		sent = append(sent, s)
+		origin := "original"
+		if d.Constructed {
+			origin = "constructed"
+		}
+		fmt.Fprintf(out, "%2d  %-42s %-11s %d %s\n      %s\n", i+1, d.Type, origin, s.Status, s.Answer, d.Note)
+	}
+	return sent, nil
+}

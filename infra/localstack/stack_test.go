@@ -1,0 +1,259 @@
+package localstack_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/streamhook/fastpix-receiver/infra/localstack"
+)
+
+// syncBuffer collects the stack's log, shown when the test fails.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func getJSON(t *testing.T, rawURL string, v any) int {
+	t.Helper()
+	resp, err := http.Get(rawURL)
+	if err != nil {
+		t.Fatalf("GET %s: %v", rawURL, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if v != nil && resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(body, v); err != nil {
+			t.Fatalf("GET %s: %s: %v", rawURL, body, err)
+		}
+	}
+	for _, secret := range []string{"FP_TRgf4CswLZ9UcHH3yTxQ", "demo-simulcast-streamkey-not-a-real-one"} {
+		if strings.Contains(string(body), secret) {
+			t.Fatalf("GET %s leaked a credential: %s", rawURL, body)
+		}
+	}
+	return resp.StatusCode
+}
+
+// TestLocalStack starts the whole stack in-process on free ports, sends the
+// demo, reads the stream back through the query API over HTTP and checks
+// the inbox got exactly the alerts the routing calls for.
+func TestLocalStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts DynamoDB Local and goaws")
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	st, err := localstack.Start(ctx, localstack.Config{
+		LogDir:     t.TempDir(),
+		Logger:     slog.New(slog.NewTextHandler(logs, nil)),
+		RetryDelay: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			st.Stop()
+		}
+		if t.Failed() {
+			t.Logf("stack log:\n%s", logs.String())
+		}
+	}()
+
+	// The demo, signed with the stack's secret.
+	sent, err := localstack.SendDemo(ctx, st.URL, st.Secret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored []localstack.Delivery
+	var late localstack.Delivery
+	for _, s := range sent {
+		want := `"status":"accepted"`
+		if s.Duplicate {
+			want = `"status":"duplicate"`
+		}
+		if s.Status != http.StatusOK || !strings.Contains(s.Answer, want) {
+			t.Fatalf("%s %s: %d %s, want 200 %s", s.Type, s.EventID, s.Status, s.Answer, want)
+		}
+		if !s.Duplicate {
+			stored = append(stored, s.Delivery)
+		}
+		if s.Late {
+			late = s.Delivery
+		}
+	}
+	if late.EventID == "" {
+		t.Fatal("the demo has no late event")
+	}
+
+	// The timeline, oldest first, page by page through the cursor.
+	type event struct {
+		EventID    string          `json:"eventId"`
+		Type       string          `json:"type"`
+		OccurredAt string          `json:"occurredAt"`
+		Payload    json.RawMessage `json:"payload"`
+	}
+	var got []event
+	q := url.Values{"order": {"asc"}, "limit": {"4"}}
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("the cursor never ends")
+		}
+		var page struct {
+			Events     []event `json:"events"`
+			NextCursor string  `json:"nextCursor"`
+		}
+		if code := getJSON(t, st.URL+"/streams/"+localstack.DemoStreamID+"/events?"+q.Encode(), &page); code != http.StatusOK {
+			t.Fatalf("events: status %d", code)
+		}
+		got = append(got, page.Events...)
+		if page.NextCursor == "" {
+			break
+		}
+		q.Set("cursor", page.NextCursor)
+	}
+	if len(got) != len(stored) {
+		t.Fatalf("the query API lists %d events, %d were stored", len(got), len(stored))
+	}
+	ids := map[string]bool{}
+	for i, e := range got {
+		ids[e.EventID] = true
+		if i > 0 && e.OccurredAt < got[i-1].OccurredAt {
+			t.Fatalf("events out of order: %s before %s", got[i-1].OccurredAt, e.OccurredAt)
+		}
+		var p map[string]any
+		if err := json.Unmarshal(e.Payload, &p); err != nil || p["id"] != e.EventID {
+			t.Fatalf("event %s: payload %s", e.EventID, e.Payload)
+		}
+	}
+	for _, d := range stored {
+		if !ids[d.EventID] {
+			t.Fatalf("stored event %s (%s) missing from the query API", d.EventID, d.Type)
+		}
+	}
+
+	// The state catches up with the last event; every record before it
+	// has been processed by then (one shard, in order).
+	var state struct {
+		Status           string `json:"status"`
+		LastEventType    string `json:"lastEventType"`
+		SimulcastTargets map[string]struct {
+			Status string `json:"status"`
+		} `json:"simulcastTargets"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code := getJSON(t, st.URL+"/streams/"+localstack.DemoStreamID, &state)
+		if code == http.StatusOK && state.LastEventType == "video.live_stream.idle" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("state did not reach idle: %d %+v", code, state)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if state.Status != "idle" || state.SimulcastTargets[localstack.DemoSimulcastID].Status != "broadcasting" {
+		t.Fatalf("state %+v", state)
+	}
+
+	// The alerts: one per stored, routed, not-late event, on its topic.
+	want := map[string][]string{} // topic name → event ids
+	for _, d := range stored {
+		if arn, ok := st.Routes.Topic(d.Type); ok && !d.Late {
+			name := arn[strings.LastIndex(arn, ":")+1:]
+			want[name] = append(want[name], d.EventID)
+		}
+	}
+	if len(want["StreamLiveTopic"]) != 1 || len(want["StreamDisconnectedTopic"]) != 1 || len(want["SimulcastBroadcastingTopic"]) != 1 {
+		t.Fatalf("routing %v gives the demo unexpected alerts %v", st.Routes, want)
+	}
+	total := 0
+	for _, v := range want {
+		total += len(v)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	alerts, err := st.Inbox.WaitFor(wctx, total)
+	wcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotAlerts := map[string][]string{}
+	for _, a := range alerts {
+		var def struct {
+			EventID string `json:"eventId"`
+		}
+		if err := json.Unmarshal([]byte(a.Default), &def); err != nil {
+			t.Fatalf("alert on %s: default rendering %q: %v", a.Topic, a.Default, err)
+		}
+		if def.EventID == late.EventID {
+			t.Fatalf("the late, out-of-order %s alerted on %s", late.Type, a.Topic)
+		}
+		if a.Email == "" || a.SMS == "" || a.Subject == "" || a.Email == a.Default {
+			t.Fatalf("alert on %s lacks its email or SMS rendering: %+v", a.Topic, a)
+		}
+		gotAlerts[a.Topic] = append(gotAlerts[a.Topic], def.EventID)
+	}
+	for _, m := range []map[string][]string{want, gotAlerts} {
+		for _, v := range m {
+			sort.Strings(v)
+		}
+	}
+	if fmt.Sprint(gotAlerts) != fmt.Sprint(want) {
+		t.Fatalf("inbox:\n got %v\nwant %v", gotAlerts, want)
+	}
+
+	// API Gateway's answers around the routes.
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{"/streams/no-such-stream", http.StatusNotFound},
+		{"/streams/no-such-stream/events", http.StatusNotFound},
+		{"/streams/" + localstack.DemoStreamID + "/events?cursor=bm90LWEtY3Vyc29y", http.StatusBadRequest},
+		{"/streams/" + localstack.DemoStreamID + "/events?limit=1000", http.StatusBadRequest},
+		{"/webhooks/fastpix", http.StatusNotFound}, // GET: no such route
+		{"/nowhere", http.StatusNotFound},
+	} {
+		if code := getJSON(t, st.URL+tc.path, nil); code != tc.want {
+			t.Errorf("GET %s: %d, want %d", tc.path, code, tc.want)
+		}
+	}
+
+	// Stop leaves nothing listening.
+	ddb := strings.TrimPrefix(st.DynamoDBEndpoint, "http://")
+	sns := strings.TrimPrefix(st.SNSEndpoint, "http://")
+	st.Stop()
+	stopped = true
+	for _, addr := range []string{ddb, sns, strings.TrimPrefix(st.URL, "http://")} {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still answers after Stop", addr)
+		}
+	}
+}

@@ -1,0 +1,255 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Limits of a stream query.
+const (
+	// DefaultLimit is the page size when the caller names none.
+	DefaultLimit = 25
+	// MaxLimit is the largest page a caller may ask for.
+	MaxLimit = 100
+	// MaxTypes is how many event types one query may filter on.
+	MaxTypes = 10
+	// maxRequests bounds the DynamoDB requests one page may take: with a type
+	// filter, a stream with many events of other types would otherwise cost
+	// an unbounded amount of reading for one answer. A page cut short by it
+	// still carries a cursor, so the caller loses nothing.
+	maxRequests = 10
+)
+
+// Errors of StreamEvents, for callers to branch on with errors.Is.
+var (
+	// ErrBadCursor: the cursor is not one this store handed out for this
+	// stream and order (corrupt, edited, or from another query).
+	ErrBadCursor = errors.New("eventstore: bad cursor")
+	// ErrBadQuery: the query asks for something out of range (limit, types,
+	// no stream).
+	ErrBadQuery = errors.New("eventstore: bad query")
+)
+
+// StreamQuery asks for one page of a stream's events.
+type StreamQuery struct {
+	StreamID string
+	// Limit is the page size: 0 means DefaultLimit, at most MaxLimit.
+	Limit int
+	// Ascending lists oldest first; the default is newest first, which is
+	// what a person looking at a stream wants to see.
+	Ascending bool
+	// Types keeps only events of these types; empty keeps all.
+	Types []string
+	// Cursor continues from where the previous page ended: its NextCursor.
+	Cursor string
+}
+
+// Page is one page of a stream's events in occurredAt order.
+type Page struct {
+	Records []Record
+	// NextCursor continues the listing; "" when this is the last page.
+	NextCursor string
+}
+
+// QueryAPI is the part of the DynamoDB client the reader queries with.
+type QueryAPI interface {
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Reader reads a stream's events through the byStream index.
+type Reader struct {
+	Client QueryAPI
+	Table  string
+}
+
+// StreamReader is what the query API needs of the event store.
+type StreamReader interface {
+	StreamEvents(ctx context.Context, q StreamQuery) (Page, error)
+}
+
+var _ StreamReader = (*Reader)(nil)
+
+// cursor is the position after the last event of a page: the byStream
+// index's key of that event (index key plus table key, which is what
+// DynamoDB's LastEvaluatedKey holds for an index), and the order it was
+// listed in, so a cursor cannot silently be replayed the other way.
+type cursor struct {
+	Version    int    `json:"v"`
+	StreamID   string `json:"s"`
+	OccurredAt string `json:"o"`
+	EventID    string `json:"e"`
+	Ascending  bool   `json:"a,omitempty"`
+}
+
+const cursorVersion = 1
+
+func encodeCursor(c cursor) string {
+	c.Version = cursorVersion
+	b, _ := json.Marshal(c) // a struct of strings and bools always marshals
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor checks everything a caller could have changed: a cursor is
+// opaque to callers, and whatever comes back is validated before it becomes
+// a DynamoDB key.
+func decodeCursor(s string, q StreamQuery) (cursor, error) {
+	var c cursor
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+	if err != nil {
+		return c, fmt.Errorf("%w: not base64url", ErrBadCursor)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("%w: not a cursor", ErrBadCursor)
+	}
+	switch {
+	case c.Version != cursorVersion:
+		return c, fmt.Errorf("%w: unknown version %d", ErrBadCursor, c.Version)
+	case c.StreamID != q.StreamID:
+		return c, fmt.Errorf("%w: it belongs to another stream", ErrBadCursor)
+	case c.EventID == "":
+		return c, fmt.Errorf("%w: no event id", ErrBadCursor)
+	case c.Ascending != q.Ascending:
+		return c, fmt.Errorf("%w: it was made for the other order", ErrBadCursor)
+	}
+	if _, err := time.Parse(TimeLayout, c.OccurredAt); err != nil {
+		return c, fmt.Errorf("%w: bad position", ErrBadCursor)
+	}
+	return c, nil
+}
+
+func (c cursor) key() map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		KeyEventID:     &types.AttributeValueMemberS{Value: c.EventID},
+		AttrStreamID:   &types.AttributeValueMemberS{Value: c.StreamID},
+		AttrOccurredAt: &types.AttributeValueMemberS{Value: c.OccurredAt},
+	}
+}
+
+// Normalize checks q and fills in the default limit.
+func (q StreamQuery) Normalize() (StreamQuery, error) {
+	if q.StreamID == "" {
+		return q, fmt.Errorf("%w: no stream id", ErrBadQuery)
+	}
+	switch {
+	case q.Limit == 0:
+		q.Limit = DefaultLimit
+	case q.Limit < 0 || q.Limit > MaxLimit:
+		return q, fmt.Errorf("%w: limit must be between 1 and %d", ErrBadQuery, MaxLimit)
+	}
+	if len(q.Types) > MaxTypes {
+		return q, fmt.Errorf("%w: at most %d types", ErrBadQuery, MaxTypes)
+	}
+	for _, t := range q.Types {
+		if t == "" {
+			return q, fmt.Errorf("%w: empty type", ErrBadQuery)
+		}
+	}
+	return q, nil
+}
+
+// StreamEvents returns one page of q.StreamID's events in occurredAt order.
+//
+// A type filter is a FilterExpression, which DynamoDB applies after reading
+// a page: a DynamoDB page can hold fewer matches than asked for, or none,
+// and still have more behind it. So pages are read until the answer is full,
+// asking each time for one event more than is still needed: when that extra
+// event exists, the answer's cursor is the key of its last event; when the
+// index runs out first, there is no cursor. The caller thus never gets a
+// cursor that leads to an empty page, except when events expire in between.
+func (r *Reader) StreamEvents(ctx context.Context, q StreamQuery) (Page, error) {
+	q, err := q.Normalize()
+	if err != nil {
+		return Page{}, err
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(r.Table),
+		IndexName:                 aws.String(IndexByStream),
+		KeyConditionExpression:    aws.String("#s = :s"),
+		ExpressionAttributeNames:  map[string]string{"#s": AttrStreamID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: q.StreamID}},
+		ScanIndexForward:          aws.Bool(q.Ascending),
+	}
+	if len(q.Types) > 0 {
+		in.ExpressionAttributeNames["#t"] = AttrType
+		names := make([]string, len(q.Types))
+		for i, t := range q.Types {
+			name := ":t" + strconv.Itoa(i)
+			names[i] = name
+			in.ExpressionAttributeValues[name] = &types.AttributeValueMemberS{Value: t}
+		}
+		in.FilterExpression = aws.String("#t IN (" + strings.Join(names, ", ") + ")")
+	}
+	if q.Cursor != "" {
+		c, err := decodeCursor(q.Cursor, q)
+		if err != nil {
+			return Page{}, err
+		}
+		in.ExclusiveStartKey = c.key()
+	}
+
+	want := q.Limit + 1 // one more than the page, to know whether more exist
+	var recs []Record
+	var lastKey map[string]types.AttributeValue
+	for range maxRequests {
+		in.Limit = aws.Int32(int32(want - len(recs)))
+		out, err := r.Client.Query(ctx, in)
+		if err != nil {
+			return Page{}, fmt.Errorf("eventstore: query stream %s in %s: %w", q.StreamID, r.Table, err)
+		}
+		for _, item := range out.Items {
+			rec, err := RecordFromItem(item)
+			if err != nil {
+				return Page{}, fmt.Errorf("eventstore: query stream %s: %w", q.StreamID, err)
+			}
+			recs = append(recs, rec)
+		}
+		lastKey = out.LastEvaluatedKey
+		if len(recs) >= want || len(lastKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = lastKey
+	}
+
+	page := Page{Records: recs}
+	switch {
+	case len(recs) > q.Limit:
+		// The extra event exists: the page ends at the one before it.
+		page.Records = recs[:q.Limit]
+		last := page.Records[q.Limit-1]
+		page.NextCursor = encodeCursor(cursor{StreamID: q.StreamID, OccurredAt: last.OccurredAt, EventID: last.EventID, Ascending: q.Ascending})
+	case len(lastKey) > 0:
+		// Cut short by maxRequests: continue from where reading stopped.
+		c, err := cursorFromKey(lastKey, q)
+		if err != nil {
+			return Page{}, err
+		}
+		page.NextCursor = encodeCursor(c)
+	}
+	return page, nil
+}
+
+func cursorFromKey(key map[string]types.AttributeValue, q StreamQuery) (cursor, error) {
+	str := func(name string) string {
+		if v, ok := key[name].(*types.AttributeValueMemberS); ok {
+			return v.Value
+		}
+		return ""
+	}
+	c := cursor{StreamID: str(AttrStreamID), OccurredAt: str(AttrOccurredAt), EventID: str(KeyEventID), Ascending: q.Ascending}
+	if c.StreamID != q.StreamID || c.EventID == "" || c.OccurredAt == "" {
+		return c, fmt.Errorf("eventstore: query stream %s: unexpected LastEvaluatedKey", q.StreamID)
+	}
+	return c, nil
+}
