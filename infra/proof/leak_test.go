@@ -1,0 +1,234 @@
+package proof
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/infra/localstack"
+)
+
+// leakFields are the payload fields FastPix documents as credentials
+// (FASTPIX.md), the docs' misspelling included. The list is the test's own,
+// not the redactor's, so a field the redactor forgot is still searched for.
+var leakFields = map[string]bool{"streamKey": true, "srtSecret": true, "srtSecert": true, "srtPlaybackSecret": true}
+
+// leakValues walks a JSON document and returns the value of every
+// credential field at any depth.
+func leakValues(doc []byte) ([]string, error) {
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return nil, err
+	}
+	var out []string
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if s, ok := x.(string); ok && leakFields[k] && s != "" {
+					out = append(out, s)
+					continue
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(v)
+	return out, nil
+}
+
+// stormSecretsOf returns every distinct credential value in bodies.
+func stormSecretsOf(t *testing.T, bodies [][]byte) []string {
+	t.Helper()
+	set := map[string]bool{}
+	for _, b := range bodies {
+		vals, err := leakValues(b)
+		if err != nil {
+			t.Fatalf("sent body is not JSON: %v", err)
+		}
+		for _, v := range vals {
+			set[v] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for v := range set {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// leakText flattens an item into text: every attribute name and value, at
+// any depth, binary values included.
+func leakText(av types.AttributeValue, b *strings.Builder) {
+	switch v := av.(type) {
+	case *types.AttributeValueMemberS:
+		b.WriteString(v.Value)
+	case *types.AttributeValueMemberN:
+		b.WriteString(v.Value)
+	case *types.AttributeValueMemberB:
+		b.Write(v.Value)
+	case *types.AttributeValueMemberSS:
+		b.WriteString(strings.Join(v.Value, "\n"))
+	case *types.AttributeValueMemberNS:
+		b.WriteString(strings.Join(v.Value, "\n"))
+	case *types.AttributeValueMemberBS:
+		for _, x := range v.Value {
+			b.Write(x)
+			b.WriteByte('\n')
+		}
+	case *types.AttributeValueMemberL:
+		for _, x := range v.Value {
+			leakText(x, b)
+			b.WriteByte('\n')
+		}
+	case *types.AttributeValueMemberM:
+		leakItemText(v.Value, b)
+	}
+}
+
+func leakItemText(item map[string]types.AttributeValue, b *strings.Builder) {
+	for k, x := range item {
+		b.WriteString(k)
+		b.WriteByte('=')
+		leakText(x, b)
+		b.WriteByte('\n')
+	}
+}
+
+// leakCheck searches everything the system wrote for every credential
+// value and for the signing secret (as configured, base64, and the key it
+// decodes to): every attribute of every item of the events table and of
+// the state table, every HTTP body SNS posted to the subscribers, and the
+// webhook's and the notifier's logs. It fails when any is found, and when
+// a place it searches is empty (a vacuous check).
+func leakCheck(t *testing.T, name string, r *stormRig, secrets []string) {
+	t.Helper()
+	if len(secrets) == 0 {
+		t.Fatalf("%s: no credential in what was sent: the leak check would prove nothing", name)
+	}
+	needles := append(append([]string(nil), secrets...), stormSecret, stormSecretKey)
+	places := map[string][]string{}
+	for _, table := range []struct{ what, name string }{{"events table", r.eventsTable}, {"state table", r.stTable}} {
+		for _, it := range r.scan(t, table.name) {
+			var b strings.Builder
+			leakItemText(it, &b)
+			places[table.what] = append(places[table.what], b.String())
+		}
+	}
+	for _, s := range r.subs {
+		for _, body := range s.Bodies() {
+			places["SNS messages"] = append(places["SNS messages"], string(body))
+		}
+	}
+	places["webhook log"] = []string{r.webhookLogs.String()}
+	places["notifier log"] = []string{r.notifierLogs.String()}
+
+	found := 0
+	var sizes []string
+	for _, where := range []string{"events table", "state table", "SNS messages", "webhook log", "notifier log"} {
+		texts := places[where]
+		bytes := 0
+		for _, text := range texts {
+			bytes += len(text)
+			for _, n := range needles {
+				if strings.Contains(text, n) {
+					found++
+					t.Errorf("%s: LEAK: %q found in the %s: %.300s", name, n, where, text)
+				}
+			}
+		}
+		if bytes == 0 {
+			t.Errorf("%s: the %s is empty: nothing to search", name, where)
+		}
+		sizes = append(sizes, fmt.Sprintf("%s=%d/%dB", strings.ReplaceAll(where, " ", "-"), len(texts), bytes))
+	}
+	line := fmt.Sprintf("leak: %s: credentials=%d (+ signing secret) searched %s found=%d", name, len(secrets), strings.Join(sizes, " "), found)
+	t.Log(line)
+	fmt.Println(line)
+}
+
+// TestNoCredentialLeak runs the local stack's demo (the life of the
+// original description's stream), both fixtures, and constructed events
+// that carry every credential FastPix sends (streamKey, srtSecret and its
+// misspelling srtSecert, srtPlaybackResponse.srtPlaybackSecret,
+// simulcastResponses[].streamKey, a simulcast target's streamKey) through
+// the webhook and the notifier, then searches everything written for them.
+// TestStorm ends with the same check over the storm.
+func TestNoCredentialLeak(t *testing.T) {
+	demo, err := localstack.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies [][]byte
+	for _, d := range demo {
+		bodies = append(bodies, d.Body)
+	}
+	for _, f := range []string{"seed-live_stream.created-1.json", "seed-live_stream.created-2.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "pkg", "fastpix", "testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, b)
+	}
+	const stream = "1eak0000-5eed-4c1e-9b1a-000000000001"
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i, typ := range []string{"video.live_stream.active", "video.live_stream.simulcast_target.broadcasting", "video.live_stream.disconnected"} {
+		data := `{"streamId":"` + stream + `","status":"active","streamKey":"leakSK-c0ffee-1","srtSecret":"leakSRT-c0ffee-2","srtSecert":"leakSRT-typo-c0ffee-3",` +
+			`"srtPlaybackResponse":{"srtPlaybackStreamId":"pb-1","srtPlaybackSecret":"leakPB-c0ffee-4"},` +
+			`"simulcastResponses":[{"simulcastId":"leak-target-1","url":"rtmps://x.invalid/live","streamKey":"leakSIM-c0ffee-5","isEnabled":true}],"test":false}`
+		if strings.Contains(typ, "simulcast") {
+			data = `{"simulcastId":"leak-target-1","livestreamId":"` + stream + `","rtmpUrl":"rtmps://x.invalid/live","streamKey":"leakSIM-c0ffee-6","isEnabled":true}`
+		}
+		bodies = append(bodies, fmt.Appendf(nil, `{"type":%q,"id":"leak-%d","object":{"type":"live","id":%q},"workspace":{"id":"ws-leak","name":"Leak"},"data":%s,"createdAt":%q}`,
+			typ, i, stream, data, at.Add(time.Duration(i)*time.Minute).Format(time.RFC3339Nano)))
+	}
+	secrets := stormSecretsOf(t, bodies)
+	for _, want := range []string{"FP_TRgf4CswLZ9UcHH3yTxQ", "FP_pbeAbQF5LUxPAdUseA0u", "leakSRT-typo-c0ffee-3", "leakPB-c0ffee-4", "leakSIM-c0ffee-5", "leakSIM-c0ffee-6"} {
+		if !slices.Contains(secrets, want) {
+			t.Fatalf("credential %s not found in what is sent (found %v)", want, secrets)
+		}
+	}
+
+	snsClient := emulatortest.SNS(t)
+	topics := map[string]string{}
+	for _, key := range []string{stormTopicLive, stormTopicDown, stormTopicSimulcast} {
+		topics[key] = emulatortest.CreateTopic(t, snsClient, "Leak-"+key)
+	}
+	r := newStormRig(t, emulatortest.SNSEndpoint(t), topics, nil)
+	distinct := map[string]bool{}
+	for _, b := range bodies {
+		var id struct{ ID string }
+		_ = json.Unmarshal(b, &id)
+		distinct[id.ID] = true
+		if code, status := r.deliver(t, b); code != 200 || (status != "accepted" && status != "duplicate") {
+			t.Fatalf("delivery of %s: %d %s", id.ID, code, status)
+		}
+	}
+	recs := r.readInserts(t, len(distinct))
+	r.handleAll(t, recs, 100)
+	published := 0
+	for _, ids := range r.received(t) {
+		published += len(ids)
+	}
+	// The demo's active, broadcasting and disconnected (its late active is
+	// stale), and the constructed three.
+	if published != 6 {
+		t.Errorf("%d alerts published, want 6", published)
+	}
+	leakCheck(t, "demo+fixtures+constructed", r, secrets)
+}
