@@ -18,9 +18,11 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## test: every test, unit and integration (against DynamoDB Local and goaws)
+## test: every test, unit and integration (against DynamoDB Local and goaws);
+## the system proofs run last, printing their counts
 test: deps vet
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/infra/proof$$')
+	@$(MAKE) --no-print-directory proof
 
 # --- ingest (issue 2) ---
 
@@ -88,7 +90,7 @@ BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 FUZZ_TARGETS := FuzzParse:./pkg/fastpix FuzzVerify:./pkg/fastpix FuzzRedact:./pkg/fastpix FuzzWebhook:./pkg/httpapi
 # go test shows a passing package's output only with -v: these keep the counts, and the exit status.
-PROOF_LINES := '^(bad input|store failure|requests to AWS|--- FAIL|FAIL|ok|panic)'
+PROOF_LINES := '^(bad input|store failure|requests to AWS|storm|snsfailure|leak|--- FAIL|FAIL|ok|panic)'
 
 .PHONY: proof
 
@@ -114,6 +116,26 @@ soak:
 	grep -E $(PROOF_LINES) $$out; [ $$rc -eq 0 ] || tail -50 $$out; rm -f $$out; exit $$rc
 
 # --- operations (issue 7) ---
+
+.PHONY: ctl ctl-local
+
+## ctl: the operator's tool against AWS (usual AWS environment), e.g. make ctl ARGS='inspect -stream ID'
+ctl:
+	@$(GO) run ./infra/cmd/fastpixctl $(ARGS)
+
+## ctl-local: the same against a running `make run` (DynamoDB Local :8000, goaws :4100)
+ctl-local:
+	@AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$${DYNAMODB_PORT:-8000} \
+	AWS_ENDPOINT_URL_SNS=http://127.0.0.1:$${SNS_PORT:-4100} AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$${SNS_PORT:-4100} \
+	AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+	EVENTS_TABLE=$${EVENTS_TABLE:-EventsTable} STATE_TABLE=$${STATE_TABLE:-StreamStateTable} \
+	ALERT_ROUTES='$(or $(ALERT_ROUTES),$(LOCAL_ROUTES))' \
+	$(GO) run ./infra/cmd/fastpixctl $(ARGS)
+
+# The local stack's topics are named by their logical ids in goaws' account.
+local_topic = arn:aws:sns:us-east-1:100010001000:$(1)
+LOCAL_ROUTES := {"video.live_stream.active":"$(call local_topic,StreamLiveTopic)","video.live_stream.disconnected":"$(call local_topic,StreamDisconnectedTopic)","video.live_stream.simulcast_target.broadcasting":"$(call local_topic,SimulcastBroadcastingTopic)","video.live_stream.simulcast.broadcasting":"$(call local_topic,SimulcastBroadcastingTopic)"}
+
 
 clean:
 	rm -rf .aws-sam bin

@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
+	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
@@ -58,8 +59,8 @@ func main() {
 			SkipTestEvents: !publishTests,
 			Logger:         log,
 		},
-		Logger:    log,
-		Namespace: "FastPixReceiver/Notifier",
+		Logger:   log,
+		Observer: metrics.Notifier{E: &metrics.Emitter{W: os.Stdout, Function: "notifier"}},
 	}
 	lambda.Start(h.Handle)
 }

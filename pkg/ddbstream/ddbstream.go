@@ -20,6 +20,8 @@ import (
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
+	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
+	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 )
 
@@ -41,11 +43,19 @@ type Handler struct {
 	// Logger gets a line per unreadable or failed record and one summary per
 	// batch (slog.Default() when nil).
 	Logger *slog.Logger
-	// Namespace, when set, makes the batch summary an embedded-metric-format
-	// line, so CloudWatch counts outcomes (suppressed alerts among them)
-	// without any API call.
-	Namespace string
+	// Observer, when set, is told what became of each record and of each
+	// batch: metrics.Notifier turns that into CloudWatch metrics (EMF lines,
+	// no API call).
+	Observer Observer
 }
+
+// Observer sees the notifier's outcomes, for metrics.
+type Observer interface {
+	ObserveRecord(r metrics.NotifyRecord)
+	ObserveBatch(records, retried int)
+}
+
+var _ Observer = metrics.Notifier{}
 
 // Handle processes a batch in order. Only INSERT records are events (a
 // duplicate delivery writes nothing, and TTL expiries are REMOVEs).
@@ -70,6 +80,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 		stored, err := RecordOf(rec)
 		if err != nil {
 			counts["unreadable"]++
+			h.observe(metrics.NotifyRecord{Outcome: "unreadable"})
 			log.ErrorContext(ctx, "stream record skipped", "sequenceNumber", rec.Change.SequenceNumber, "error", err.Error())
 			continue
 		}
@@ -80,18 +91,56 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 					events.DynamoDBBatchItemFailure{ItemIdentifier: later.Change.SequenceNumber})
 			}
 			counts["failed"] = len(ev.Records) - i
+			h.observe(observation(stored, res, err))
 			log.ErrorContext(ctx, "record failed; it and later records will be retried",
 				"sequenceNumber", rec.Change.SequenceNumber, "eventId", stored.EventID, "type", stored.Type,
 				"retried", len(ev.Records)-i, "error", err.Error())
 			break
 		}
 		counts[string(res.Outcome)]++
+		h.observe(observation(stored, res, nil))
 	}
 	h.summary(ctx, log, len(ev.Records), counts)
+	if h.Observer != nil {
+		h.Observer.ObserveBatch(len(ev.Records), len(resp.BatchItemFailures))
+	}
 	return resp, nil
 }
 
-// metricNames are the outcomes counted in the batch summary.
+func (h *Handler) observe(r metrics.NotifyRecord) {
+	if h.Observer != nil {
+		h.Observer.ObserveRecord(r)
+	}
+}
+
+// observation describes a processed record (err from Process) for the
+// Observer.
+func observation(r eventstore.Record, res notify.Result, err error) metrics.NotifyRecord {
+	o := metrics.NotifyRecord{
+		Outcome:      string(res.Outcome),
+		EventType:    r.Type,
+		Topic:        res.Topic,
+		Status:       res.Status,
+		Simulcast:    fastpix.IsSimulcast(r.Type),
+		StateUpdated: res.StateUpdated,
+		PublishedAt:  res.PublishedAt,
+	}
+	if t, perr := time.Parse(time.RFC3339Nano, r.OccurredAt); perr == nil {
+		o.OccurredAt = t
+	}
+	if err != nil {
+		o.Outcome = "failed"
+		switch {
+		case errors.Is(err, notify.ErrPublish):
+			o.Failure = metrics.FailurePublish
+		case errors.Is(err, notify.ErrState):
+			o.Failure = metrics.FailureState
+		}
+	}
+	return o
+}
+
+// metricNames are the outcomes counted in the batch summary log line.
 var metricNames = []string{
 	string(notify.Published), string(notify.Suppressed), string(notify.TestSkipped),
 	string(notify.Recorded), string(notify.Stale), "failed", "unreadable", "ignored",
@@ -99,20 +148,8 @@ var metricNames = []string{
 
 func (h *Handler) summary(ctx context.Context, log *slog.Logger, n int, counts map[string]int) {
 	attrs := []slog.Attr{slog.Int("records", n)}
-	var metrics []map[string]string
 	for _, name := range metricNames {
 		attrs = append(attrs, slog.Int(name, counts[name]))
-		metrics = append(metrics, map[string]string{"Name": name, "Unit": "Count"})
-	}
-	if h.Namespace != "" {
-		attrs = append(attrs, slog.Any("_aws", map[string]any{
-			"Timestamp": time.Now().UnixMilli(),
-			"CloudWatchMetrics": []map[string]any{{
-				"Namespace":  h.Namespace,
-				"Dimensions": [][]string{{}},
-				"Metrics":    metrics,
-			}},
-		}))
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "batch processed", attrs...)
 }

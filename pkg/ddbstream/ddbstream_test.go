@@ -116,7 +116,7 @@ func TestHandleBatchFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &fakeProcessor{fail: tc.fail}
-			h := &ddbstream.Handler{Processor: p, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Namespace: "Test"}
+			h := &ddbstream.Handler{Processor: p, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 			resp, err := h.Handle(context.Background(), events.DynamoDBEvent{Records: tc.records})
 			if err != nil {
 				t.Fatalf("Handle returned an error (the whole batch would be retried): %v", err)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
@@ -55,6 +56,12 @@ type Result struct {
 	Status string
 	// Topic is the ARN the alert went to, or would have gone to.
 	Topic string
+	// StateUpdated: the event moved its stream's (or target's) state
+	// forward (false when stale, or when it concerns no state).
+	StateUpdated bool
+	// PublishedAt is when SNS accepted the alert (Published only): minus
+	// the event's occurredAt, it is the alert's end-to-end delay.
+	PublishedAt time.Time
 }
 
 // Notifier processes stored events. State, Publisher and Routes are
@@ -69,6 +76,15 @@ type Notifier struct {
 	SkipTestEvents bool
 	// Logger gets one line per record (slog.Default() when nil).
 	Logger *slog.Logger
+	// Now is the clock of PublishedAt (time.Now when nil).
+	Now func() time.Time
+}
+
+func (n *Notifier) now() time.Time {
+	if n.Now != nil {
+		return n.Now()
+	}
+	return time.Now()
 }
 
 // lifecycleActions are the live stream events whose action is itself the
@@ -129,6 +145,7 @@ func (n *Notifier) Process(ctx context.Context, r eventstore.Record) (Result, er
 	if u, ok := StateUpdate(r); ok {
 		switch err := n.State.Apply(ctx, u); {
 		case err == nil:
+			res.StateUpdated = true
 		case errors.Is(err, streamstate.ErrStale):
 			stale = true
 		default:
@@ -152,6 +169,7 @@ func (n *Notifier) Process(ctx context.Context, r eventstore.Record) (Result, er
 			return res, fmt.Errorf("%w: event %s: %w", ErrPublish, r.EventID, err)
 		}
 		res.Outcome = Published
+		res.PublishedAt = n.now()
 	}
 	n.log(ctx, r, res)
 	return res, nil

@@ -1,0 +1,297 @@
+// Command fastpixctl is the operator's tool for the FastPix receiver:
+//
+//	fastpixctl replay  -stream ID | -from T -to T  [-apply]   re-send alerts from stored events (dry run by default)
+//	fastpixctl redrive -queue-url URL [-dry-run]              re-process the notifier's dead-letter queue
+//	fastpixctl inspect -stream ID [-n 20]                     a stream's state and its last events
+//	fastpixctl rotate-secret status|add|finish                rotate the webhook signing secret
+//
+// It talks to AWS with the usual AWS environment (profile, region,
+// credentials), or to the local stack when AWS_ENDPOINT_URL_DYNAMODB,
+// AWS_ENDPOINT_URL_SNS and AWS_ENDPOINT_URL_SQS point at it. Table, topic
+// and secret names come from flags or from the variables the functions
+// read (EVENTS_TABLE, STATE_TABLE, ALERT_ROUTES, PUBLISH_TEST_EVENTS,
+// FASTPIX_WEBHOOK_SECRET_ARN), plus NOTIFIER_DLQ_URL for redrive.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/streamhook/fastpix-receiver/infra/ops"
+	"github.com/streamhook/fastpix-receiver/pkg/alerts"
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
+	"github.com/streamhook/fastpix-receiver/pkg/notify"
+	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
+)
+
+const usage = `fastpixctl: operate the FastPix receiver (see README.md, "Operations")
+
+  replay         re-run the notifier over stored events (dry run unless -apply)
+  redrive        re-process the batches in the notifier's dead-letter queue
+  inspect        print a stream's state and its last events
+  rotate-secret  rotate the webhook signing secret: status | add | finish
+
+Run "fastpixctl <command> -h" for a command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "replay":
+		err = replay(ctx, args)
+	case "redrive":
+		err = redrive(ctx, args)
+	case "inspect":
+		err = inspect(ctx, args)
+	case "rotate-secret":
+		err = rotateSecret(ctx, args, os.Stdin)
+	case "-h", "-help", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		err = fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fastpixctl:", err)
+		os.Exit(1)
+	}
+}
+
+func awsConfig(ctx context.Context) (aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return cfg, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+func need(name, value, env string) (string, error) {
+	if value == "" {
+		return "", fmt.Errorf("-%s (or %s) is required", name, env)
+	}
+	return value, nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil { // "-2h": relative to now
+		return time.Now().Add(d), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return t, fmt.Errorf("time %q: use RFC 3339 (2024-04-02T11:00:00Z) or a duration from now (-2h)", s)
+	}
+	return t, nil
+}
+
+// notifierFlags are the notifier's configuration, as replay and redrive
+// need it.
+type notifierFlags struct {
+	events, state, routes, publishTests *string
+}
+
+func addNotifierFlags(fs *flag.FlagSet) notifierFlags {
+	return notifierFlags{
+		events:       fs.String("events-table", os.Getenv("EVENTS_TABLE"), "events table (EVENTS_TABLE)"),
+		state:        fs.String("state-table", os.Getenv("STATE_TABLE"), "stream state table (STATE_TABLE)"),
+		routes:       fs.String("routes", os.Getenv("ALERT_ROUTES"), "event type → topic ARN, JSON (ALERT_ROUTES)"),
+		publishTests: fs.String("publish-test-events", os.Getenv("PUBLISH_TEST_EVENTS"), "publish alerts of test streams: true (default) or false (PUBLISH_TEST_EVENTS)"),
+	}
+}
+
+func (f notifierFlags) build(cfg aws.Config) (*notify.Notifier, *ops.EventSource, *streamstate.Store, error) {
+	events, err := need("events-table", *f.events, "EVENTS_TABLE")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	state, err := need("state-table", *f.state, "STATE_TABLE")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	routes, err := alerts.ParseRoutes(*f.routes)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	publishTests := true
+	if *f.publishTests != "" {
+		if publishTests, err = strconv.ParseBool(*f.publishTests); err != nil {
+			return nil, nil, nil, fmt.Errorf("-publish-test-events must be true or false")
+		}
+	}
+	ddb := dynamodb.NewFromConfig(cfg)
+	store := &streamstate.Store{Client: ddb, Table: state}
+	n := &notify.Notifier{State: store, Publisher: &alerts.SNSPublisher{Client: sns.NewFromConfig(cfg)}, Routes: routes, SkipTestEvents: !publishTests}
+	return n, &ops.EventSource{Client: ddb, Table: events}, store, nil
+}
+
+func replay(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	nf := addNotifierFlags(fs)
+	stream := fs.String("stream", "", "the stream's events (byStream index); without it, every event in -from..-to (a table scan)")
+	from := fs.String("from", "", "earliest occurredAt: RFC 3339, or a duration from now such as -6h")
+	to := fs.String("to", "", "latest occurredAt (default: now)")
+	limit := fs.Int("limit", ops.DefaultEventLimit, "most events to process")
+	apply := fs.Bool("apply", false, "really update state and publish (default: dry run)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	q := ops.EventQuery{StreamID: *stream, Limit: *limit}
+	var err error
+	if q.From, err = parseTime(*from); err != nil {
+		return err
+	}
+	if q.To, err = parseTime(*to); err != nil {
+		return err
+	}
+	if q.StreamID == "" && q.From.IsZero() {
+		return errors.New("name a -stream, or a -from time (replaying every stored event is not what you want)")
+	}
+	cfg, err := awsConfig(ctx)
+	if err != nil {
+		return err
+	}
+	n, events, store, err := nf.build(cfg)
+	if err != nil {
+		return err
+	}
+	r := &ops.Replayer{Events: events, State: store, Publisher: n.Publisher, Routes: n.Routes, SkipTestEvents: n.SkipTestEvents, Out: os.Stdout}
+	_, err = r.Replay(ctx, q, *apply)
+	return err
+}
+
+func redrive(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("redrive", flag.ContinueOnError)
+	nf := addNotifierFlags(fs)
+	queueURL := fs.String("queue-url", os.Getenv("NOTIFIER_DLQ_URL"), "the notifier's dead-letter queue URL (NOTIFIER_DLQ_URL)")
+	protocol := fs.String("sqs-protocol", "auto", "json (SQS), query (goaws, the local stack), or auto: query when AWS_ENDPOINT_URL_SQS is set")
+	dryRun := fs.Bool("dry-run", false, "print the batches; process and delete nothing")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	u, err := need("queue-url", *queueURL, "NOTIFIER_DLQ_URL")
+	if err != nil {
+		return err
+	}
+	cfg, err := awsConfig(ctx)
+	if err != nil {
+		return err
+	}
+	n, events, _, err := nf.build(cfg)
+	if err != nil {
+		return err
+	}
+	var q ops.Queue
+	endpoint := os.Getenv("AWS_ENDPOINT_URL_SQS")
+	switch p := *protocol; {
+	case p == "query" || (p == "auto" && endpoint != ""):
+		if endpoint == "" {
+			return errors.New("-sqs-protocol query needs AWS_ENDPOINT_URL_SQS (the emulator's URL)")
+		}
+		q = &ops.QueryQueue{Endpoint: endpoint, URL: u}
+	case p == "json" || p == "auto":
+		q = &ops.SQSQueue{Client: sqs.NewFromConfig(cfg), URL: u}
+	default:
+		return fmt.Errorf("-sqs-protocol %q: json, query or auto", p)
+	}
+	r := &ops.Redriver{Queue: q, Streams: dynamodbstreams.NewFromConfig(cfg), Events: events, Processor: n, Out: os.Stdout, DryRun: *dryRun}
+	_, err = r.Redrive(ctx)
+	return err
+}
+
+func inspect(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
+	events := fs.String("events-table", os.Getenv("EVENTS_TABLE"), "events table (EVENTS_TABLE)")
+	state := fs.String("state-table", os.Getenv("STATE_TABLE"), "stream state table (STATE_TABLE)")
+	stream := fs.String("stream", "", "the stream id (required)")
+	n := fs.Int("n", 20, fmt.Sprintf("how many of its last events to show (at most %d)", eventstore.MaxLimit))
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *stream == "" {
+		return errors.New("-stream is required")
+	}
+	et, err := need("events-table", *events, "EVENTS_TABLE")
+	if err != nil {
+		return err
+	}
+	st, err := need("state-table", *state, "STATE_TABLE")
+	if err != nil {
+		return err
+	}
+	cfg, err := awsConfig(ctx)
+	if err != nil {
+		return err
+	}
+	ddb := dynamodb.NewFromConfig(cfg)
+	in := &ops.Inspector{State: &streamstate.Store{Client: ddb, Table: st}, Events: &eventstore.Reader{Client: ddb, Table: et}, Out: os.Stdout}
+	return in.Inspect(ctx, *stream, *n)
+}
+
+func rotateSecret(ctx context.Context, args []string, stdin io.Reader) error {
+	if len(args) == 0 {
+		return errors.New("rotate-secret status | add | finish  (see README.md, \"Rotating the signing secret\")")
+	}
+	step, args := args[0], args[1:]
+	fs := flag.NewFlagSet("rotate-secret "+step, flag.ContinueOnError)
+	id := fs.String("secret-id", os.Getenv("FASTPIX_WEBHOOK_SECRET_ARN"), "the Secrets Manager secret (FASTPIX_WEBHOOK_SECRET_ARN)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sid, err := need("secret-id", *id, "FASTPIX_WEBHOOK_SECRET_ARN")
+	if err != nil {
+		return err
+	}
+	cfg, err := awsConfig(ctx)
+	if err != nil {
+		return err
+	}
+	r := &ops.Rotation{Client: secretsmanager.NewFromConfig(cfg), SecretID: sid, Out: os.Stdout}
+	switch step {
+	case "status":
+		return r.Status(ctx)
+	case "add":
+		// The new secret comes on standard input, never as an argument: the
+		// command line is visible to every user and kept in shell history.
+		fmt.Fprintln(os.Stderr, "paste the new signing secret from the FastPix dashboard, then Enter:")
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && (!errors.Is(err, io.EOF) || line == "") {
+			return fmt.Errorf("read the new secret from standard input: %w", err)
+		}
+		if err := r.Add(ctx, strings.TrimSpace(line)); err != nil {
+			return err
+		}
+		fmt.Println("next: wait for the webhook to load it (new containers: see README), switch FastPix to the new secret, then run: fastpixctl rotate-secret finish")
+		return nil
+	case "finish":
+		return r.Finish(ctx)
+	}
+	return fmt.Errorf("rotate-secret: unknown step %q (status, add, finish)", step)
+}

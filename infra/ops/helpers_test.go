@@ -1,0 +1,140 @@
+package ops_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/infra/ops"
+	"github.com/streamhook/fastpix-receiver/pkg/alerts"
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
+	"github.com/streamhook/fastpix-receiver/pkg/notify"
+	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
+)
+
+// inbox is an HTTP endpoint subscribed to SNS topics: what a subscriber
+// really receives from goaws.
+type inbox struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	got map[string][]string // topic ARN → messages
+}
+
+func newInbox(t *testing.T) *inbox {
+	in := &inbox{got: map[string][]string{}}
+	in.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n struct{ Type, TopicArn, Message, SubscribeURL string }
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		switch n.Type {
+		case "SubscriptionConfirmation":
+			if resp, err := http.Get(n.SubscribeURL); err == nil {
+				resp.Body.Close()
+			}
+		case "Notification":
+			in.mu.Lock()
+			in.got[n.TopicArn] = append(in.got[n.TopicArn], n.Message)
+			in.mu.Unlock()
+		}
+	}))
+	t.Cleanup(in.srv.Close)
+	return in
+}
+
+func (in *inbox) count(topic string) int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.got[topic])
+}
+
+func (in *inbox) total() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	n := 0
+	for _, ms := range in.got {
+		n += len(ms)
+	}
+	return n
+}
+
+// env is one test's events and state tables, two topics with a subscriber,
+// and the notifier over them.
+type env struct {
+	t             *testing.T
+	ddb           *dynamodb.Client
+	events, state string
+	live, down    string
+	inbox         *inbox
+	store         *streamstate.Store
+	routes        alerts.Routes
+	publisher     alerts.Publisher
+	notifier      *notify.Notifier
+	eventSource   *ops.EventSource
+	base          time.Time
+	out           bytes.Buffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, ddb: emulatortest.DynamoDB(t), inbox: newInbox(t), base: time.Date(2024, 4, 2, 11, 0, 0, 0, time.UTC)}
+	e.events = emulatortest.CreateTable(t, e.ddb, "EventsTable")
+	e.state = emulatortest.CreateTable(t, e.ddb, "StreamStateTable")
+	snsClient := emulatortest.SNS(t)
+	e.live = emulatortest.CreateTopic(t, snsClient, "live")
+	e.down = emulatortest.CreateTopic(t, snsClient, "down")
+	for _, topic := range []string{e.live, e.down} {
+		if _, err := snsClient.Subscribe(context.Background(), &sns.SubscribeInput{
+			TopicArn: aws.String(topic), Protocol: aws.String("http"), Endpoint: aws.String(e.inbox.srv.URL),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.routes = alerts.Routes{"video.live_stream.active": e.live, "video.live_stream.disconnected": e.down}
+	e.store = &streamstate.Store{Client: e.ddb, Table: e.state}
+	e.publisher = &alerts.SNSPublisher{Client: snsClient}
+	e.notifier = &notify.Notifier{State: e.store, Publisher: e.publisher, Routes: e.routes, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	e.eventSource = &ops.EventSource{Client: e.ddb, Table: e.events}
+	return e
+}
+
+// put stores an event as the webhook would, minute minutes after base.
+func (e *env) put(id, typ, stream string, minute int) eventstore.Record {
+	e.t.Helper()
+	at := e.base.Add(time.Duration(minute) * time.Minute)
+	r := eventstore.Record{
+		EventID: id, Type: typ, StreamID: stream, WorkspaceID: "ws-1", WorkspaceName: "Dev",
+		OccurredAt: eventstore.FormatTime(at), ReceivedAt: eventstore.FormatTime(time.Now()),
+		Payload: `{"id":"` + id + `","type":"` + typ + `","object":{"type":"live_stream","id":"` + stream + `"},"data":{"status":"idle"}}`,
+	}
+	if err := (&eventstore.DynamoDB{Client: e.ddb, Table: e.events}).Put(context.Background(), r); err != nil {
+		e.t.Fatalf("put %s: %v", id, err)
+	}
+	return r
+}
+
+// waitFor polls until cond holds: goaws delivers to subscribers on its own
+// goroutine.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,233 @@
+package ops_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/infra/ops"
+	"github.com/streamhook/fastpix-receiver/pkg/alerts"
+	"github.com/streamhook/fastpix-receiver/pkg/notify"
+)
+
+// streamRecords reads every record of the events table's stream.
+func streamRecords(t *testing.T, e *env, streams *dynamodbstreams.Client) (string, []streamstypes.Record, map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	td, err := e.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(e.events)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(td.Table.LatestStreamArn)
+	sd, err := streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []streamstypes.Record
+	shardOf := map[string]string{} // sequence number → shard
+	for _, sh := range sd.StreamDescription.Shards {
+		it, err := streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
+			StreamArn: aws.String(arn), ShardId: sh.ShardId, ShardIteratorType: streamstypes.ShardIteratorTypeTrimHorizon,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		iter := it.ShardIterator
+		for empty := 0; iter != nil && empty < 3; {
+			out, err := streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Records) == 0 {
+				empty++
+			}
+			for _, r := range out.Records {
+				shardOf[aws.ToString(r.Dynamodb.SequenceNumber)] = aws.ToString(sh.ShardId)
+			}
+			recs = append(recs, out.Records...)
+			iter = out.NextShardIterator
+		}
+	}
+	return arn, recs, shardOf
+}
+
+// failureMessage is what Lambda sends to the on-failure destination for the
+// batch of records first..last (documented shape).
+func failureMessage(arn, shard string, first, last streamstypes.Record, n int) string {
+	b, _ := json.Marshal(map[string]any{
+		"requestContext": map[string]any{
+			"requestId": "316aa6d0-8154-xmpl-9af7-85d5f4a6bc81", "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:notifier",
+			"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 3,
+		},
+		"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+		"version":         "1.0",
+		"timestamp":       time.Now().UTC().Format(time.RFC3339Nano),
+		"DDBStreamBatchInfo": map[string]any{
+			"shardId": shard, "startSequenceNumber": aws.ToString(first.Dynamodb.SequenceNumber),
+			"endSequenceNumber":               aws.ToString(last.Dynamodb.SequenceNumber),
+			"approximateArrivalOfFirstRecord": first.Dynamodb.ApproximateCreationDateTime.UTC().Format(time.RFC3339),
+			"approximateArrivalOfLastRecord":  last.Dynamodb.ApproximateCreationDateTime.UTC().Format(time.RFC3339),
+			"batchSize":                       n,
+			"streamArn":                       arn,
+		},
+	})
+	return string(b)
+}
+
+func newQueue(t *testing.T) *ops.QueryQueue {
+	t.Helper()
+	q := &ops.QueryQueue{Endpoint: emulatortest.SNSEndpoint(t)}
+	u, err := q.CreateQueue(context.Background(), emulatortest.UniqueName(t, "dlq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.URL = u
+	return q
+}
+
+func TestRedrive(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	streams := emulatortest.Streams(t)
+	e.put("a-active", "video.live_stream.active", "stream-a", 0)
+	e.put("a-updated", "video.live_stream.updated", "stream-a", 1)
+	e.put("b-active", "video.live_stream.active", "stream-b", 2)
+	e.put("b-down", "video.live_stream.disconnected", "stream-b", 3)
+	e.put("c-active", "video.live_stream.active", "stream-c", 4)
+	arn, recs, shardOf := streamRecords(t, e, streams)
+	if len(recs) != 5 {
+		t.Fatalf("%d stream records, want 5", len(recs))
+	}
+	seq := func(i int) string { return aws.ToString(recs[i].Dynamodb.SequenceNumber) }
+
+	q := newQueue(t)
+	// Batch 1: the first two records. Batch 2: records 3 and 4. Batch 3 points
+	// to a stream that is gone, so it is read back from the events table by
+	// arrival time (stream-c's event, and every other event received then).
+	// Then one message that is not a failure record at all.
+	bodies := []string{
+		failureMessage(arn, shardOf[seq(0)], recs[0], recs[1], 2),
+		failureMessage(arn, shardOf[seq(2)], recs[2], recs[3], 2),
+		failureMessage(arn+"-gone", shardOf[seq(4)], recs[4], recs[4], 1),
+		`{"hello":"world"}`,
+	}
+	for _, b := range bodies {
+		if err := q.Send(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A dry run first: nothing processed, nothing deleted.
+	dry := &ops.Redriver{Queue: q, Streams: streams, Events: e.eventSource, Processor: e.notifier, Out: &e.out, DryRun: true}
+	if sum, err := dry.Redrive(ctx); !errors.Is(err, ops.ErrNotBatchInfo) || sum.Deleted != 0 || sum.Records != 0 || sum.Messages != 4 {
+		t.Fatalf("dry run: %+v, %v\n%s", sum, err, e.out.String())
+	}
+	if e.inbox.total() != 0 {
+		t.Fatal("the dry run published")
+	}
+
+	// The dry run's receives hid the messages for goaws's visibility
+	// timeout: read them again through a fresh queue holding the same bodies.
+	q = newQueue(t)
+	for _, b := range bodies {
+		if err := q.Send(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.out.Reset()
+	r := &ops.Redriver{Queue: q, Streams: streams, Events: e.eventSource, Processor: e.notifier, Out: &e.out}
+	sum, err := r.Redrive(ctx)
+	if !errors.Is(err, ops.ErrNotBatchInfo) {
+		t.Errorf("err = %v, want ErrNotBatchInfo for the stray message", err)
+	}
+	if sum.Messages != 4 || sum.Deleted != 3 || sum.Left != 1 || sum.FromTable != 1 {
+		t.Errorf("summary %+v, want 4 messages, 3 deleted, 1 left, 1 from the table\n%s", sum, e.out.String())
+	}
+	// Batches 1 and 2 are 4 events; the table fallback finds all 5 events
+	// (received in the same minute).
+	if sum.Records != 4+5 {
+		t.Errorf("%d events re-processed, want 9\n%s", sum.Records, e.out.String())
+	}
+	for stream, want := range map[string]string{"stream-a": "idle", "stream-b": "disconnected", "stream-c": "active"} {
+		st, err := e.store.Get(ctx, stream)
+		if err != nil || st.Status != want {
+			t.Errorf("%s: %+v %v, want %s", stream, st, err, want)
+		}
+	}
+	// Alerts: a and b active, b down from the stream batches; the fallback
+	// suppresses the actives that newer events followed, sends b-down again
+	// (still the latest of its stream) and c-active.
+	waitFor(t, "alerts", func() bool { return e.inbox.total() >= 5 })
+	if e.inbox.count(e.live) != 3 || e.inbox.count(e.down) != 2 {
+		t.Errorf("live %d, down %d; want 3 and 2\n%s", e.inbox.count(e.live), e.inbox.count(e.down), e.out.String())
+	}
+	// The deleted messages are gone; the stray one is hidden, not deleted.
+	if ms, err := q.Receive(ctx, 10); err != nil || len(ms) != 0 {
+		t.Errorf("queue still shows %d messages (%v)", len(ms), err)
+	}
+}
+
+// failing publishes nothing and fails.
+type failing struct{}
+
+func (failing) Publish(context.Context, string, alerts.Message) error {
+	return fmt.Errorf("%w: SNS throttled", alerts.ErrPublish)
+}
+
+func TestRedriveKeepsFailedMessage(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	streams := emulatortest.Streams(t)
+	e.put("x-active", "video.live_stream.active", "stream-x", 0)
+	arn, recs, shardOf := streamRecords(t, e, streams)
+	q := newQueue(t)
+	if err := q.Send(ctx, failureMessage(arn, shardOf[aws.ToString(recs[0].Dynamodb.SequenceNumber)], recs[0], recs[0], 1)); err != nil {
+		t.Fatal(err)
+	}
+	broken := &notify.Notifier{State: e.store, Publisher: failing{}, Routes: e.routes, Logger: e.notifier.Logger}
+	r := &ops.Redriver{Queue: q, Streams: streams, Events: e.eventSource, Processor: broken, Out: &e.out}
+	sum, err := r.Redrive(ctx)
+	if !errors.Is(err, notify.ErrPublish) || sum.Left != 1 || sum.Deleted != 0 {
+		t.Fatalf("summary %+v, err %v; want the message left with a publish error", sum, err)
+	}
+	if !strings.Contains(e.out.String(), "left in the queue") {
+		t.Errorf("output does not say the message was left:\n%s", e.out.String())
+	}
+}
+
+func TestParseFailureRecord(t *testing.T) {
+	// The example of Lambda's documentation for a DynamoDB stream source.
+	const doc = `{"requestContext":{"requestId":"316aa6d0-8154-xmpl-9af7-85d5f4a6bc81","functionArn":"arn:aws:lambda:us-east-2:123456789012:function:myfunction","condition":"RetryAttemptsExhausted","approximateInvokeCount":1},"responseContext":{"statusCode":200,"executedVersion":"$LATEST","functionError":"Unhandled"},"version":"1.0","timestamp":"2019-11-14T00:13:49.717Z","DDBStreamBatchInfo":{"shardId":"shardId-00000001573689847184-864758bb","startSequenceNumber":"800000000003126276362","endSequenceNumber":"800000000003126276362","approximateArrivalOfFirstRecord":"2019-11-14T00:13:19Z","approximateArrivalOfLastRecord":"2019-11-14T00:13:19Z","batchSize":1,"streamArn":"arn:aws:dynamodb:us-east-2:123456789012:table/mytable/stream/2019-11-14T00:04:06.388"}}`
+	tests := []struct {
+		body    string
+		wantErr bool
+	}{
+		{doc, false},
+		{`not json`, true},
+		{`{"DDBStreamBatchInfo":{}}`, true},
+		{`{"requestContext":{}}`, true},
+	}
+	for _, tc := range tests {
+		f, err := ops.ParseFailureRecord(tc.body)
+		if tc.wantErr {
+			if !errors.Is(err, ops.ErrNotBatchInfo) {
+				t.Errorf("%s: err %v", tc.body, err)
+			}
+			continue
+		}
+		if err != nil || f.Batch.ShardID != "shardId-00000001573689847184-864758bb" || f.Batch.BatchSize != 1 ||
+			f.RequestContext.Condition != "RetryAttemptsExhausted" || f.Batch.ApproximateArrivalOfLastRecord.IsZero() {
+			t.Errorf("%+v %v", f, err)
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/streamhook/fastpix-receiver/pkg/alerts"
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
+	"github.com/streamhook/fastpix-receiver/pkg/notify"
+	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
+)
+
+// StateStore is the stream state table as replay uses it: read for a dry
+// run, written when applying. streamstate.Store is one.
+type StateStore interface {
+	streamstate.Applier
+	streamstate.Reader
+}
+
+var _ StateStore = (*streamstate.Store)(nil)
+
+// Replayer re-runs the notifier over stored events: to re-send alerts lost
+// to an outage longer than the stream's retries (24 hours of DynamoDB
+// stream retention), or to see what the notifier makes of a stream.
+type Replayer struct {
+	Events    *EventSource
+	State     StateStore
+	Publisher alerts.Publisher
+	Routes    alerts.Routes
+	// SkipTestEvents as the notifier is configured (PUBLISH_TEST_EVENTS).
+	SkipTestEvents bool
+	// Out receives one line per event and a summary.
+	Out io.Writer
+}
+
+// Summary counts a run's outcomes.
+type Summary struct {
+	Events    int
+	Outcomes  map[notify.Outcome]int
+	Truncated bool // more events matched than the limit
+}
+
+func (s Summary) String() string {
+	return fmt.Sprintf("%d events: %d published, %d suppressed (stale), %d test skipped, %d recorded, %d stale",
+		s.Events, s.Outcomes[notify.Published], s.Outcomes[notify.Suppressed], s.Outcomes[notify.TestSkipped],
+		s.Outcomes[notify.Recorded], s.Outcomes[notify.Stale])
+}
+
+// Replay processes the events q selects, oldest first, through
+// notify.Notifier.
+//
+// With apply false (a dry run) nothing is written and nothing is sent: the
+// notifier runs against a copy of each stream's state read once from the
+// table and moved forward in memory, and against a publisher that only
+// records, so the output says exactly what applying would do now.
+//
+// With apply true it is the notifier's own processing: the state moves
+// forward, and each event that is still the latest of its stream (or
+// target) is published again. An event already followed by a newer one is
+// suppressed as stale, as the notifier would. It stops at the first error;
+// running it again is safe (state updates only move forward).
+func (r *Replayer) Replay(ctx context.Context, q EventQuery, apply bool) (Summary, error) {
+	sum := Summary{Outcomes: map[notify.Outcome]int{}}
+	recs, more, err := r.Events.Events(ctx, q)
+	if err != nil {
+		return sum, err
+	}
+	sum.Truncated = more
+	n := &notify.Notifier{
+		State: r.State, Publisher: r.Publisher, Routes: r.Routes, SkipTestEvents: r.SkipTestEvents,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	verb := "published to"
+	if !apply {
+		n.State = &simulatedState{read: r.State, states: map[string]*streamstate.State{}}
+		n.Publisher = discard{}
+		verb = "would publish to"
+	}
+	for _, rec := range recs {
+		res, err := n.Process(ctx, rec)
+		if err != nil {
+			fmt.Fprintf(r.Out, "%s  FAILED  %s: %v\n", line(rec), rec.EventID, err)
+			return sum, fmt.Errorf("ops: replay stopped at event %s after %d events: %w", rec.EventID, sum.Events, err)
+		}
+		sum.Events++
+		sum.Outcomes[res.Outcome]++
+		what := string(res.Outcome)
+		switch res.Outcome {
+		case notify.Published:
+			what = verb + " " + res.Topic
+		case notify.Suppressed:
+			what = "suppressed: a newer event is the stream's state"
+		case notify.TestSkipped:
+			what = "not published: test stream"
+		}
+		fmt.Fprintf(r.Out, "%s  %-14s %s\n", line(rec), res.Status, what)
+	}
+	mode := "applied"
+	if !apply {
+		mode = "dry run (nothing written or sent; -apply to do it)"
+	}
+	fmt.Fprintf(r.Out, "%s: %s\n", mode, sum)
+	if sum.Truncated {
+		fmt.Fprintf(r.Out, "more events matched than the limit: narrow the range or raise -limit\n")
+	}
+	return sum, nil
+}
+
+// line is an event's timeline prefix.
+func line(r eventstore.Record) string {
+	stream := r.StreamID
+	if r.SimulcastID != "" {
+		stream += "/" + r.SimulcastID
+	}
+	if stream == "" {
+		stream = "-"
+	}
+	return fmt.Sprintf("%s  %-50s %-36s %s", r.OccurredAt, r.Type, r.EventID, stream)
+}
+
+// discard is the dry run's publisher.
+type discard struct{}
+
+func (discard) Publish(context.Context, string, alerts.Message) error { return nil }
+
+// simulatedState applies updates to an in-memory copy of each stream's
+// state, read once, with the store's rule: an update passes when no event
+// is recorded yet, or when it is newer by occurredAt, ties broken by event
+// id (the same event again passes).
+type simulatedState struct {
+	read   streamstate.Reader
+	states map[string]*streamstate.State
+}
+
+func passes(lastAt, lastID, at, id string) bool {
+	return lastAt == "" || lastAt < at || (lastAt == at && lastID <= id)
+}
+
+func (s *simulatedState) Apply(ctx context.Context, u streamstate.Update) error {
+	st, ok := s.states[u.StreamID]
+	if !ok {
+		got, err := s.read.Get(ctx, u.StreamID)
+		switch {
+		case errors.Is(err, streamstate.ErrNotFound):
+			got = streamstate.State{StreamID: u.StreamID}
+		case err != nil:
+			return err
+		}
+		if got.SimulcastTargets == nil {
+			got.SimulcastTargets = map[string]streamstate.Target{}
+		}
+		st = &got
+		s.states[u.StreamID] = st
+	}
+	if u.SimulcastID != "" {
+		t := st.SimulcastTargets[u.SimulcastID]
+		if !passes(t.LastOccurredAt, t.LastEventID, u.OccurredAt, u.EventID) {
+			return streamstate.ErrStale
+		}
+		st.SimulcastTargets[u.SimulcastID] = streamstate.Target{Status: u.Status, LastEventID: u.EventID, LastEventType: u.EventType, LastOccurredAt: u.OccurredAt}
+		return nil
+	}
+	if !passes(st.LastOccurredAt, st.LastEventID, u.OccurredAt, u.EventID) {
+		return streamstate.ErrStale
+	}
+	st.Status, st.LastEventID, st.LastEventType, st.LastOccurredAt = u.Status, u.EventID, u.EventType, u.OccurredAt
+	return nil
+}

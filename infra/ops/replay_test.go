@@ -1,0 +1,115 @@
+package ops_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamhook/fastpix-receiver/infra/ops"
+	"github.com/streamhook/fastpix-receiver/pkg/notify"
+	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
+)
+
+// An outage lost the notifier's work on two streams: the events are
+// stored, the state table and the subscribers never heard of them.
+func TestReplay(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.put("s1-created", "video.live_stream.created", "stream-1", 0)
+	e.put("s1-active", "video.live_stream.active", "stream-1", 10)
+	e.put("s1-down", "video.live_stream.disconnected", "stream-1", 50)
+	e.put("s2-active", "video.live_stream.active", "stream-2", 30)
+	e.put("old-active", "video.live_stream.active", "stream-3", -600)
+
+	r := &ops.Replayer{Events: e.eventSource, State: e.store, Publisher: e.publisher, Routes: e.routes, Out: &e.out}
+	type want struct {
+		published, suppressed, recorded int
+		events                          int
+	}
+	steps := []struct {
+		name  string
+		q     ops.EventQuery
+		apply bool
+		want  want
+		// after: the state of stream-1 ("" = none) and the alerts received
+		state1 string
+		alerts int
+	}{
+		{name: "dry run of a stream changes and sends nothing", q: ops.EventQuery{StreamID: "stream-1"},
+			want: want{published: 2, recorded: 1, events: 3}, state1: "", alerts: 0},
+		{name: "dry run of a time range across streams", q: ops.EventQuery{From: e.base, To: e.base.Add(time.Hour)},
+			want: want{published: 3, recorded: 1, events: 4}, state1: "", alerts: 0},
+		{name: "apply a stream", q: ops.EventQuery{StreamID: "stream-1"}, apply: true,
+			want: want{published: 2, recorded: 1, events: 3}, state1: "disconnected", alerts: 2},
+		{name: "dry run again: only the latest would be re-sent", q: ops.EventQuery{StreamID: "stream-1", From: e.base.Add(5 * time.Minute)},
+			want: want{published: 1, suppressed: 1, events: 2}, state1: "disconnected", alerts: 2},
+		{name: "apply the range", q: ops.EventQuery{From: e.base.Add(20 * time.Minute), To: e.base.Add(40 * time.Minute)}, apply: true,
+			want: want{published: 1, events: 1}, state1: "disconnected", alerts: 3},
+	}
+	for _, s := range steps {
+		e.out.Reset()
+		sum, err := r.Replay(ctx, s.q, s.apply)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		got := want{sum.Outcomes[notify.Published], sum.Outcomes[notify.Suppressed], sum.Outcomes[notify.Recorded], sum.Events}
+		if got != s.want {
+			t.Errorf("%s: %+v, want %+v\n%s", s.name, got, s.want, e.out.String())
+		}
+		st, err := e.store.Get(ctx, "stream-1")
+		switch {
+		case s.state1 == "" && !errors.Is(err, streamstate.ErrNotFound):
+			t.Errorf("%s: stream-1 has state %+v (%v), want none", s.name, st, err)
+		case s.state1 != "" && (err != nil || st.Status != s.state1):
+			t.Errorf("%s: stream-1 state %+v (%v), want %s", s.name, st, err, s.state1)
+		}
+		if s.alerts > 0 {
+			waitFor(t, "alerts", func() bool { return e.inbox.total() >= s.alerts })
+		}
+		if n := e.inbox.total(); n != s.alerts {
+			t.Errorf("%s: %d alerts received, want %d", s.name, n, s.alerts)
+		}
+		if !s.apply && !strings.Contains(e.out.String(), "would publish to arn:") {
+			t.Errorf("%s: dry run output does not say what it would publish:\n%s", s.name, e.out.String())
+		}
+	}
+	if e.inbox.count(e.live) != 2 || e.inbox.count(e.down) != 1 {
+		t.Errorf("live %d, down %d alerts; want 2 and 1", e.inbox.count(e.live), e.inbox.count(e.down))
+	}
+}
+
+func TestEventsOrderAndLimit(t *testing.T) {
+	e := newEnv(t)
+	for i, id := range []string{"c", "a", "b", "d"} {
+		e.put(id, "video.live_stream.updated", "stream-x", []int{3, 1, 2, 4}[i])
+	}
+	tests := []struct {
+		q    ops.EventQuery
+		want string
+		more bool
+	}{
+		{ops.EventQuery{StreamID: "stream-x"}, "a,b,c,d", false},
+		{ops.EventQuery{StreamID: "stream-x", Limit: 2}, "a,b", true},
+		{ops.EventQuery{StreamID: "stream-x", From: e.base.Add(2 * time.Minute), To: e.base.Add(3 * time.Minute)}, "b,c", false},
+		{ops.EventQuery{From: e.base.Add(2 * time.Minute)}, "b,c,d", false},
+		{ops.EventQuery{From: e.base, Limit: 3}, "a,b,c", true},
+	}
+	for _, tc := range tests {
+		recs, more, err := e.eventSource.Events(context.Background(), tc.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range recs {
+			ids = append(ids, r.EventID)
+		}
+		if strings.Join(ids, ",") != tc.want || more != tc.more {
+			t.Errorf("%+v: %v more=%v, want %s more=%v", tc.q, ids, more, tc.want, tc.more)
+		}
+	}
+	if _, _, err := e.eventSource.Events(context.Background(), ops.EventQuery{From: e.base.Add(time.Hour), To: e.base}); !errors.Is(err, ops.ErrBadRange) {
+		t.Errorf("inverted range: %v", err)
+	}
+}

@@ -1,0 +1,231 @@
+package templatetest
+
+import (
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/streamhook/fastpix-receiver/pkg/metrics"
+)
+
+// emitted maps each metric name pkg/metrics declares to the function that
+// emits it: the constants of webhook.go are the webhook's, those of
+// notifier.go the notifier's. Read from the source, so a new constant is
+// known here without editing this test.
+func emitted(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for file, function := range map[string]string{"webhook.go": "webhook", "notifier.go": "notifier"} {
+		f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(repoRoot(t), "pkg", "metrics", file), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			g, ok := d.(*ast.GenDecl)
+			if !ok || g.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range g.Specs {
+				for _, v := range spec.(*ast.ValueSpec).Values {
+					if lit, ok := v.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						name, _ := strconv.Unquote(lit.Value)
+						if name != metrics.FailureState && name != metrics.FailurePublish {
+							out[name] = function
+						}
+					}
+				}
+			}
+		}
+	}
+	if out[metrics.Received] != "webhook" || out[metrics.PublishFailures] != "notifier" {
+		t.Fatalf("metric constants not found: %v", out)
+	}
+	return out
+}
+
+// The Function dimension the alarms and dashboard filter on is the one the
+// functions' main.go set.
+func TestMetricsFunctionDimension(t *testing.T) {
+	for _, fn := range []string{"webhook", "notifier"} {
+		b, err := os.ReadFile(filepath.Join(repoRoot(t), "functions", fn, "main.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), `metrics.Emitter{W: os.Stdout, Function: "`+fn+`"}`) {
+			t.Errorf("functions/%s/main.go does not emit metrics with Function %q", fn, fn)
+		}
+	}
+}
+
+var subRef = regexp.MustCompile(`\$\{([^}!]+)\}`)
+
+// dashboard returns the dashboard's body as JSON (every ${…} replaced by
+// the name it refers to) and the references.
+func dashboard(t *testing.T, tp tmpl) (map[string]any, []string) {
+	t.Helper()
+	ids := tp.ofType("AWS::CloudWatch::Dashboard")
+	if len(ids) != 1 {
+		t.Fatalf("dashboards: %v, want one", ids)
+	}
+	body := target(tp.props(t, ids[0])["DashboardBody"])
+	var names []string
+	for _, m := range subRef.FindAllStringSubmatch(body, -1) {
+		names = append(names, m[1])
+	}
+	var d map[string]any
+	if err := json.Unmarshal([]byte(subRef.ReplaceAllString(body, "$1")), &d); err != nil {
+		t.Fatalf("DashboardBody is not JSON: %v", err)
+	}
+	return d, names
+}
+
+var searchMetric = regexp.MustCompile(`MetricName="([^"]+)"`)
+
+func TestDashboard(t *testing.T) {
+	tp := load(t)
+	known := emitted(t)
+	d, names := dashboard(t, tp)
+	for _, n := range names {
+		id, _, _ := strings.Cut(n, ".")
+		if !strings.HasPrefix(id, "AWS::") && tp.typeOf(id) == "" {
+			t.Errorf("dashboard refers to ${%s}: no such resource", n)
+		}
+	}
+	type ref struct{ namespace, metric, dimension, value string }
+	seen := map[ref]bool{}
+	searched := map[string]bool{}
+	for _, w := range l(d["widgets"]) {
+		for _, row := range l(path(w, "properties", "metrics")) {
+			items := l(row)
+			if expr := s(m(items[0])["expression"]); expr != "" {
+				for _, mm := range searchMetric.FindAllStringSubmatch(expr, -1) {
+					searched[mm[1]] = true
+					if _, ok := known[mm[1]]; !ok {
+						t.Errorf("dashboard searches %s, not a metric of pkg/metrics", mm[1])
+					}
+				}
+				continue
+			}
+			var strs []string
+			for _, it := range items {
+				if x, ok := it.(string); ok {
+					strs = append(strs, x)
+				}
+			}
+			if len(strs) < 4 {
+				t.Errorf("metric row %v lacks a dimension", items)
+				continue
+			}
+			r := ref{strs[0], strs[1], strs[2], strs[3]}
+			seen[r] = true
+			if r.namespace == metrics.Namespace {
+				if fn, ok := known[r.metric]; !ok {
+					t.Errorf("dashboard shows %s, not a metric of pkg/metrics", r.metric)
+				} else if r.dimension != "Function" || r.value != fn {
+					t.Errorf("dashboard shows %s by %s=%s; it is emitted by Function=%s", r.metric, r.dimension, r.value, fn)
+				}
+			}
+		}
+	}
+	// What the operator must see: events by type, duplicate and signature
+	// failure rates, alert delay, errors, DLQ depth, iterator age.
+	if !searched[metrics.Received] || !searched[metrics.Published] {
+		t.Error("no events-by-type or alerts-by-topic graph")
+	}
+	for _, w := range []ref{
+		{metrics.Namespace, metrics.Duplicates, "Function", "webhook"},
+		{metrics.Namespace, metrics.SignatureFailures, "Function", "webhook"},
+		{metrics.Namespace, metrics.AlertDelay, "Function", "notifier"},
+		{metrics.Namespace, metrics.StorageErrors, "Function", "webhook"},
+		{metrics.Namespace, metrics.PublishFailures, "Function", "notifier"},
+		{metrics.Namespace, metrics.BatchFailures, "Function", "notifier"},
+		{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "NotifierDeadLetterQueue.QueueName"},
+		{"AWS/Lambda", "IteratorAge", "FunctionName", "NotifierFunction"},
+	} {
+		if !seen[w] {
+			t.Errorf("dashboard has no graph of %s %s by %s %s", w.namespace, w.metric, w.dimension, w.value)
+		}
+	}
+}
+
+func TestMonitoringAlarms(t *testing.T) {
+	tp := load(t)
+	known := emitted(t)
+	ours := map[string]string{} // metric → alarm id
+	for _, id := range tp.ofType("AWS::CloudWatch::Alarm") {
+		p := tp.props(t, id)
+		check := func(ns, metric string, dims []any) {
+			if ns != metrics.Namespace {
+				return
+			}
+			fn, ok := known[metric]
+			if !ok {
+				t.Errorf("%s watches %s, not a metric of pkg/metrics", id, metric)
+			}
+			if len(dims) != 1 || s(m(dims[0])["Name"]) != "Function" || target(m(dims[0])["Value"]) != fn {
+				t.Errorf("%s watches %s by %v; it is emitted by Function=%s", id, metric, dims, fn)
+			}
+			ours[metric] = id
+		}
+		check(s(p["Namespace"]), s(p["MetricName"]), l(p["Dimensions"]))
+		for _, q := range l(p["Metrics"]) {
+			mt := path(q, "MetricStat", "Metric")
+			check(s(m(mt)["Namespace"]), s(m(mt)["MetricName"]), l(m(mt)["Dimensions"]))
+		}
+	}
+	for _, metric := range []string{metrics.SignatureFailures, metrics.StorageErrors, metrics.PublishFailures,
+		metrics.Received, metrics.StreamsWentLive, metrics.StreamsDisconnected} {
+		if ours[metric] == "" {
+			t.Errorf("no alarm on %s", metric)
+		}
+	}
+	for _, metric := range []string{metrics.SignatureFailures, metrics.StorageErrors, metrics.PublishFailures} {
+		if id := ours[metric]; id != "" && !slices.ContainsFunc(l(tp.props(t, id)["AlarmActions"]), func(a any) bool { return target(a) == "OperationsTopic" }) {
+			t.Errorf("%s does not notify OperationsTopic", id)
+		}
+	}
+
+	// The silence alarm: "no Received for SilenceMinutes" AND "streams are
+	// live", paging the operations topic through the composite only.
+	silent, live := ours[metrics.Received], ours[metrics.StreamsWentLive]
+	composites := tp.ofType("AWS::CloudWatch::CompositeAlarm")
+	found := false
+	for _, id := range composites {
+		p := tp.props(t, id)
+		rule := refs(p["AlarmRule"])
+		if !slices.Contains(rule, silent) || !slices.Contains(rule, live) {
+			continue
+		}
+		found = true
+		if !strings.Contains(target(p["AlarmRule"]), " AND ") {
+			t.Errorf("%s: rule %q must require both", id, target(p["AlarmRule"]))
+		}
+		if !slices.ContainsFunc(l(p["AlarmActions"]), func(a any) bool { return target(a) == "OperationsTopic" }) {
+			t.Errorf("%s does not notify OperationsTopic", id)
+		}
+	}
+	if !found {
+		t.Fatalf("no composite alarm combines %q and %q", silent, live)
+	}
+	for _, id := range []string{silent, live} {
+		if len(l(tp.props(t, id)["AlarmActions"])) != 0 {
+			t.Errorf("%s pages on its own; it only feeds the composite alarm", id)
+		}
+	}
+	sp := tp.props(t, silent)
+	if target(sp["EvaluationPeriods"]) != "SilenceMinutes" || target(sp["DatapointsToAlarm"]) != "SilenceMinutes" ||
+		sp["Period"] != 60.0 || s(sp["TreatMissingData"]) != "breaching" || s(sp["ComparisonOperator"]) != "LessThanThreshold" {
+		t.Errorf("%s must breach after SilenceMinutes minutes of no events (missing data is silence): %v", silent, sp)
+	}
+	if _, ok := m(tp["Parameters"])["SilenceMinutes"]; !ok {
+		t.Error("no SilenceMinutes parameter")
+	}
+}
