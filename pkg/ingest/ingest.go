@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,7 +86,9 @@ func (r *Receiver) Receive(ctx context.Context, body []byte, signature string) (
 		return Result{}, fmt.Errorf("%w: %w", ErrNotConfigured, err)
 	}
 	if err := v.Verify(body, signature); err != nil {
-		return Result{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+		if !r.verifyRefreshed(ctx, body, signature, err) {
+			return Result{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+		}
 	}
 	if perr != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrMalformed, perr)
@@ -135,37 +138,142 @@ func (k StaticKeys) Verifier(context.Context) (*fastpix.Verifier, error) {
 	return k.V, k.Err
 }
 
+// Refresher is Keys whose secrets can change while the process runs.
+type Refresher interface {
+	// Refresh reloads the secrets, unless they were loaded too recently, and
+	// returns the new Verifier, or nil when nothing changed.
+	Refresh(ctx context.Context) (*fastpix.Verifier, error)
+}
+
+// verifyRefreshed gives a signature that matched none of the cached secrets
+// a second chance against freshly loaded ones. During a rotation the new
+// secret is added beside the old one before FastPix switches to it; a warm
+// function that cached only the old one would otherwise refuse every
+// delivery signed with the new one until it is recycled.
+func (r *Receiver) verifyRefreshed(ctx context.Context, body []byte, signature string, verr error) bool {
+	rk, ok := r.Keys.(Refresher)
+	if !ok || !errors.Is(verr, fastpix.ErrInvalidSignature) {
+		return false
+	}
+	v, err := rk.Refresh(ctx)
+	if err != nil || v == nil {
+		return false
+	}
+	return v.Verify(body, signature) == nil
+}
+
+// DefaultMaxAge is how long CachedKeys trusts its secrets before reading
+// them again, which bounds how long a retired secret is still accepted.
+const DefaultMaxAge = 5 * time.Minute
+
+// DefaultRefreshInterval is how often, at most, CachedKeys reloads its
+// secrets after a signature fails, so forged deliveries cannot turn into a
+// flood of reads of the secret store.
+const DefaultRefreshInterval = time.Minute
+
 // CachedKeys loads the secrets once, on first use, and keeps them for the
-// life of the process (a Lambda cold start). A failed load is not kept: the
-// next delivery tries again, so a passing outage of the secret store costs
-// retries, not events.
+// life of the process (a Lambda cold start), reading them again every
+// MaxAge. A failed first load is not kept: the next delivery tries again, so
+// a passing outage of the secret store costs retries, not events; a failed
+// later load keeps the secrets in hand. After a rotation, Refresh picks the
+// new secret up at once.
 type CachedKeys struct {
 	// Load returns the signing secrets, each base64, possibly several in one
 	// comma-separated string.
 	Load func(ctx context.Context) ([]string, error)
+	// RefreshInterval bounds how often Refresh reloads
+	// (DefaultRefreshInterval when zero).
+	RefreshInterval time.Duration
+	// MaxAge is how long loaded secrets are used before they are read again
+	// (DefaultMaxAge when zero).
+	MaxAge time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 
-	mu sync.Mutex // serialises loads
-	v  atomic.Pointer[fastpix.Verifier]
+	loadedAtNano atomic.Int64 // loadedAt of the current verifier, for the lock-free check
+	mu           sync.Mutex   // serialises loads
+	v            atomic.Pointer[fastpix.Verifier]
+	loaded       string    // the secrets behind v, to tell a change
+	loadedAt     time.Time // when Load last ran, successful or not
 }
 
 // Verifier implements Keys.
 func (k *CachedKeys) Verifier(ctx context.Context) (*fastpix.Verifier, error) {
-	if v := k.v.Load(); v != nil {
+	if v := k.v.Load(); v != nil && !k.expired() {
 		return v, nil
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if v := k.v.Load(); v != nil {
-		return v, nil
+	cur := k.v.Load()
+	if cur != nil && k.now().Sub(k.loadedAt) < k.maxAge() {
+		return cur, nil
 	}
+	v, _, err := k.load(ctx)
+	if err != nil && cur != nil {
+		// The secrets in hand still verify; the store is asked again at
+		// the next expiry.
+		return cur, nil
+	}
+	return v, err
+}
+
+// expired reports whether the cached secrets are older than MaxAge. It is
+// read without the lock: a stale answer only costs one more lock.
+func (k *CachedKeys) expired() bool {
+	at := k.loadedAtNano.Load()
+	return at == 0 || k.now().UnixNano()-at >= int64(k.maxAge())
+}
+
+func (k *CachedKeys) maxAge() time.Duration {
+	if k.MaxAge > 0 {
+		return k.MaxAge
+	}
+	return DefaultMaxAge
+}
+
+// Refresh implements Refresher.
+func (k *CachedKeys) Refresh(ctx context.Context) (*fastpix.Verifier, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	interval := k.RefreshInterval
+	if interval <= 0 {
+		interval = DefaultRefreshInterval
+	}
+	if !k.loadedAt.IsZero() && k.now().Sub(k.loadedAt) < interval {
+		return nil, nil
+	}
+	v, changed, err := k.load(ctx)
+	if err != nil || !changed {
+		return nil, err
+	}
+	return v, nil
+}
+
+// load runs Load and keeps the result; k.mu is held.
+func (k *CachedKeys) load(ctx context.Context) (*fastpix.Verifier, bool, error) {
+	k.loadedAt = k.now()
 	secrets, err := k.Load(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	joined := strings.Join(secrets, ",")
+	if cur := k.v.Load(); cur != nil && joined == k.loaded {
+		k.loadedAtNano.Store(k.loadedAt.UnixNano())
+		return cur, false, nil
 	}
 	v, err := fastpix.NewVerifier(secrets...)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	k.v.Store(v)
-	return v, nil
+	k.loaded = joined
+	k.loadedAtNano.Store(k.loadedAt.UnixNano())
+	return v, true, nil
+}
+
+func (k *CachedKeys) now() time.Time {
+	if k.Now != nil {
+		return k.Now()
+	}
+	return time.Now()
 }

@@ -206,3 +206,71 @@ func TestCachedKeys(t *testing.T) {
 		t.Errorf("bad secret: %v", err)
 	}
 }
+
+// A warm receiver that cached only the old secret accepts the first
+// delivery signed with the new one, once the operator has added it: it
+// reloads on a failed signature, at most once per RefreshInterval.
+func TestRotationWithoutAFailedDelivery(t *testing.T) {
+	const next = "bmV4dC1zZWNyZXQ=" // base64 of "next-secret"
+	stored := secret
+	loads := 0
+	clock := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	keys := &CachedKeys{
+		Load: func(context.Context) ([]string, error) {
+			loads++
+			return []string{stored}, nil
+		},
+		Now: func() time.Time { return clock },
+	}
+	r := newReceiver(t, &memStore{})
+	r.Keys = keys
+	ctx := context.Background()
+	deliver := func(id, withSecret string) (Result, error) {
+		body := `{"id":"` + id + `","type":"video.live_stream.idle"}`
+		sig, err := fastpix.Sign(withSecret, []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Receive(ctx, []byte(body), sig)
+	}
+
+	if res, err := deliver("e1", secret); err != nil || res.Outcome != Accepted {
+		t.Fatalf("before rotation: %+v %v", res, err)
+	}
+	// Forged deliveries within the interval do not reach the secret store.
+	for range 3 {
+		clock = clock.Add(time.Second)
+		if _, err := deliver("forged", "Zm9yZ2Vk"); !errors.Is(err, ErrUnauthorized) {
+			t.Fatalf("forged: %v", err)
+		}
+	}
+	if loads != 1 {
+		t.Errorf("loads = %d after forged deliveries within a minute, want 1", loads)
+	}
+
+	// The operator adds the new secret beside the old; FastPix switches.
+	stored = next + "," + secret
+	clock = clock.Add(2 * time.Minute)
+	if res, err := deliver("e2", next); err != nil || res.Outcome != Accepted {
+		t.Fatalf("first delivery with the new secret: %+v %v", res, err)
+	}
+	if res, err := deliver("e3", secret); err != nil || res.Outcome != Accepted {
+		t.Errorf("a retry still signed with the old secret: %+v %v", res, err)
+	}
+	// The old one is removed: deliveries with it fail once the cache
+	// expires (MaxAge), without waiting for a new container.
+	stored = next
+	clock = clock.Add(DefaultMaxAge)
+	if _, err := deliver("e4", secret); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("retired secret: %v", err)
+	}
+	if res, err := deliver("e5", next); err != nil || res.Outcome != Accepted {
+		t.Errorf("new secret after retirement: %+v %v", res, err)
+	}
+	// A bad value in the store keeps the working verifier.
+	stored = "%%%"
+	clock = clock.Add(DefaultMaxAge)
+	if res, err := deliver("e6", next); err != nil || res.Outcome != Accepted {
+		t.Errorf("after a bad secret value: %+v %v", res, err)
+	}
+}

@@ -288,7 +288,7 @@ func rotateSecret(ctx context.Context, args []string, stdin io.Reader) error {
 		if err := r.Add(ctx, strings.TrimSpace(line)); err != nil {
 			return err
 		}
-		fmt.Println("next: wait for the webhook to load it (new containers: see README), switch FastPix to the new secret, then run: fastpixctl rotate-secret finish")
+		fmt.Println("next: switch FastPix to the new secret (the webhook reloads it on the first delivery signed with it), then run: fastpixctl rotate-secret finish")
 		return nil
 	case "finish":
 		return r.Finish(ctx)
