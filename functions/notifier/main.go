@@ -3,53 +3,35 @@
 package main
 
 import (
-	"context"
-	"log/slog"
 	"os"
-	"strconv"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
+	"github.com/streamhook/fastpix-receiver/pkg/lambdaenv"
 	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	slog.SetDefault(log)
-
-	cfg, err := config.LoadDefaultConfig(context.Background())
+	env := lambdaenv.Start()
+	cfg := env.AWS()
+	table := env.Required("STATE_TABLE")
+	routes, err := alerts.ParseRoutes(env.Getenv("ALERT_ROUTES"))
 	if err != nil {
-		log.Error("load AWS configuration", "error", err)
-		os.Exit(1)
-	}
-	table := os.Getenv("STATE_TABLE")
-	if table == "" {
-		log.Error("STATE_TABLE is not set")
-		os.Exit(1)
-	}
-	routes, err := alerts.ParseRoutes(os.Getenv("ALERT_ROUTES"))
-	if err != nil {
-		log.Error("ALERT_ROUTES", "error", err)
+		env.Log.Error("ALERT_ROUTES", "error", err.Error())
 		os.Exit(1)
 	}
 	if len(routes) == 0 {
-		log.Warn("ALERT_ROUTES is empty: state is kept, no alert is published")
+		env.Log.Warn("ALERT_ROUTES is empty: state is kept, no alert is published")
 	}
-	publishTests := true
-	if s := os.Getenv("PUBLISH_TEST_EVENTS"); s != "" {
-		if publishTests, err = strconv.ParseBool(s); err != nil {
-			log.Error("PUBLISH_TEST_EVENTS must be true or false", "value", s)
-			os.Exit(1)
-		}
-	}
-	log.Info("notifier configured", "stateTable", table, "routedTypes", routes.Types(), "publishTestEvents", publishTests)
+	publishTests := env.Bool("PUBLISH_TEST_EVENTS", true)
+	env.Log.Info("notifier configured", "stateTable", table, "routedTypes", routes.Types(), "publishTestEvents", publishTests)
+	log := env.Log
 
 	h := &ddbstream.Handler{
 		Processor: &notify.Notifier{

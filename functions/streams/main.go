@@ -4,33 +4,20 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
+	"github.com/streamhook/fastpix-receiver/pkg/lambdaenv"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	slog.SetDefault(log)
-
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Error("load AWS configuration", "error", err)
-		os.Exit(1)
-	}
-	eventsTable, stateTable := os.Getenv("EVENTS_TABLE"), os.Getenv("STATE_TABLE")
-	if eventsTable == "" || stateTable == "" {
-		log.Error("EVENTS_TABLE and STATE_TABLE must both be set", "EVENTS_TABLE", eventsTable, "STATE_TABLE", stateTable)
-		os.Exit(1)
-	}
+	env := lambdaenv.Start()
+	cfg := env.AWS()
+	eventsTable, stateTable := env.Required("EVENTS_TABLE"), env.Required("STATE_TABLE")
+	log := env.Log
 	client := dynamodb.NewFromConfig(cfg)
 	h := &httpapi.Streams{
 		Events: &eventstore.Reader{Client: client, Table: eventsTable},

@@ -1,0 +1,83 @@
+// Package lambdaenv is what every function's main does before wiring: a
+// JSON logger on standard output (Lambda ships it to CloudWatch Logs), the
+// AWS configuration, and settings read from the environment. A setting that
+// is missing or malformed stops the cold start with a log line that names
+// it, rather than failing on the first event.
+package lambdaenv
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+// Env reads settings. Exit ends the process after logging why; tests
+// replace it.
+type Env struct {
+	Log    *slog.Logger
+	Getenv func(string) string
+	Exit   func(code int)
+}
+
+// Start returns the Env of a function: a JSON logger, also made the
+// default, reading the process environment.
+func Start() *Env {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	slog.SetDefault(log)
+	return &Env{Log: log, Getenv: os.Getenv, Exit: os.Exit}
+}
+
+func (e *Env) fail(msg string, args ...any) {
+	e.Log.Error(msg, args...)
+	e.Exit(1)
+}
+
+// AWS loads the AWS configuration (region, credentials, and endpoint
+// overrides such as AWS_ENDPOINT_URL_DYNAMODB for local runs).
+func (e *Env) AWS() aws.Config {
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		e.fail("load AWS configuration", "error", err.Error())
+	}
+	return cfg
+}
+
+// Required returns the value of name, which must be set.
+func (e *Env) Required(name string) string {
+	v := e.Getenv(name)
+	if v == "" {
+		e.fail(name + " is not set")
+	}
+	return v
+}
+
+// Bool returns name as a boolean, def when unset.
+func (e *Env) Bool(name string, def bool) bool {
+	s := e.Getenv(name)
+	if s == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		e.fail(name+" must be true or false", "value", s)
+	}
+	return b
+}
+
+// PositiveInt returns name as a whole number above zero, def when unset.
+func (e *Env) PositiveInt(name string, def int) int {
+	s := e.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		e.fail(fmt.Sprintf("%s must be a positive whole number", name), "value", s)
+	}
+	return n
+}
