@@ -1,7 +1,6 @@
 package proof
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -92,24 +91,6 @@ func post(body []byte, sig string) events.APIGatewayV2HTTPRequest {
 	return req
 }
 
-// syncBuffer collects log output from concurrent requests.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // requestCounter is the DynamoDB client's HTTP client: it counts every
 // request that leaves for AWS, retries included, by operation.
 type requestCounter struct {
@@ -148,7 +129,7 @@ type rig struct {
 	client *dynamodb.Client
 	table  string
 	hook   *httpapi.Webhook
-	logs   *syncBuffer
+	logs   *emulatortest.SyncBuffer
 }
 
 func newRig(t testing.TB, client *dynamodb.Client, storeTimeout time.Duration) *rig {
@@ -158,7 +139,7 @@ func newRig(t testing.TB, client *dynamodb.Client, storeTimeout time.Duration) *
 		t.Fatal(err)
 	}
 	table := emulatortest.CreateTable(t, client, "EventsTable")
-	logs := &syncBuffer{}
+	logs := &emulatortest.SyncBuffer{}
 	return &rig{
 		client: client,
 		table:  table,

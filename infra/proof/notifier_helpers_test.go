@@ -281,8 +281,8 @@ type stormRig struct {
 	reader               *emulatortest.StreamReader
 	subs                 map[string]*emulatortest.Subscriber // by topic key
 	topics               map[string]string                   // topic key → ARN
-	webhookLogs          *syncBuffer
-	notifierLogs         *syncBuffer
+	webhookLogs          *emulatortest.SyncBuffer
+	notifierLogs         *emulatortest.SyncBuffer
 }
 
 // newStormRig wires the path. snsEndpoint is the goaws to publish to;
@@ -294,7 +294,7 @@ func newStormRig(t *testing.T, snsEndpoint string, topicARNs map[string]string, 
 		ddb:          emulatortest.DynamoDB(t),
 		webhookCount: newStormCounter(), stateCount: newStormCounter(), snsCount: newStormCounter(),
 		subs: map[string]*emulatortest.Subscriber{}, topics: topicARNs,
-		webhookLogs: &syncBuffer{}, notifierLogs: &syncBuffer{},
+		webhookLogs: &emulatortest.SyncBuffer{}, notifierLogs: &emulatortest.SyncBuffer{},
 	}
 	r.eventsTable = emulatortest.CreateTable(t, r.ddb, "EventsTable")
 	r.stTable = emulatortest.CreateTable(t, r.ddb, "StreamStateTable")

@@ -1,7 +1,6 @@
 package templatetest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"debug/elf"
@@ -14,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -114,7 +112,7 @@ func TestWebhookBootstrapUnderRuntimeInterfaceEmulator(t *testing.T) {
 		"AWS_SECRET_ACCESS_KEY=local",
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
-	logs := &syncBuffer{}
+	logs := &emulatortest.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -285,27 +283,4 @@ func waitListening(t *testing.T, port int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("the emulator did not listen on 127.0.0.1:%d", port)
-}
-
-// syncBuffer collects the emulator's output from its two streams.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out strings.Builder
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
-	for sc.Scan() {
-		out.WriteString(sc.Text() + "\n")
-	}
-	return out.String()
 }

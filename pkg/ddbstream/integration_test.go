@@ -173,7 +173,7 @@ type env struct {
 	reader  *streamReader
 	state   *streamstate.Store
 	ddb     *countingDynamoDB
-	logs    *syncBuffer
+	logs    *emulatortest.SyncBuffer
 }
 
 func newEnv(t *testing.T) *env {
@@ -193,7 +193,7 @@ func newEnv(t *testing.T) *env {
 		},
 		reader: newStreamReader(t, ddb, eventsTable),
 		ddb:    &countingDynamoDB{Client: ddb},
-		logs:   &syncBuffer{},
+		logs:   &emulatortest.SyncBuffer{},
 	}
 	e.state = &streamstate.Store{Client: e.ddb, Table: stateTable}
 	return e
@@ -301,23 +301,6 @@ func (s *streamReader) read(untilEventID string) events.DynamoDBEvent {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func at(sec int) string {
