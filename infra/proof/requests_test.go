@@ -45,7 +45,8 @@ func TestRequestsToAWSPerEvent(t *testing.T) {
 		{"probe", []events.APIGatewayV2HTTPRequest{post([]byte(`{}`), "")}, 200, 0, map[string]int{}},
 		{"forged signature", []events.APIGatewayV2HTTPRequest{post(ev("req-forged"), "AAAA")}, 401, 0, map[string]int{}},
 		{"signed, not an event", []events.APIGatewayV2HTTPRequest{signed([]byte(`{"id":7,"type":"x"}`))}, 400, 0, map[string]int{}},
-		{"signed, too large for an item", []events.APIGatewayV2HTTPRequest{signed(padded(ev("req-large"), 500<<10))}, 400, 0, map[string]int{}},
+		{"signed, 500 KB (stored gzipped)", []events.APIGatewayV2HTTPRequest{signed(padded(ev("req-large"), 500<<10))}, 200, 1, map[string]int{"PutItem": 1}},
+		{"signed, too large even gzipped", []events.APIGatewayV2HTTPRequest{signed(incompressible(ev("req-huge"), 900<<10))}, 400, 0, map[string]int{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,8 +90,8 @@ func TestRequestsToAWSPerEvent(t *testing.T) {
 		})
 	}
 	items := r.items(t)
-	if len(items) != 2 {
-		t.Errorf("table holds %d items, want 2 (req-new, req-concurrent)", len(items))
+	if len(items) != 3 {
+		t.Errorf("table holds %d items, want 3 (req-new, req-concurrent, req-large)", len(items))
 	}
 }
 

@@ -7,9 +7,12 @@
 package eventstore
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -39,7 +42,10 @@ const (
 	AttrOccurredAt    = "occurredAt"
 	AttrReceivedAt    = "receivedAt"
 	AttrPayload       = "payload"
-	AttrTest          = "test"
+	// AttrPayloadGzip holds the payload instead of AttrPayload, gzipped (B),
+	// when it is longer than PayloadInlineMax.
+	AttrPayloadGzip = "payloadGzip"
+	AttrTest        = "test"
 	// AttrExpiresAt holds epoch seconds; the table's TTL is set on it.
 	AttrExpiresAt = "expiresAt"
 )
@@ -69,6 +75,13 @@ const (
 	MaxKeyBytes  = 2048
 	MaxItemBytes = 400 * 1024
 )
+
+// PayloadInlineMax is the longest payload kept as text. FastPix's events are
+// a few kilobytes; a longer one (the webhook takes bodies up to 1 MiB) is
+// gzipped, so that it still fits DynamoDB's item limit rather than being
+// refused. Text stays the rule, so people reading the table with the AWS CLI
+// see JSON.
+const PayloadInlineMax = 64 * 1024
 
 // Record is one stored event. Payload is the redacted event as JSON text:
 // credentials never reach the table.
@@ -136,7 +149,11 @@ func (r Record) Item() map[string]types.AttributeValue {
 	put(AttrWorkspaceName, r.WorkspaceName)
 	put(AttrOccurredAt, r.OccurredAt)
 	put(AttrReceivedAt, r.ReceivedAt)
-	put(AttrPayload, r.Payload)
+	if len(r.Payload) > PayloadInlineMax {
+		item[AttrPayloadGzip] = &types.AttributeValueMemberB{Value: gzipped(r.Payload)}
+	} else {
+		put(AttrPayload, r.Payload)
+	}
 	if r.Test {
 		item[AttrTest] = &types.AttributeValueMemberBOOL{Value: true}
 	}
@@ -170,6 +187,13 @@ func RecordFromItem(item map[string]types.AttributeValue) (Record, error) {
 	r.OccurredAt = str(AttrOccurredAt)
 	r.ReceivedAt = str(AttrReceivedAt)
 	r.Payload = str(AttrPayload)
+	if v, ok := item[AttrPayloadGzip].(*types.AttributeValueMemberB); ok {
+		p, err := gunzipped(v.Value)
+		if err != nil {
+			return r, fmt.Errorf("eventstore: item %s: bad %s: %w", r.EventID, AttrPayloadGzip, err)
+		}
+		r.Payload = p
+	}
 	if v, ok := item[AttrTest].(*types.AttributeValueMemberBOOL); ok {
 		r.Test = v.Value
 	}
@@ -246,6 +270,8 @@ func storable(r Record, item map[string]types.AttributeValue) error {
 			size += len(v.Value)
 		case *types.AttributeValueMemberN:
 			size += len(v.Value) // an upper bound of DynamoDB's count
+		case *types.AttributeValueMemberB:
+			size += len(v.Value)
 		default:
 			size++
 		}
@@ -254,4 +280,31 @@ func storable(r Record, item map[string]types.AttributeValue) error {
 		return fmt.Errorf("%w: event %.64s: item is %d bytes, at most %d", ErrUnstorable, r.EventID, size, MaxItemBytes)
 	}
 	return nil
+}
+
+func gzipped(s string) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	// Writes to a bytes.Buffer do not fail.
+	_, _ = zw.Write([]byte(s))
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+// gunzipped reads a payload back, refusing one that inflates beyond what
+// could have been stored as a body, so a corrupt item cannot exhaust memory.
+func gunzipped(b []byte) (string, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return "", err
+	}
+	const limit = 8 << 20
+	out, err := io.ReadAll(io.LimitReader(zr, limit+1))
+	if err != nil {
+		return "", err
+	}
+	if len(out) > limit {
+		return "", errors.New("inflates beyond 8 MiB")
+	}
+	return string(out), nil
 }

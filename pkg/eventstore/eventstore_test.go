@@ -3,6 +3,8 @@ package eventstore_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,7 +61,8 @@ func TestItemRoundTrip(t *testing.T) {
 		Test: true, Payload: `{"id":"e1"}`, ExpiresAt: 1719918000,
 	}
 	sparse := eventstore.Record{EventID: "e2", Type: "video.media.ready", OccurredAt: "2024-04-02T11:17:52.000000000Z"}
-	for _, r := range []eventstore.Record{full, sparse} {
+	large := eventstore.Record{EventID: "e3", Type: "video.live_stream.updated", Payload: `{"pad":"` + strings.Repeat("abc", eventstore.PayloadInlineMax) + `"}`}
+	for _, r := range []eventstore.Record{full, sparse, large} {
 		item := r.Item()
 		for name, v := range item {
 			if s, ok := v.(*types.AttributeValueMemberS); ok && s.Value == "" {
@@ -71,8 +74,21 @@ func TestItemRoundTrip(t *testing.T) {
 			t.Errorf("round trip: %+v, %v; want %+v", back, err, r)
 		}
 	}
+	if _, ok := full.Item()[eventstore.AttrPayload].(*types.AttributeValueMemberS); !ok {
+		t.Error("an ordinary payload must stay text")
+	}
+	if _, ok := large.Item()[eventstore.AttrPayloadGzip].(*types.AttributeValueMemberB); !ok {
+		t.Error("a payload over PayloadInlineMax must be gzipped")
+	}
 	if _, ok := sparse.Item()[eventstore.AttrStreamID]; ok {
 		t.Error("an event of no stream must stay out of the byStream index")
+	}
+	corrupt := map[string]types.AttributeValue{
+		eventstore.KeyEventID:      &types.AttributeValueMemberS{Value: "e4"},
+		eventstore.AttrPayloadGzip: &types.AttributeValueMemberB{Value: []byte("not gzip")},
+	}
+	if _, err := eventstore.RecordFromItem(corrupt); err == nil {
+		t.Error("a corrupt gzipped payload must not read back as empty")
 	}
 	if _, err := eventstore.RecordFromItem(map[string]types.AttributeValue{}); err == nil {
 		t.Error("an item without eventId must not read back")
@@ -129,5 +145,49 @@ func TestPutUnreachable(t *testing.T) {
 	err := store.Put(ctx, eventstore.Record{EventID: "e1", Type: "t"})
 	if err == nil || errors.Is(err, eventstore.ErrDuplicate) {
 		t.Fatalf("err = %v, want a storage error", err)
+	}
+}
+
+// A signed event larger than an item may hold as text is stored gzipped and
+// reads back whole; one that does not fit even so is refused as
+// unstorable, not as an outage (a retry would never help).
+func TestPutLargePayload(t *testing.T) {
+	client := emulatortest.DynamoDB(t)
+	table := emulatortest.CreateTable(t, client, "EventsTable")
+	store := &eventstore.DynamoDB{Client: client, Table: table}
+	ctx := context.Background()
+
+	big := eventstore.Record{EventID: "e-big", Type: "video.live_stream.updated", StreamID: "s1",
+		OccurredAt: eventstore.FormatTime(time.Now()),
+		Payload:    `{"id":"e-big","data":{"metadata":{"notes":"` + strings.Repeat("stream notes ", 70_000) + `"}}}`}
+	if len(big.Payload) <= eventstore.MaxItemBytes {
+		t.Fatalf("payload of %d bytes does not exceed the item limit", len(big.Payload))
+	}
+	if err := store.Put(ctx, big); err != nil {
+		t.Fatalf("put %d-byte payload: %v", len(big.Payload), err)
+	}
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table),
+		Key: map[string]types.AttributeValue{eventstore.KeyEventID: &types.AttributeValueMemberS{Value: "e-big"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := eventstore.RecordFromItem(out.Item)
+	if err != nil || back.Payload != big.Payload {
+		t.Fatalf("read back %d bytes, %v; want %d", len(back.Payload), err, len(big.Payload))
+	}
+
+	// Random letters compress to about 3/4: 700 KB of them stay above the limit.
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := make([]byte, 700<<10)
+	for i := range random {
+		random[i] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[rng.IntN(62)]
+	}
+	incompressible := eventstore.Record{EventID: "e-huge", Type: "t", Payload: string(random)}
+	if err := store.Put(ctx, incompressible); !errors.Is(err, eventstore.ErrUnstorable) {
+		t.Errorf("incompressible payload: %v, want ErrUnstorable", err)
+	}
+	long := eventstore.Record{EventID: strings.Repeat("x", eventstore.MaxKeyBytes+1), Type: "t"}
+	if err := store.Put(ctx, long); !errors.Is(err, eventstore.ErrUnstorable) {
+		t.Errorf("long id: %v, want ErrUnstorable", err)
 	}
 }
