@@ -90,7 +90,9 @@ func (h *Webhook) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 		level = slog.LevelWarn
-		if status >= 500 {
+		// A 5xx is ours to fix; so is a signed event we could not keep,
+		// which FastPix will not send again.
+		if status >= 500 || errors.Is(err, eventstore.ErrUnstorable) {
 			level = slog.LevelError
 		}
 	}
