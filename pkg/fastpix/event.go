@@ -90,9 +90,6 @@ type Event struct {
 	MediaID string
 	// Test reports data.test: an event of a test stream.
 	Test bool
-	// Data is the raw "data" object as received (credentials included: use
-	// Redact before keeping or showing it).
-	Data json.RawMessage
 }
 
 // envelope mirrors the JSON with raw fields, so each can be decoded on its own
@@ -105,7 +102,10 @@ type envelope struct {
 	Workspace   json.RawMessage `json:"workspace"`
 	CreatedAt   json.RawMessage `json:"createdAt"`
 	Status      json.RawMessage `json:"status"`
-	Data        json.RawMessage `json:"data"`
+	// Data is decoded in the same pass as the envelope: one scan of the
+	// body, not two. A data that is not an object is a type error json
+	// reports after decoding everything else, and is then ignored.
+	Data dataFields `json:"data"`
 }
 
 type dataFields struct {
@@ -140,7 +140,13 @@ func Parse(body []byte) (Event, error) {
 	}
 	var env envelope
 	if err := json.Unmarshal(trimmed, &env); err != nil {
-		return ev, fmt.Errorf("%w: %v", ErrNotObject, err)
+		var typeErr *json.UnmarshalTypeError
+		if !errors.As(err, &typeErr) {
+			return ev, fmt.Errorf("%w: %v", ErrNotObject, err)
+		}
+		// Only data can have the wrong type (every other field is raw):
+		// read it as absent.
+		env.Data = dataFields{}
 	}
 	if env.ID == nil && env.Type == nil {
 		return ev, ErrProbe
@@ -163,13 +169,7 @@ func Parse(body []byte) (Event, error) {
 	}
 	ev.Status, _ = stringValue(env.Status)
 
-	var data dataFields
-	if len(env.Data) > 0 && env.Data[0] == '{' {
-		// A data object that does not decode is kept raw and read no further.
-		if json.Unmarshal(env.Data, &data) == nil {
-			ev.Data = env.Data
-		}
-	}
+	data := env.Data
 	if ev.Status == "" {
 		ev.Status, _ = stringValue(data.Status)
 	}
