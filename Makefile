@@ -103,6 +103,12 @@ proof:
 bench:
 	$(GO) test -run '^$$' -bench 'Webhook|Floor|Stage' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./pkg/httpapi
 
+## bench-e2e: end to end through the local HTTP API into DynamoDB Local beside a bare PutItem (p50, p99, ratio); see BENCHMARKS.md
+E2E_N ?= 2000
+.PHONY: bench-e2e
+bench-e2e:
+	$(GO) test -run '^$$' -bench 'EndToEnd' -benchtime $(E2E_N)x -count 1 -timeout 10m ./infra/proof
+
 ## fuzz: each fuzz target for FUZZTIME (make test runs only their seed corpora)
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -125,8 +131,9 @@ ctl:
 
 ## ctl-local: the same against a running `make run` (DynamoDB Local :8000, goaws :4100)
 ctl-local:
-	@AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$${DYNAMODB_PORT:-8000} \
+	@AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$${DYNAMODB_PORT:-8000} AWS_ENDPOINT_URL_DYNAMODB_STREAMS=http://127.0.0.1:$${DYNAMODB_PORT:-8000} \
 	AWS_ENDPOINT_URL_SNS=http://127.0.0.1:$${SNS_PORT:-4100} AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$${SNS_PORT:-4100} \
+	NOTIFIER_DLQ_URL=$${NOTIFIER_DLQ_URL:-http://127.0.0.1:$${SNS_PORT:-4100}/100010001000/NotifierDeadLetterQueue} \
 	AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
 	EVENTS_TABLE=$${EVENTS_TABLE:-EventsTable} STATE_TABLE=$${STATE_TABLE:-StreamStateTable} \
 	ALERT_ROUTES='$(or $(ALERT_ROUTES),$(LOCAL_ROUTES))' \

@@ -109,9 +109,18 @@ func (in *Inbox) confirmedChan(topicARN string) chan struct{} {
 }
 
 // Subscribe subscribes the inbox to the topic (protocol http) and waits
-// until the subscription is confirmed.
+// until the subscription is confirmed. Subscribing again (to a topic
+// deleted and created anew) waits for the new confirmation.
 func (in *Inbox) Subscribe(ctx context.Context, topicARN string) error {
 	done := in.confirmedChan(topicARN)
+	in.mu.Lock()
+	select {
+	case <-done: // confirmed before: wait for this subscription's own
+		done = make(chan struct{})
+		in.confirmed[topicARN] = done
+	default:
+	}
+	in.mu.Unlock()
 	_, err := in.client.Subscribe(ctx, &sns.SubscribeInput{
 		TopicArn: aws.String(topicARN),
 		Protocol: aws.String("http"),

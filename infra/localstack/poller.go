@@ -31,6 +31,8 @@ type StreamsAPI interface {
 // fails is delivered again after RetryDelay: whole when the handler returns
 // an error, and from the first failed record on when it reports batch item
 // failures (as the mapping does with ReportBatchItemFailures).
+// When it gives up on a batch (MaximumRetryAttempts, MaximumRecordAge) it
+// hands OnFailure what the mapping sends its on-failure destination.
 type Poller struct {
 	Client    StreamsAPI
 	StreamARN string
@@ -42,10 +44,20 @@ type Poller struct {
 	BatchSize        int
 	// ReportBatchItemFailures: honour the handler's BatchItemFailures.
 	ReportBatchItemFailures bool
-	// MaximumRetryAttempts: after this many retries a batch is dropped (the
-	// deployed mapping sends it to its on-failure destination); -1 retries
-	// for ever.
+	// MaximumRetryAttempts: after this many retries a batch is given up on
+	// (handed to OnFailure); -1 retries for ever.
 	MaximumRetryAttempts int
+	// MaximumRecordAge: a failed batch whose oldest record is older than
+	// this (by its ApproximateCreationDateTime) is given up on instead of
+	// retried; zero or less: no limit.
+	MaximumRecordAge time.Duration
+	// OnFailure records a batch given up on, as the deployed mapping sends
+	// it to its DestinationConfig.OnFailure. When it fails, the batch is
+	// kept and delivered again after RetryDelay (and given up on again if
+	// it still fails): a batch leaves the poller only recorded or processed.
+	// nil: the batch is dropped with an error log line, as the mapping does
+	// without a destination.
+	OnFailure func(ctx context.Context, b FailedBatch) error
 	// Interval is the pause when no shard had records (250 ms when zero,
 	// Lambda's four polls a second).
 	Interval time.Duration
@@ -53,6 +65,30 @@ type Poller struct {
 	// when zero).
 	RetryDelay time.Duration
 	Logger     *slog.Logger
+}
+
+// Conditions of a FailedBatch, as Lambda names them in the on-failure
+// record's requestContext.condition.
+const (
+	ConditionRetryAttemptsExhausted = "RetryAttemptsExhausted"
+	ConditionRecordAgeExceeded      = "RecordAgeExceeded"
+)
+
+// FailedBatch is a batch the poller gave up on.
+type FailedBatch struct {
+	StreamARN string
+	ShardID   string
+	// Records are the batch's records the handler did not process, in
+	// stream order (from the first reported failure on).
+	Records []streamstypes.Record
+	// Condition is ConditionRetryAttemptsExhausted or
+	// ConditionRecordAgeExceeded.
+	Condition string
+	// Attempts is how many times the batch was delivered.
+	Attempts int
+	// FunctionError: the last delivery returned an error (rather than
+	// reporting failed records).
+	FunctionError bool
 }
 
 type shard struct {
@@ -238,12 +274,52 @@ func (p *Poller) deliver(ctx context.Context, s *shard, retryDelay time.Duration
 		return
 	}
 	s.attempts++
-	if p.MaximumRetryAttempts >= 0 && s.attempts > p.MaximumRetryAttempts {
-		log.Error("records dropped after the maximum retry attempts (the deployed mapping sends them to its on-failure destination)",
-			"records", len(s.pending)-from, "attempts", s.attempts)
+	s.pending = s.pending[from:]
+	condition := ""
+	switch {
+	case p.MaximumRetryAttempts >= 0 && s.attempts > p.MaximumRetryAttempts:
+		condition = ConditionRetryAttemptsExhausted
+	case p.MaximumRecordAge > 0 && recordAge(s.pending[0]) > p.MaximumRecordAge:
+		condition = ConditionRecordAgeExceeded
+	}
+	if condition != "" {
+		p.giveUp(ctx, s, FailedBatch{
+			StreamARN: p.StreamARN, ShardID: s.id, Records: s.pending,
+			Condition: condition, Attempts: s.attempts, FunctionError: err != nil,
+		}, retryDelay, log)
+		return
+	}
+	s.notBefore = time.Now().Add(retryDelay)
+}
+
+// giveUp hands b to OnFailure and forgets it once recorded.
+func (p *Poller) giveUp(ctx context.Context, s *shard, b FailedBatch, retryDelay time.Duration, log *slog.Logger) {
+	first, last := aws.ToString(b.Records[0].Dynamodb.SequenceNumber), aws.ToString(b.Records[len(b.Records)-1].Dynamodb.SequenceNumber)
+	if p.OnFailure == nil {
+		log.Error("records dropped: the notifier failed on them and the event source has no on-failure destination",
+			"condition", b.Condition, "records", len(b.Records), "attempts", b.Attempts, "shard", b.ShardID,
+			"startSequenceNumber", first, "endSequenceNumber", last)
 		s.pending, s.attempts = nil, 0
 		return
 	}
-	s.pending = s.pending[from:]
-	s.notBefore = time.Now().Add(retryDelay)
+	if err := p.OnFailure(ctx, b); err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		log.Error("a batch given up on could not be recorded at the on-failure destination; it is kept and delivered again",
+			"condition", b.Condition, "records", len(b.Records), "shard", b.ShardID,
+			"startSequenceNumber", first, "endSequenceNumber", last, "error", err.Error())
+		s.notBefore = time.Now().Add(retryDelay)
+		return
+	}
+	s.pending, s.attempts = nil, 0
+}
+
+// recordAge is how long ago the record entered the stream (0 when the
+// stream does not say).
+func recordAge(r streamstypes.Record) time.Duration {
+	if r.Dynamodb == nil || r.Dynamodb.ApproximateCreationDateTime == nil {
+		return 0
+	}
+	return time.Since(*r.Dynamodb.ApproximateCreationDateTime)
 }

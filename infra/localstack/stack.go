@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/streamhook/fastpix-receiver/infra/emulator"
+	"github.com/streamhook/fastpix-receiver/infra/ops"
 	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
@@ -89,6 +91,14 @@ type Stack struct {
 	StateTable       string
 	// Topics maps each topic's logical id to its ARN.
 	Topics map[string]string
+	// Queues maps each AWS::SQS::Queue's logical id to its URL in goaws
+	// (SNSEndpoint/<account>/<logical id>). goaws speaks SQS's query
+	// protocol only: ops.QueryQueue talks to it.
+	Queues map[string]string
+	// DeadLetterQueue is the logical id of the queue the notifier's event
+	// source records the batches it gives up on in (its
+	// DestinationConfig.OnFailure); empty when it has none.
+	DeadLetterQueue string
 	// Routes is the notifier's routing, event type → topic ARN.
 	Routes alerts.Routes
 	// HTTPRoutes are the API's routes ("POST /webhooks/fastpix", …).
@@ -116,7 +126,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Stack{log: log, Secret: cfg.Secret, Topics: map[string]string{}, errc: make(chan error, 2)}
+	s := &Stack{log: log, Secret: cfg.Secret, Topics: map[string]string{}, Queues: map[string]string{}, errc: make(chan error, 2)}
 	if s.Secret == "" {
 		s.Secret = DevSecret
 	}
@@ -216,6 +226,22 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 		s.Topics[id] = aws.ToString(out.TopicArn)
 	}
+	// Queues: the template's AWS::SQS::Queue resources, named by logical id.
+	queueARNs := map[string]string{} // ARN → logical id
+	for _, id := range raw.ResourcesOfType("AWS::SQS::Queue") {
+		q := &ops.QueryQueue{Endpoint: s.SNSEndpoint}
+		u, err := q.CreateQueue(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("localstack: %w", err)
+		}
+		// goaws answers with a host of its own making (region.127.0.0.1);
+		// the queue is its path on the endpoint.
+		if pu, err := url.Parse(u); err == nil && pu.Path != "" {
+			u = s.SNSEndpoint + pu.Path
+		}
+		s.Queues[id] = u
+		queueARNs[queueARN(id)] = id
+	}
 	vars := raw.ParameterDefaults()
 	for k, v := range map[string]string{
 		"AWS::Region": emulator.Region, "AWS::AccountId": emulator.AccountID, "AWS::Partition": "aws",
@@ -228,6 +254,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		vars[id] = arn
 		vars[id+".TopicArn"] = arn
 		vars[id+".TopicName"] = id
+	}
+	for id, u := range s.Queues {
+		vars[id] = u // Ref of a queue is its URL
+		vars[id+".QueueUrl"] = u
+		vars[id+".Arn"] = queueARN(id)
+		vars[id+".QueueName"] = id
 	}
 
 	// The notifier's configuration, from its environment in the template.
@@ -258,7 +290,25 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	} else {
 		s.Warnings = append(s.Warnings, "template.yaml has no "+notifierFunctionID+" yet: alert routes, stream filter (INSERT) and batch settings assumed")
 		source = samtemplate.StreamSource{Table: EventsTableID, StartingPosition: "TRIM_HORIZON", BatchSize: 100,
-			FilterPatterns: []string{`{"eventName":["INSERT"]}`}, ReportBatchItemFailures: true, MaximumRetryAttempts: -1}
+			FilterPatterns: []string{`{"eventName":["INSERT"]}`}, ReportBatchItemFailures: true, MaximumRetryAttempts: -1, MaximumRecordAgeInSeconds: -1}
+	}
+	// Where the event source records the batches it gives up on.
+	var onFailure func(context.Context, FailedBatch) error
+	if source.OnFailure.Sub != "" {
+		dest, err := source.OnFailure.Substitute(vars)
+		if err != nil {
+			return nil, fmt.Errorf("localstack: %s DestinationConfig.OnFailure: %w", notifierFunctionID, err)
+		}
+		if id, ok := queueARNs[dest]; ok {
+			s.DeadLetterQueue = id
+			dl := &deadLetter{
+				queue: &ops.QueryQueue{Endpoint: s.SNSEndpoint, URL: s.Queues[id]}, name: id, log: log,
+				functionARN: fmt.Sprintf("arn:aws:lambda:%s:%s:function:local-%s", emulator.Region, emulator.AccountID, notifierFunctionID),
+			}
+			onFailure = dl.record
+		} else {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s's on-failure destination %s is not an SQS queue of the template: batches it gives up on are only logged", notifierFunctionID, dest))
+		}
 	}
 	routesText, err := routesValue.Substitute(vars)
 	if err != nil {
@@ -364,6 +414,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		Client: streams, StreamARN: streamARN, Handler: notifier.Handle, Filter: filter,
 		StartingPosition: source.StartingPosition, BatchSize: source.BatchSize,
 		ReportBatchItemFailures: source.ReportBatchItemFailures, MaximumRetryAttempts: source.MaximumRetryAttempts,
+		MaximumRecordAge: time.Duration(source.MaximumRecordAgeInSeconds) * time.Second, OnFailure: onFailure,
 		RetryDelay: cfg.RetryDelay, Logger: log,
 	}
 	s.wg.Go(func() {
@@ -430,6 +481,11 @@ func (s *Stack) Stop() {
 			p.Stop()
 		}
 	})
+}
+
+// queueARN is the ARN goaws gives the queue called name.
+func queueARN(name string) string {
+	return fmt.Sprintf("arn:aws:sqs:%s:%s:%s", emulator.Region, emulator.AccountID, name)
 }
 
 func portFree(port int) error {

@@ -238,6 +238,13 @@ type StreamSource struct {
 	// MaximumRetryAttempts: -1 (the default) retries until the records
 	// expire.
 	MaximumRetryAttempts int
+	// MaximumRecordAgeInSeconds: -1 (the default) keeps retrying a record
+	// whatever its age.
+	MaximumRecordAgeInSeconds int
+	// OnFailure is DestinationConfig.OnFailure.Destination (an ARN, with its
+	// intrinsic kept), where the mapping records a batch it gives up on;
+	// empty when there is none.
+	OnFailure Value
 }
 
 // StreamSource returns the first DynamoDB event of the function.
@@ -253,7 +260,7 @@ func (r *Raw) StreamSource(functionID string) (StreamSource, error) {
 			continue
 		}
 		p := get(ev, "Properties")
-		src := StreamSource{StartingPosition: "TRIM_HORIZON", BatchSize: 100, MaximumRetryAttempts: -1}
+		src := StreamSource{StartingPosition: "TRIM_HORIZON", BatchSize: 100, MaximumRetryAttempts: -1, MaximumRecordAgeInSeconds: -1}
 		stream, err := valueOf(get(p, "Stream"))
 		if err != nil {
 			return src, fmt.Errorf("samtemplate: %s event %s: Stream: %w", functionID, evs.Content[i].Value, err)
@@ -271,6 +278,16 @@ func (r *Raw) StreamSource(functionID string) (StreamSource, error) {
 		if s := scalar(get(p, "MaximumRetryAttempts")); s != "" {
 			if src.MaximumRetryAttempts, err = strconv.Atoi(s); err != nil {
 				return src, fmt.Errorf("samtemplate: %s MaximumRetryAttempts %q: %w", functionID, s, err)
+			}
+		}
+		if s := scalar(get(p, "MaximumRecordAgeInSeconds")); s != "" {
+			if src.MaximumRecordAgeInSeconds, err = strconv.Atoi(s); err != nil {
+				return src, fmt.Errorf("samtemplate: %s MaximumRecordAgeInSeconds %q: %w", functionID, s, err)
+			}
+		}
+		if d := get(get(get(p, "DestinationConfig"), "OnFailure"), "Destination"); d != nil {
+			if src.OnFailure, err = valueOf(d); err != nil {
+				return src, fmt.Errorf("samtemplate: %s DestinationConfig.OnFailure.Destination: %w", functionID, err)
 			}
 		}
 		if frt := get(p, "FunctionResponseTypes"); frt != nil {

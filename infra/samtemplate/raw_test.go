@@ -49,6 +49,11 @@ Resources:
             StartingPosition: LATEST
             BatchSize: 25
             MaximumRetryAttempts: 3
+            MaximumRecordAgeInSeconds: 600
+            DestinationConfig:
+              OnFailure:
+                Type: SQS
+                Destination: !GetAtt Dlq.Arn
             FunctionResponseTypes: [ReportBatchItemFailures]
             FilterCriteria:
               Filters:
@@ -129,6 +134,9 @@ func TestRaw(t *testing.T) {
 	if src.Table != "EventsTable" || src.StartingPosition != "LATEST" || src.BatchSize != 25 || src.MaximumRetryAttempts != 3 ||
 		!src.ReportBatchItemFailures || !slices.Equal(src.FilterPatterns, []string{`{"eventName": ["INSERT"]}`, `{"eventName":["MODIFY"]}`}) {
 		t.Fatalf("stream source %+v", src)
+	}
+	if dest, err := src.OnFailure.Substitute(map[string]string{"Dlq.Arn": "arn:dlq"}); err != nil || dest != "arn:dlq" || src.MaximumRecordAgeInSeconds != 600 {
+		t.Fatalf("on-failure destination %q (%v), maximum record age %d", dest, err, src.MaximumRecordAgeInSeconds)
 	}
 	if _, err := raw.StreamSource("Api"); err == nil {
 		t.Fatal("a function without a DynamoDB event has a stream source")

@@ -134,6 +134,18 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, took time.Duratio
 	}
 	fmt.Fprintf(w, "  DynamoDB Local  %s   tables %s, %s (index byStream); in memory\n", st.DynamoDBEndpoint, st.EventsTable, st.StateTable)
 	fmt.Fprintf(w, "  SNS (goaws)     %s   topics %s\n", st.SNSEndpoint, strings.Join(topics, ", "))
+	queues := make([]string, 0, len(st.Queues))
+	for id := range st.Queues {
+		queues = append(queues, id)
+	}
+	sort.Strings(queues)
+	for _, id := range queues {
+		what := "SQS query protocol only"
+		if id == st.DeadLetterQueue {
+			what = "the notifier's batches given up on; make ctl-local ARGS=redrive"
+		}
+		fmt.Fprintf(w, "  SQS (goaws)     %s   (%s)\n", st.Queues[id], what)
+	}
 	fmt.Fprintf(w, "  Alert inbox     %s   subscribed to every topic; alerts are printed here\n", st.Inbox.URL)
 	fmt.Fprintf(w, "  Alert routes    %s\n", strings.Join(st.Routes.Types(), ", "))
 	if devSecret {
