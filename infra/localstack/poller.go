@@ -253,7 +253,7 @@ func (p *Poller) deliver(ctx context.Context, s *shard, retryDelay time.Duration
 	switch {
 	case err != nil:
 		from = 0
-		log.Warn("notifier failed; the batch will be delivered again", "records", len(s.pending), "error", err.Error())
+		log.Warn("notifier failed on the batch", "records", len(s.pending), "attempt", s.attempts+1, "error", err.Error())
 	case p.ReportBatchItemFailures && len(resp.BatchItemFailures) > 0:
 		from = 0 // a failure naming no record of the batch fails it all
 		first := len(s.pending)
@@ -267,7 +267,7 @@ func (p *Poller) deliver(ctx context.Context, s *shard, retryDelay time.Duration
 		if first < len(s.pending) {
 			from = first
 		}
-		log.Warn("notifier reported failed records; delivering again from the first", "records", len(s.pending)-from, "sequenceNumber", aws.ToString(s.pending[from].Dynamodb.SequenceNumber))
+		log.Warn("notifier reported failed records", "records", len(s.pending)-from, "attempt", s.attempts+1, "sequenceNumber", aws.ToString(s.pending[from].Dynamodb.SequenceNumber))
 	}
 	if from < 0 {
 		s.pending, s.attempts = nil, 0
@@ -289,6 +289,7 @@ func (p *Poller) deliver(ctx context.Context, s *shard, retryDelay time.Duration
 		}, retryDelay, log)
 		return
 	}
+	log.Info("delivering the failed records again", "records", len(s.pending), "in", retryDelay.String())
 	s.notBefore = time.Now().Add(retryDelay)
 }
 
