@@ -18,10 +18,10 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## test: every test, unit and integration (against DynamoDB Local and goaws);
-## the system proofs run last, printing their counts
+## test: every test, unit and integration (against DynamoDB Local and goaws),
+## under the race detector; the system proofs run last, printing their counts
 test: deps vet
-	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/infra/proof$$')
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/infra/proof$$')
 	@$(MAKE) --no-print-directory proof
 
 # --- ingest (issue 2) ---
