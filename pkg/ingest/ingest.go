@@ -194,6 +194,7 @@ type CachedKeys struct {
 	mu           sync.Mutex   // serialises loads
 	v            atomic.Pointer[fastpix.Verifier]
 	loaded       string    // the secrets behind v, to tell a change
+	lastErr      error     // the last load's error, while there is no verifier
 	loadedAt     time.Time // when Load last ran, successful or not
 }
 
@@ -208,7 +209,13 @@ func (k *CachedKeys) Verifier(ctx context.Context) (*fastpix.Verifier, error) {
 	if cur != nil && k.now().Sub(k.loadedAt) < k.maxAge() {
 		return cur, nil
 	}
+	if cur == nil && k.lastErr != nil && k.now().Sub(k.loadedAt) < FailedLoadBackoff {
+		// Nothing to verify with yet, and the store just said why: every
+		// request on the open route must not become a read of it.
+		return nil, k.lastErr
+	}
 	v, _, err := k.load(ctx)
+	k.lastErr = err
 	if err != nil && cur != nil {
 		// The secrets in hand still verify; the store is asked again at
 		// the next expiry.
@@ -216,6 +223,10 @@ func (k *CachedKeys) Verifier(ctx context.Context) (*fastpix.Verifier, error) {
 	}
 	return v, err
 }
+
+// FailedLoadBackoff is how long CachedKeys answers with its last load error
+// before trying the secret store again, while it has no secret at all.
+const FailedLoadBackoff = 5 * time.Second
 
 // expired reports whether the cached secrets are older than MaxAge. It is
 // read without the lock: a stale answer only costs one more lock.

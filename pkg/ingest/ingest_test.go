@@ -180,25 +180,35 @@ func (blockingStore) Put(ctx context.Context, _ eventstore.Record) error {
 func TestCachedKeys(t *testing.T) {
 	calls := 0
 	fail := true
-	k := &CachedKeys{Load: func(context.Context) ([]string, error) {
-		calls++
-		if fail {
-			return nil, errors.New("secrets manager unreachable")
-		}
-		return []string{secret}, nil
-	}}
+	clock := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	k := &CachedKeys{
+		Load: func(context.Context) ([]string, error) {
+			calls++
+			if fail {
+				return nil, errors.New("secrets manager unreachable")
+			}
+			return []string{secret}, nil
+		},
+		Now: func() time.Time { return clock },
+	}
 	ctx := context.Background()
 	if _, err := k.Verifier(ctx); err == nil {
 		t.Fatal("want the load error")
 	}
+	// Within the backoff, requests get the same error without a read.
 	fail = false
+	clock = clock.Add(FailedLoadBackoff / 2)
+	if _, err := k.Verifier(ctx); err == nil || calls != 1 {
+		t.Fatalf("within the backoff: err %v, loads %d; want the cached error and 1 load", err, calls)
+	}
+	clock = clock.Add(FailedLoadBackoff)
 	v1, err := k.Verifier(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v2, _ := k.Verifier(ctx)
 	if v1 != v2 || calls != 2 {
-		t.Errorf("loads = %d (want 2: the failure is not cached, the success is)", calls)
+		t.Errorf("loads = %d (want 2: the failure is not kept past the backoff, the success is)", calls)
 	}
 
 	bad := &CachedKeys{Load: func(context.Context) ([]string, error) { return []string{"%%%"}, nil }}
