@@ -3,18 +3,12 @@ package ops_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
@@ -24,49 +18,14 @@ import (
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
 
-// inbox is an HTTP endpoint subscribed to SNS topics: what a subscriber
-// really receives from goaws.
-type inbox struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	got map[string][]string // topic ARN → messages
-}
-
-func newInbox(t *testing.T) *inbox {
-	in := &inbox{got: map[string][]string{}}
-	in.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var n struct{ Type, TopicArn, Message, SubscribeURL string }
-		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		switch n.Type {
-		case "SubscriptionConfirmation":
-			if resp, err := http.Get(n.SubscribeURL); err == nil {
-				resp.Body.Close()
-			}
-		case "Notification":
-			in.mu.Lock()
-			in.got[n.TopicArn] = append(in.got[n.TopicArn], n.Message)
-			in.mu.Unlock()
-		}
-	}))
-	t.Cleanup(in.srv.Close)
-	return in
-}
-
-func (in *inbox) count(topic string) int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return len(in.got[topic])
-}
-
-func (in *inbox) total() int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
+// received counts the notifications the subscriber got from topic, or from
+// every topic when topic is "".
+func received(s *emulatortest.Subscriber, topic string) int {
 	n := 0
-	for _, ms := range in.got {
-		n += len(ms)
+	for _, m := range s.Notifications() {
+		if topic == "" || m.TopicArn == topic {
+			n++
+		}
 	}
 	return n
 }
@@ -78,7 +37,7 @@ type env struct {
 	ddb           *dynamodb.Client
 	events, state string
 	live, down    string
-	inbox         *inbox
+	inbox         *emulatortest.Subscriber
 	store         *streamstate.Store
 	routes        alerts.Routes
 	publisher     alerts.Publisher
@@ -90,18 +49,14 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, ddb: emulatortest.DynamoDB(t), inbox: newInbox(t), base: time.Date(2024, 4, 2, 11, 0, 0, 0, time.UTC)}
+	e := &env{t: t, ddb: emulatortest.DynamoDB(t), inbox: emulatortest.NewSubscriber(t), base: time.Date(2024, 4, 2, 11, 0, 0, 0, time.UTC)}
 	e.events = emulatortest.CreateTable(t, e.ddb, "EventsTable")
 	e.state = emulatortest.CreateTable(t, e.ddb, "StreamStateTable")
 	snsClient := emulatortest.SNS(t)
 	e.live = emulatortest.CreateTopic(t, snsClient, "live")
 	e.down = emulatortest.CreateTopic(t, snsClient, "down")
 	for _, topic := range []string{e.live, e.down} {
-		if _, err := snsClient.Subscribe(context.Background(), &sns.SubscribeInput{
-			TopicArn: aws.String(topic), Protocol: aws.String("http"), Endpoint: aws.String(e.inbox.srv.URL),
-		}); err != nil {
-			t.Fatal(err)
-		}
+		e.inbox.Subscribe(t, snsClient, topic)
 	}
 	e.routes = alerts.Routes{"video.live_stream.active": e.live, "video.live_stream.disconnected": e.down}
 	e.store = &streamstate.Store{Client: e.ddb, Table: e.state}

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
@@ -20,45 +18,13 @@ import (
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 )
 
-// streamRecords reads every record of the events table's stream.
-func streamRecords(t *testing.T, e *env, streams *dynamodbstreams.Client) (string, []streamstypes.Record, map[string]string) {
+// streamRecords reads the events table's stream until it holds n records,
+// and returns every record read.
+func streamRecords(t *testing.T, e *env, n int) (*emulatortest.StreamReader, []streamstypes.Record) {
 	t.Helper()
-	ctx := context.Background()
-	td, err := e.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(e.events)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	arn := aws.ToString(td.Table.LatestStreamArn)
-	sd, err := streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []streamstypes.Record
-	shardOf := map[string]string{} // sequence number → shard
-	for _, sh := range sd.StreamDescription.Shards {
-		it, err := streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
-			StreamArn: aws.String(arn), ShardId: sh.ShardId, ShardIteratorType: streamstypes.ShardIteratorTypeTrimHorizon,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		iter := it.ShardIterator
-		for empty := 0; iter != nil && empty < 3; {
-			out, err := streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(out.Records) == 0 {
-				empty++
-			}
-			for _, r := range out.Records {
-				shardOf[aws.ToString(r.Dynamodb.SequenceNumber)] = aws.ToString(sh.ShardId)
-			}
-			recs = append(recs, out.Records...)
-			iter = out.NextShardIterator
-		}
-	}
-	return arn, recs, shardOf
+	reader := emulatortest.NewStreamReader(t, e.ddb, e.events)
+	recs := reader.ReadUntil(t, 30*time.Second, func(recs []streamstypes.Record) bool { return len(recs) >= n })
+	return reader, recs
 }
 
 // failureMessage is what Lambda sends to the on-failure destination for the
@@ -104,7 +70,8 @@ func TestRedrive(t *testing.T) {
 	e.put("b-active", "video.live_stream.active", "stream-b", 2)
 	e.put("b-down", "video.live_stream.disconnected", "stream-b", 3)
 	e.put("c-active", "video.live_stream.active", "stream-c", 4)
-	arn, recs, shardOf := streamRecords(t, e, streams)
+	reader, recs := streamRecords(t, e, 5)
+	arn := reader.ARN
 	if len(recs) != 5 {
 		t.Fatalf("%d stream records, want 5", len(recs))
 	}
@@ -116,9 +83,9 @@ func TestRedrive(t *testing.T) {
 	// arrival time (stream-c's event, and every other event received then).
 	// Then one message that is not a failure record at all.
 	bodies := []string{
-		failureMessage(arn, shardOf[seq(0)], recs[0], recs[1], 2),
-		failureMessage(arn, shardOf[seq(2)], recs[2], recs[3], 2),
-		failureMessage(arn+"-gone", shardOf[seq(4)], recs[4], recs[4], 1),
+		failureMessage(arn, reader.Shard(seq(0)), recs[0], recs[1], 2),
+		failureMessage(arn, reader.Shard(seq(2)), recs[2], recs[3], 2),
+		failureMessage(arn+"-gone", reader.Shard(seq(4)), recs[4], recs[4], 1),
 		`{"hello":"world"}`,
 	}
 	for _, b := range bodies {
@@ -132,7 +99,7 @@ func TestRedrive(t *testing.T) {
 	if sum, err := dry.Redrive(ctx); !errors.Is(err, ops.ErrNotBatchInfo) || sum.Deleted != 0 || sum.Records != 0 || sum.Messages != 4 {
 		t.Fatalf("dry run: %+v, %v\n%s", sum, err, e.out.String())
 	}
-	if e.inbox.total() != 0 {
+	if received(e.inbox, "") != 0 {
 		t.Fatal("the dry run published")
 	}
 
@@ -167,9 +134,9 @@ func TestRedrive(t *testing.T) {
 	// Alerts: a and b active, b down from the stream batches; the fallback
 	// suppresses the actives that newer events followed, sends b-down again
 	// (still the latest of its stream) and c-active.
-	waitFor(t, "alerts", func() bool { return e.inbox.total() >= 5 })
-	if e.inbox.count(e.live) != 3 || e.inbox.count(e.down) != 2 {
-		t.Errorf("live %d, down %d; want 3 and 2\n%s", e.inbox.count(e.live), e.inbox.count(e.down), e.out.String())
+	waitFor(t, "alerts", func() bool { return received(e.inbox, "") >= 5 })
+	if received(e.inbox, e.live) != 3 || received(e.inbox, e.down) != 2 {
+		t.Errorf("live %d, down %d; want 3 and 2\n%s", received(e.inbox, e.live), received(e.inbox, e.down), e.out.String())
 	}
 	// The deleted messages are gone; the stray one is hidden, not deleted.
 	if ms, err := q.Receive(ctx, 10); err != nil || len(ms) != 0 {
@@ -189,9 +156,9 @@ func TestRedriveKeepsFailedMessage(t *testing.T) {
 	ctx := context.Background()
 	streams := emulatortest.Streams(t)
 	e.put("x-active", "video.live_stream.active", "stream-x", 0)
-	arn, recs, shardOf := streamRecords(t, e, streams)
+	reader, recs := streamRecords(t, e, 1)
 	q := newQueue(t)
-	if err := q.Send(ctx, failureMessage(arn, shardOf[aws.ToString(recs[0].Dynamodb.SequenceNumber)], recs[0], recs[0], 1)); err != nil {
+	if err := q.Send(ctx, failureMessage(reader.ARN, reader.Shard(aws.ToString(recs[0].Dynamodb.SequenceNumber)), recs[0], recs[0], 1)); err != nil {
 		t.Fatal(err)
 	}
 	broken := &notify.Notifier{State: e.store, Publisher: failing{}, Routes: e.routes, Logger: e.notifier.Logger}

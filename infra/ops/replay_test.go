@@ -66,17 +66,17 @@ func TestReplay(t *testing.T) {
 			t.Errorf("%s: stream-1 state %+v (%v), want %s", s.name, st, err, s.state1)
 		}
 		if s.alerts > 0 {
-			waitFor(t, "alerts", func() bool { return e.inbox.total() >= s.alerts })
+			waitFor(t, "alerts", func() bool { return received(e.inbox, "") >= s.alerts })
 		}
-		if n := e.inbox.total(); n != s.alerts {
+		if n := received(e.inbox, ""); n != s.alerts {
 			t.Errorf("%s: %d alerts received, want %d", s.name, n, s.alerts)
 		}
 		if !s.apply && !strings.Contains(e.out.String(), "would publish to arn:") {
 			t.Errorf("%s: dry run output does not say what it would publish:\n%s", s.name, e.out.String())
 		}
 	}
-	if e.inbox.count(e.live) != 2 || e.inbox.count(e.down) != 1 {
-		t.Errorf("live %d, down %d alerts; want 2 and 1", e.inbox.count(e.live), e.inbox.count(e.down))
+	if received(e.inbox, e.live) != 2 || received(e.inbox, e.down) != 1 {
+		t.Errorf("live %d, down %d alerts; want 2 and 1", received(e.inbox, e.live), received(e.inbox, e.down))
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +20,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -82,67 +80,6 @@ func (c *countingSNS) count() int {
 	return c.publishs
 }
 
-// --- the subscriber: an HTTP endpoint subscribed to a topic ---
-
-type notification struct {
-	Type              string
-	TopicArn          string
-	Subject           string
-	Message           string
-	SubscribeURL      string
-	MessageAttributes map[string]struct{ Type, Value string }
-}
-
-type subscriber struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	got []notification
-}
-
-func newSubscriber(t *testing.T) *subscriber {
-	s := &subscriber{}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var n notification
-		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
-			t.Errorf("subscriber: undecodable POST: %v", err)
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		switch n.Type {
-		case "SubscriptionConfirmation":
-			resp, err := http.Get(n.SubscribeURL)
-			if err != nil {
-				t.Errorf("subscriber: confirm: %v", err)
-			} else {
-				resp.Body.Close()
-			}
-		case "Notification":
-			s.mu.Lock()
-			s.got = append(s.got, n)
-			s.mu.Unlock()
-		}
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *subscriber) take() []notification {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	got := s.got
-	s.got = nil
-	return got
-}
-
-func subscribe(t *testing.T, client *sns.Client, topic string, s *subscriber) {
-	t.Helper()
-	if _, err := client.Subscribe(context.Background(), &sns.SubscribeInput{
-		TopicArn: aws.String(topic), Protocol: aws.String("http"), Endpoint: aws.String(s.srv.URL),
-	}); err != nil {
-		t.Fatalf("subscribe to %s: %v", topic, err)
-	}
-}
-
 // --- FastPix deliveries through the webhook handler ---
 
 type delivery struct {
@@ -170,7 +107,7 @@ func (d delivery) body() []byte {
 type env struct {
 	t       *testing.T
 	webhook *httpapi.Webhook
-	reader  *streamReader
+	reader  *emulatortest.StreamReader
 	state   *streamstate.Store
 	ddb     *countingDynamoDB
 	logs    *emulatortest.SyncBuffer
@@ -191,7 +128,7 @@ func newEnv(t *testing.T) *env {
 			Receiver: &ingest.Receiver{Keys: ingest.StaticKeys{V: v}, Store: &eventstore.DynamoDB{Client: ddb, Table: eventsTable}},
 			Logger:   quiet,
 		},
-		reader: newStreamReader(t, ddb, eventsTable),
+		reader: emulatortest.NewStreamReader(t, ddb, eventsTable),
 		ddb:    &countingDynamoDB{Client: ddb},
 		logs:   &emulatortest.SyncBuffer{},
 	}
@@ -226,81 +163,19 @@ func (e *env) deliver(wantStatus string, ds ...delivery) {
 	}
 }
 
-// --- reading the events table's stream from DynamoDB Local ---
-
-type streamReader struct {
-	t      *testing.T
-	client *dynamodbstreams.Client
-	arn    string
-	iters  map[string]*string // shard id → next iterator (nil: shard closed and read)
-}
-
-func newStreamReader(t *testing.T, ddb *dynamodb.Client, table string) *streamReader {
-	out, err := ddb.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	arn := aws.ToString(out.Table.LatestStreamArn)
-	if arn == "" {
-		t.Fatalf("table %s has no stream: template.yaml's EventsTable needs StreamSpecification", table)
-	}
-	return &streamReader{t: t, client: emulatortest.Streams(t), arn: arn, iters: map[string]*string{}}
-}
-
-// poll reads what every shard has now.
-func (s *streamReader) poll() []streamstypes.Record {
-	ctx := context.Background()
-	desc, err := s.client.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(s.arn)})
-	if err != nil {
-		s.t.Fatalf("describe stream: %v", err)
-	}
-	var recs []streamstypes.Record
-	for _, sh := range desc.StreamDescription.Shards {
-		id := aws.ToString(sh.ShardId)
-		it, known := s.iters[id]
-		if !known {
-			out, err := s.client.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
-				StreamArn: aws.String(s.arn), ShardId: sh.ShardId, ShardIteratorType: streamstypes.ShardIteratorTypeTrimHorizon,
-			})
-			if err != nil {
-				s.t.Fatalf("shard iterator: %v", err)
-			}
-			it = out.ShardIterator
-		}
-		for it != nil {
-			out, err := s.client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it})
-			if err != nil {
-				s.t.Fatalf("get records: %v", err)
-			}
-			recs = append(recs, out.Records...)
-			it = out.NextShardIterator
-			if len(out.Records) == 0 {
-				break
-			}
-		}
-		s.iters[id] = it
-	}
-	return recs
-}
-
 // read returns the stream records written since the last read, waiting for
 // the record of the event untilEventID to appear.
-func (s *streamReader) read(untilEventID string) events.DynamoDBEvent {
-	s.t.Helper()
-	var recs []streamstypes.Record
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		recs = append(recs, s.poll()...)
+func (e *env) read(t *testing.T, untilEventID string) events.DynamoDBEvent {
+	t.Helper()
+	recs := e.reader.ReadUntil(t, 30*time.Second, func(recs []streamstypes.Record) bool {
 		for _, r := range recs {
 			if v, ok := r.Dynamodb.Keys[eventstore.KeyEventID].(*streamstypes.AttributeValueMemberS); ok && v.Value == untilEventID {
-				return ddbstream.FromStreamsRecords(s.arn, recs)
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("no stream record of event %s (read %d records)", untilEventID, len(recs))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return false
+	})
+	return ddbstream.FromStreamsRecords(e.reader.ARN, recs)
 }
 
 func at(sec int) string {
@@ -330,11 +205,11 @@ func TestNotifierEndToEnd(t *testing.T) {
 	snsClient := emulatortest.SNS(t)
 	names := map[string]string{"live": "StreamLiveTopic", "down": "StreamDisconnectedTopic", "simulcast": "SimulcastBroadcastingTopic"}
 	arns := map[string]string{}
-	subs := map[string]*subscriber{}
+	subs := map[string]*emulatortest.Subscriber{}
 	for key, name := range names {
 		arns[key] = emulatortest.CreateTopic(t, snsClient, name)
-		subs[key] = newSubscriber(t)
-		subscribe(t, snsClient, arns[key], subs[key])
+		subs[key] = emulatortest.NewSubscriber(t)
+		subs[key].Subscribe(t, snsClient, arns[key])
 	}
 	routes := alerts.Routes{
 		fastpix.TypeLiveStreamActive:            arns["live"],
@@ -348,9 +223,9 @@ func TestNotifierEndToEnd(t *testing.T) {
 	// run hands what the stream holds up to untilEventID to the handler,
 	// checks nothing failed, and returns per topic what was published, and
 	// the requests it took.
-	run := func(t *testing.T, untilEventID string) (got map[string][]notification, inserts, updates, publishes int) {
+	run := func(t *testing.T, untilEventID string) (got map[string][]emulatortest.Notification, inserts, updates, publishes int) {
 		t.Helper()
-		ev := e.reader.read(untilEventID)
+		ev := e.read(t, untilEventID)
 		for _, r := range ev.Records {
 			if r.EventName == "INSERT" {
 				inserts++
@@ -361,9 +236,9 @@ func TestNotifierEndToEnd(t *testing.T) {
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("Handle: %v, failures %v", err, failures(resp))
 		}
-		got = map[string][]notification{}
+		got = map[string][]emulatortest.Notification{}
 		for key, s := range subs {
-			got[key] = s.take()
+			got[key] = s.Take()
 		}
 		return got, inserts, e.ddb.count() - u0, pub.count() - p0
 	}
@@ -493,7 +368,7 @@ func TestNotifierEndToEnd(t *testing.T) {
 // checkNotification checks one message as the subscriber got it. goaws
 // passes a MessageStructure=json document whole to HTTP subscribers (real
 // SNS would send the "default" rendering), so all renderings are visible.
-func checkNotification(t *testing.T, n notification, topic, eventID, stream string) {
+func checkNotification(t *testing.T, n emulatortest.Notification, topic, eventID, stream string) {
 	t.Helper()
 	if n.TopicArn != topic {
 		t.Errorf("%s: topic %s, want %s", eventID, n.TopicArn, topic)
@@ -519,9 +394,9 @@ func checkNotification(t *testing.T, n notification, topic, eventID, stream stri
 			t.Errorf("%s: attribute %s = %+v, want String %q", eventID, name, a, want)
 		}
 	}
-	raw, _ := json.Marshal(n)
-	if bytes.Contains(raw, []byte(streamKey)) {
-		t.Errorf("%s: a credential reached SNS: %s", eventID, raw)
+	// The body as it arrived, every field of it.
+	if len(n.Raw) == 0 || bytes.Contains(n.Raw, []byte(streamKey)) {
+		t.Errorf("%s: a credential reached SNS, or no body to search: %s", eventID, n.Raw)
 	}
 }
 
@@ -546,8 +421,8 @@ func TestNotifierSNSOutage(t *testing.T) {
 		o.RetryMaxAttempts = 1 // a refused connection fails at once
 	})
 	topic := emulator.TopicARN(topicName)
-	sub := newSubscriber(t)
-	subscribe(t, client, topic, sub)
+	sub := emulatortest.NewSubscriber(t)
+	sub.Subscribe(t, client, topic)
 	pub := &countingSNS{Client: client}
 	h := e.handler(pub, alerts.Routes{fastpix.TypeLiveStreamActive: topic, fastpix.TypeLiveStreamDisconnected: topic})
 
@@ -557,7 +432,7 @@ func TestNotifierSNSOutage(t *testing.T) {
 		delivery{id: "e5-active", typ: fastpix.TypeLiveStreamActive, stream: s, at: at(51)},
 		delivery{id: "e5-disconnected", typ: fastpix.TypeLiveStreamDisconnected, stream: s, at: at(52)},
 	)
-	batch := e.reader.read("e5-disconnected")
+	batch := e.read(t, "e5-disconnected")
 	if len(batch.Records) != 3 {
 		t.Fatalf("%d stream records, want 3", len(batch.Records))
 	}
@@ -584,14 +459,14 @@ func TestNotifierSNSOutage(t *testing.T) {
 
 	// SNS is back on the same address; goaws keeps no subscriptions.
 	goaws = start(goaws.Port)
-	subscribe(t, client, topic, sub)
-	sub.take()
+	sub.Subscribe(t, client, topic)
+	sub.Take()
 	retry := events.DynamoDBEvent{Records: batch.Records[1:]}
 	resp, err = h.Handle(ctx, retry)
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("retry: %v, failures %v", err, failures(resp))
 	}
-	got := sub.take()
+	got := sub.Take()
 	var ids []string
 	for _, n := range got {
 		var r map[string]string

@@ -19,9 +19,10 @@ import (
 type StreamReader struct {
 	client *dynamodbstreams.Client
 	// ARN is the stream's ARN (the events' EventSourceArn).
-	ARN    string
-	iters  map[string]*string // shard id → next iterator; nil once a closed shard is read
-	shards map[string]bool
+	ARN     string
+	iters   map[string]*string // shard id → next iterator; nil once a closed shard is read
+	shards  map[string]bool
+	shardOf map[string]string // sequence number → shard id
 }
 
 // NewStreamReader returns a reader of table's stream; the table must have
@@ -36,11 +37,16 @@ func NewStreamReader(t testing.TB, ddb *dynamodb.Client, table string) *StreamRe
 	if arn == "" {
 		t.Fatalf("table %s has no stream", table)
 	}
-	return &StreamReader{client: Streams(t), ARN: arn, iters: map[string]*string{}, shards: map[string]bool{}}
+	return &StreamReader{client: Streams(t), ARN: arn, iters: map[string]*string{}, shards: map[string]bool{}, shardOf: map[string]string{}}
 }
 
 // Shards is how many shards the reader has seen.
 func (s *StreamReader) Shards() int { return len(s.shards) }
+
+// Shard returns the id of the shard the record with this sequence number
+// was read from ("" if it was not read): what a Lambda failure record
+// (DDBStreamBatchInfo) names besides the sequence numbers.
+func (s *StreamReader) Shard(sequenceNumber string) string { return s.shardOf[sequenceNumber] }
 
 // Poll returns what every shard holds beyond what was read before.
 func (s *StreamReader) Poll(t testing.TB) []streamstypes.Record {
@@ -78,6 +84,9 @@ func (s *StreamReader) Poll(t testing.TB) []streamstypes.Record {
 			out, err := s.client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it})
 			if err != nil {
 				t.Fatalf("get records of shard %s: %v", id, err)
+			}
+			for _, r := range out.Records {
+				s.shardOf[aws.ToString(r.Dynamodb.SequenceNumber)] = id
 			}
 			recs = append(recs, out.Records...)
 			it = out.NextShardIterator
