@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
@@ -190,36 +189,31 @@ type CachedKeys struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 
-	loadedAtNano atomic.Int64 // loadedAt of the current verifier, for the lock-free check
-	mu           sync.Mutex   // serialises loads
-	v            atomic.Pointer[fastpix.Verifier]
-	loaded       string    // the secrets behind v, to tell a change
-	lastErr      error     // the last load's error, while there is no verifier
-	loadedAt     time.Time // when Load last ran, successful or not
+	mu       sync.Mutex        // guards the rest, and serialises loads
+	v        *fastpix.Verifier // nil until a load succeeds
+	loaded   string            // the secrets behind v, to tell a change
+	loadedAt time.Time         // when Load last ran, successful or not
+	lastErr  error             // what the last load said, while v is nil
 }
 
 // Verifier implements Keys.
 func (k *CachedKeys) Verifier(ctx context.Context) (*fastpix.Verifier, error) {
-	if v := k.v.Load(); v != nil && !k.expired() {
-		return v, nil
-	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	cur := k.v.Load()
-	if cur != nil && k.now().Sub(k.loadedAt) < k.maxAge() {
-		return cur, nil
-	}
-	if cur == nil && k.lastErr != nil && k.now().Sub(k.loadedAt) < FailedLoadBackoff {
+	age := k.now().Sub(k.loadedAt)
+	switch {
+	case k.v != nil && age < k.maxAge():
+		return k.v, nil
+	case k.v == nil && k.lastErr != nil && age < FailedLoadBackoff:
 		// Nothing to verify with yet, and the store just said why: every
 		// request on the open route must not become a read of it.
 		return nil, k.lastErr
 	}
 	v, _, err := k.load(ctx)
-	k.lastErr = err
-	if err != nil && cur != nil {
+	if err != nil && k.v != nil {
 		// The secrets in hand still verify; the store is asked again at
 		// the next expiry.
-		return cur, nil
+		return k.v, nil
 	}
 	return v, err
 }
@@ -227,13 +221,6 @@ func (k *CachedKeys) Verifier(ctx context.Context) (*fastpix.Verifier, error) {
 // FailedLoadBackoff is how long CachedKeys answers with its last load error
 // before trying the secret store again, while it has no secret at all.
 const FailedLoadBackoff = 5 * time.Second
-
-// expired reports whether the cached secrets are older than MaxAge. It is
-// read without the lock: a stale answer only costs one more lock.
-func (k *CachedKeys) expired() bool {
-	at := k.loadedAtNano.Load()
-	return at == 0 || k.now().UnixNano()-at >= int64(k.maxAge())
-}
 
 func (k *CachedKeys) maxAge() time.Duration {
 	if k.MaxAge > 0 {
@@ -260,25 +247,32 @@ func (k *CachedKeys) Refresh(ctx context.Context) (*fastpix.Verifier, error) {
 	return v, nil
 }
 
-// load runs Load and keeps the result; k.mu is held.
+// load runs Load and keeps what it gives; k.mu is held. It reports whether
+// the secrets changed.
 func (k *CachedKeys) load(ctx context.Context) (*fastpix.Verifier, bool, error) {
 	k.loadedAt = k.now()
+	v, changed, err := k.build(ctx)
+	k.lastErr = err
+	if err == nil && changed {
+		k.v = v
+	}
+	return v, changed, err
+}
+
+func (k *CachedKeys) build(ctx context.Context) (*fastpix.Verifier, bool, error) {
 	secrets, err := k.Load(ctx)
 	if err != nil {
 		return nil, false, err
 	}
 	joined := strings.Join(secrets, ",")
-	if cur := k.v.Load(); cur != nil && joined == k.loaded {
-		k.loadedAtNano.Store(k.loadedAt.UnixNano())
-		return cur, false, nil
+	if k.v != nil && joined == k.loaded {
+		return k.v, false, nil
 	}
 	v, err := fastpix.NewVerifier(secrets...)
 	if err != nil {
 		return nil, false, err
 	}
-	k.v.Store(v)
 	k.loaded = joined
-	k.loadedAtNano.Store(k.loadedAt.UnixNano())
 	return v, true, nil
 }
 
