@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 
@@ -78,9 +77,6 @@ func (in *Inbox) Subscribe(ctx context.Context, topicARN string) error {
 	}
 	return nil
 }
-
-// ServeHTTP receives SNS's POSTs.
-func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { in.ep.ServeHTTP(w, r) }
 
 func (in *Inbox) receive(m snsendpoint.Message) {
 	a := Alert{Topic: snsendpoint.TopicName(m.TopicArn), TopicARN: m.TopicArn, MessageID: m.MessageId, Subject: m.Subject, Attributes: map[string]string{}}

@@ -95,15 +95,6 @@ func (t *Template) CreateTableInput(logicalID, name string) (*dynamodb.CreateTab
 	return in, nil
 }
 
-// TableLogicalIDs lists the template's DynamoDB tables.
-func (t *Template) TableLogicalIDs() []string {
-	var ids []string
-	for id := range t.GetAllDynamoDBTableResources() {
-		ids = append(ids, id)
-	}
-	return ids
-}
-
 func keySchema(ks []cfnddb.Table_KeySchema) []ddbtypes.KeySchemaElement {
 	out := make([]ddbtypes.KeySchemaElement, 0, len(ks))
 	for _, k := range ks {

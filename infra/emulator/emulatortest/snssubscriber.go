@@ -52,9 +52,6 @@ func NewSubscriber(t testing.TB) *Subscriber {
 	return s
 }
 
-// URL is the endpoint's base address.
-func (s *Subscriber) URL() string { return s.ep.URL }
-
 // Subscribe subscribes the endpoint to topicARN through client and waits
 // until this subscription is confirmed. After an emulator restart (goaws
 // keeps no subscriptions) call it again.
