@@ -58,6 +58,11 @@ const (
 	OutcomeUnavailable   = "unavailable"
 )
 
+// MethodNotAllowedMessage answers any method but POST. The route takes
+// every method so that a person who opens the URL in a browser learns it is
+// the right one, rather than reading API Gateway's "Not Found".
+const MethodNotAllowedMessage = "this is the FastPix webhook endpoint: it takes POST requests signed by FastPix (FastPix-Signature header)"
+
 type answer struct {
 	Status  string `json:"status"`
 	EventID string `json:"eventId,omitempty"`
@@ -111,7 +116,7 @@ func (h *Webhook) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 func (h *Webhook) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (int, string, answer, ingest.Result, error) {
 	var res ingest.Result
 	if m := req.RequestContext.HTTP.Method; m != http.MethodPost {
-		return http.StatusMethodNotAllowed, OutcomeMethod, answer{Status: "rejected", Error: "method not allowed: use POST"}, res, nil
+		return http.StatusMethodNotAllowed, OutcomeMethod, answer{Status: "rejected", Error: MethodNotAllowedMessage}, res, nil
 	}
 	body, status, err := rawBody(req)
 	if err != nil {

@@ -11,12 +11,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/ingest"
+	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 )
 
 const testSecret = "ZGVtby1zZWNyZXQ="
@@ -194,7 +196,7 @@ func TestWebhookAnswers(t *testing.T) {
 				r.RequestContext.HTTP.Method = http.MethodGet
 				return r
 			},
-			status: 405, answer: map[string]string{"status": "rejected", "error": "method not allowed: use POST"},
+			status: 405, answer: map[string]string{"status": "rejected", "error": MethodNotAllowedMessage},
 		},
 		{
 			name:     "store unavailable",
@@ -311,5 +313,43 @@ func TestHeader(t *testing.T) {
 		if got := Header(tt.headers, fastpix.SignatureHeader); got != tt.want {
 			t.Errorf("Header(%v) = %q, want %q", tt.headers, got, tt.want)
 		}
+	}
+}
+
+// stalledWriter is a store that never answers: it returns only when its
+// context ends, as a PutItem on a connection nobody answers does.
+type stalledWriter struct{}
+
+func (stalledWriter) Put(ctx context.Context, _ eventstore.Record) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A store that stalls is given up on before the invocation's deadline, so
+// the function itself answers 503 (FastPix retries), logs why and counts
+// StorageErrors, instead of being killed by Lambda at its timeout with
+// none of the three.
+func TestWebhookStalledStoreAnswersBeforeTheDeadline(t *testing.T) {
+	var logs, emf bytes.Buffer
+	h := newWebhook(t, stalledWriter{}, nil, &logs)
+	h.Receiver.(*ingest.Receiver).DeadlineMargin = 200 * time.Millisecond
+	h.Observer = metrics.Webhook{E: &metrics.Emitter{W: &emf, Function: "webhook"}}
+	// What Lambda gives the handler: a context that ends at the function's
+	// timeout (here 1 s, below the store's own 10 s).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	resp, err := h.Handle(ctx, post(event, signed(t, event)))
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		t.Fatalf("the handler answered after the invocation's deadline (%v)", ctxErr)
+	}
+	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("answer %d %s, %v; want 503", resp.StatusCode, resp.Body, err)
+	}
+	checkLogLine(t, logs.String(), http.StatusServiceUnavailable)
+	if !strings.Contains(logs.String(), `"outcome":"unavailable"`) || !strings.Contains(logs.String(), "deadline exceeded") {
+		t.Errorf("the log line does not say the store timed out: %s", logs.String())
+	}
+	if !strings.Contains(emf.String(), `"`+metrics.StorageErrors+`":1`) {
+		t.Errorf("no StorageErrors metric: %s", emf.String())
 	}
 }

@@ -68,7 +68,14 @@ type Receiver struct {
 	Retention time.Duration
 	// StoreTimeout bounds the write, so that a slow store yields an answer
 	// FastPix retries rather than a timed-out request (10 s when zero).
+	// When the context has a deadline (a Lambda invocation's), the write
+	// also ends DeadlineMargin before it: a function killed at its timeout
+	// writes no 503, no log line and no metric.
 	StoreTimeout time.Duration
+	// DeadlineMargin is the time kept, after the write gives up, to answer,
+	// log and count the failure before the context's deadline
+	// (DefaultDeadlineMargin when zero).
+	DeadlineMargin time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -103,11 +110,7 @@ func (r *Receiver) Receive(ctx context.Context, body []byte, signature string) (
 	}
 	rec := eventstore.NewRecord(ev, redacted, now(), r.Retention)
 
-	timeout := r.StoreTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	sctx, cancel := context.WithTimeout(ctx, timeout)
+	sctx, cancel := r.storeContext(ctx)
 	defer cancel()
 	switch err := r.Store.Put(sctx, rec); {
 	case err == nil:
@@ -121,6 +124,35 @@ func (r *Receiver) Receive(ctx context.Context, body []byte, signature string) (
 		return res, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return res, nil
+}
+
+// DefaultStoreTimeout bounds a write when StoreTimeout is zero.
+const DefaultStoreTimeout = 10 * time.Second
+
+// DefaultDeadlineMargin is what the write leaves of an invocation's time:
+// far more than answering takes, far less than a write needs.
+const DefaultDeadlineMargin = time.Second
+
+// storeContext gives the write StoreTimeout, cut to end DeadlineMargin
+// before ctx's own deadline when it has one. A deadline already within the
+// margin leaves the write no time: it fails at once, and the caller still
+// answers in time.
+func (r *Receiver) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	timeout := r.StoreTimeout
+	if timeout <= 0 {
+		timeout = DefaultStoreTimeout
+	}
+	end := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok {
+		margin := r.DeadlineMargin
+		if margin <= 0 {
+			margin = DefaultDeadlineMargin
+		}
+		if d = d.Add(-margin); d.Before(end) {
+			end = d
+		}
+	}
+	return context.WithDeadline(ctx, end)
 }
 
 // StaticKeys always supplies the same Verifier, or the same error.

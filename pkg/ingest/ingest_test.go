@@ -170,6 +170,63 @@ func TestReceiveStoreTimeout(t *testing.T) {
 	}
 }
 
+// The write's budget is StoreTimeout, cut to end DeadlineMargin before the
+// invocation's deadline, so the handler still has time to answer 503, log
+// and count the failure before Lambda ends the function.
+func TestReceiveStoreBudgetLeavesTimeToAnswer(t *testing.T) {
+	tests := []struct {
+		name          string
+		deadlineIn    time.Duration // 0: the context has no deadline
+		storeTimeout  time.Duration
+		margin        time.Duration
+		wantEndBefore time.Duration // the write must end by then (after Receive)
+		wantEndAfter  time.Duration // and not before then (from its start)
+	}{
+		{"no deadline: StoreTimeout", 0, 3 * time.Second, 0, 3 * time.Second, 2 * time.Second},
+		{"no deadline, no StoreTimeout: the default", 0, 0, 0, DefaultStoreTimeout, DefaultStoreTimeout - time.Second},
+		{"Lambda's 10 s deadline and the default 10 s timeout: a second is kept", 10 * time.Second, 0, 0, 9 * time.Second, 8 * time.Second},
+		{"deadline far beyond StoreTimeout: StoreTimeout", time.Minute, 2 * time.Second, 0, 2 * time.Second, time.Second},
+		{"own margin", 10 * time.Second, 0, 3 * time.Second, 7 * time.Second, 6 * time.Second},
+		{"deadline inside the margin: no time to write", 500 * time.Millisecond, 0, 0, 0, -time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := &deadlineStore{}
+			r := newReceiver(t, store)
+			r.StoreTimeout, r.DeadlineMargin = tt.storeTimeout, tt.margin
+			ctx := context.Background()
+			if tt.deadlineIn > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.deadlineIn)
+				defer cancel()
+			}
+			start := time.Now()
+			_, err := r.Receive(ctx, []byte(activeBody), sign(t, activeBody))
+			if !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("err = %v, want ErrUnavailable", err)
+			}
+			if !store.hasDeadline {
+				t.Fatal("the write has no deadline")
+			}
+			if store.deadline.After(time.Now().Add(tt.wantEndBefore)) || store.deadline.Before(start.Add(tt.wantEndAfter)) {
+				t.Errorf("the write ends %v after the start, want within (%v, %v]", store.deadline.Sub(start), tt.wantEndAfter, tt.wantEndBefore)
+			}
+		})
+	}
+}
+
+// deadlineStore records the deadline it was given and fails, as a store
+// that would have stalled until then.
+type deadlineStore struct {
+	deadline    time.Time
+	hasDeadline bool
+}
+
+func (s *deadlineStore) Put(ctx context.Context, _ eventstore.Record) error {
+	s.deadline, s.hasDeadline = ctx.Deadline()
+	return context.DeadlineExceeded
+}
+
 type blockingStore struct{}
 
 func (blockingStore) Put(ctx context.Context, _ eventstore.Record) error {
