@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Env reads settings. Exit ends the process after logging why; tests
@@ -38,13 +40,40 @@ func (e *Env) fail(msg string, args ...any) {
 }
 
 // AWS loads the AWS configuration (region, credentials, and endpoint
-// overrides such as AWS_ENDPOINT_URL_DYNAMODB for local runs).
+// overrides such as AWS_ENDPOINT_URL_DYNAMODB for local runs). Every call
+// of a client made from it, retries included, ends CallMargin before the
+// deadline of the context it is given (see WithinDeadline).
 func (e *Env) AWS() aws.Config {
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
 		e.fail("load AWS configuration", "error", err.Error())
 	}
+	cfg.APIOptions = append(cfg.APIOptions, WithinDeadline(CallMargin))
 	return cfg
+}
+
+// CallMargin is what an AWS call leaves of its invocation's time when it
+// gives up: far more than reporting the failure takes.
+const CallMargin = time.Second
+
+// WithinDeadline is an AWS client option that ends each call, retries
+// included, margin before the deadline of its context. Lambda's context
+// ends when the function times out; a call to a dependency that stalls
+// would otherwise last until then, and Lambda would kill the function before
+// it logs the failure, counts it in its metrics or reports which records
+// to retry. A context without a deadline is left as it is.
+func WithinDeadline(margin time.Duration) func(*middleware.Stack) error {
+	return func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("WithinDeadline",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if d, ok := ctx.Deadline(); ok {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithDeadline(ctx, d.Add(-margin))
+					defer cancel()
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	}
 }
 
 // Required returns the value of name, which must be set.

@@ -2,9 +2,20 @@ package lambdaenv
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"log/slog"
+	"net"
+	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
 
 // exited stops the code under test where os.Exit would have.
@@ -61,6 +72,89 @@ func TestSettings(t *testing.T) {
 			}
 			if failed || got != tt.want {
 				t.Errorf("= %v (failed %v), want %v", got, failed, tt.want)
+			}
+		})
+	}
+}
+
+// stalledEndpoint is an AWS endpoint that accepts connections and never
+// answers, as a dependency that hangs does.
+func stalledEndpoint(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + l.Addr().String()
+}
+
+// A call to a dependency that never answers gives up CallMargin before the
+// invocation's deadline, with an error the function can log, count and
+// report, for every client the configuration makes (DynamoDB and SNS here,
+// the notifier's two).
+func TestAWSCallsEndBeforeTheDeadline(t *testing.T) {
+	endpoint := stalledEndpoint(t)
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ENDPOINT_URL_SNS": endpoint, "AWS_REGION": "us-east-1",
+		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+	} {
+		t.Setenv(k, v)
+	}
+	var cfg aws.Config
+	if failed, logs := run(t, nil, func(e *Env) { cfg = e.AWS() }); failed {
+		t.Fatalf("AWS(): %s", logs)
+	}
+	calls := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"dynamodb UpdateItem", func(ctx context.Context) error {
+			_, err := dynamodb.NewFromConfig(cfg).UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName: aws.String("StreamStateTable"),
+				Key:       map[string]ddbtypes.AttributeValue{"streamId": &ddbtypes.AttributeValueMemberS{Value: "s1"}},
+			})
+			return err
+		}},
+		{"sns Publish", func(ctx context.Context) error {
+			_, err := sns.NewFromConfig(cfg).Publish(ctx, &sns.PublishInput{
+				TopicArn: aws.String("arn:aws:sns:us-east-1:123456789012:StreamLiveTopic"), Message: aws.String("m"),
+			})
+			return err
+		}},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			// Lambda's context: it ends at the function's timeout.
+			ctx, cancel := context.WithTimeout(context.Background(), CallMargin+500*time.Millisecond)
+			defer cancel()
+			err := c.call(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("the call outlived the invocation's deadline: %v", err)
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("err = %v, want a deadline exceeded", err)
 			}
 		})
 	}
