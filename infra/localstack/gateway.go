@@ -48,17 +48,35 @@ type Gateway struct {
 	Logger *slog.Logger
 }
 
+// match finds the route of a request as API Gateway does: an ANY route
+// takes every method, and of several routes that match, one without a
+// greedy {name+} segment wins, then one that names the method over ANY.
 func (g *Gateway) match(method, path string) (Route, map[string]string, bool) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
+	var best Route
+	var bestParams map[string]string
+	bestRank := -1
 	for _, rt := range g.Routes {
 		if rt.Method != "ANY" && rt.Method != method {
 			continue
 		}
-		if params, ok := matchPath(strings.Split(strings.Trim(rt.Path, "/"), "/"), segs); ok {
-			return rt, params, true
+		pattern := strings.Split(strings.Trim(rt.Path, "/"), "/")
+		params, ok := matchPath(pattern, segs)
+		if !ok {
+			continue
+		}
+		rank := 0
+		if !strings.HasSuffix(pattern[len(pattern)-1], "+}") {
+			rank += 2
+		}
+		if rt.Method == method {
+			rank++
+		}
+		if rank > bestRank {
+			best, bestParams, bestRank = rt, params, rank
 		}
 	}
-	return Route{}, nil, false
+	return best, bestParams, bestRank >= 0
 }
 
 func matchPath(pattern, segs []string) (map[string]string, bool) {

@@ -34,6 +34,9 @@ func TestGateway(t *testing.T) {
 		{Method: "GET", Path: "/streams/{streamId}", Handler: record(200, "state")},
 		{Method: "GET", Path: "/streams/{streamId}/events", Handler: record(200, "events")},
 		{Method: "ANY", Path: "/files/{path+}", Handler: record(201, "file")},
+		{Method: "PUT", Path: "/files/{path+}", Handler: record(202, "put")},
+		{Method: "ANY", Path: "/files/readme", Handler: record(203, "readme")},
+		{Method: "ANY", Path: "/hooks/any", Handler: record(405, "any")},
 		{Method: "GET", Path: "/fail", Handler: fail},
 		{Method: "GET", Path: "/binary", Handler: binary},
 	}}
@@ -86,6 +89,15 @@ func TestGateway(t *testing.T) {
 					t.Fatalf("params %v", req.PathParameters)
 				}
 			}},
+		{name: "a method route wins over ANY", method: "PUT", target: "/files/a", wantStatus: 202, wantBody: "put"},
+		{name: "a full path wins over a greedy one, whatever the method", method: "PUT", target: "/files/readme", wantStatus: 203, wantBody: "readme"},
+		{name: "ANY takes GET", method: "GET", target: "/hooks/any", wantStatus: 405, wantBody: "any",
+			check: func(t *testing.T, req events.APIGatewayV2HTTPRequest) {
+				if req.RouteKey != "ANY /hooks/any" || req.RequestContext.HTTP.Method != "GET" {
+					t.Fatalf("route %q method %q", req.RouteKey, req.RequestContext.HTTP.Method)
+				}
+			}},
+		{name: "ANY takes OPTIONS", method: "OPTIONS", target: "/hooks/any", wantStatus: 405, wantBody: "any"},
 		{name: "wrong method is no route", method: "GET", target: "/webhooks/fastpix", wantStatus: 404, wantBody: "{\"message\":\"Not Found\"}\n"},
 		{name: "unknown path", method: "GET", target: "/streams", wantStatus: 404},
 		{name: "too deep", method: "GET", target: "/streams/s-1/events/x", wantStatus: 404},
@@ -113,7 +125,7 @@ func TestGateway(t *testing.T) {
 			if tc.wantBody != "" && string(body) != tc.wantBody {
 				t.Fatalf("body %q, want %q", body, tc.wantBody)
 			}
-			if tc.wantStatus < 300 && tc.wantBody != "" && tc.target != "/binary" && resp.Header.Get("X-Handler") != "yes" {
+			if tc.wantStatus < 500 && tc.wantStatus != 404 && tc.wantBody != "" && tc.target != "/binary" && resp.Header.Get("X-Handler") != "yes" {
 				t.Fatalf("the handler's headers were not written: %v", resp.Header)
 			}
 			if tc.check != nil {

@@ -237,11 +237,27 @@ func TestLocalStack(t *testing.T) {
 		{"/streams/no-such-stream/events", http.StatusNotFound},
 		{"/streams/" + localstack.DemoStreamID + "/events?cursor=bm90LWEtY3Vyc29y", http.StatusBadRequest},
 		{"/streams/" + localstack.DemoStreamID + "/events?limit=1000", http.StatusBadRequest},
-		{"/webhooks/fastpix", http.StatusNotFound}, // GET: no such route
 		{"/nowhere", http.StatusNotFound},
 	} {
 		if code := getJSON(t, st.URL+tc.path, nil); code != tc.want {
 			t.Errorf("GET %s: %d, want %d", tc.path, code, tc.want)
+		}
+	}
+	// The webhook URL opened in a browser (or probed with another method)
+	// says what it is, through the template's ANY route.
+	for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodOptions} {
+		req, _ := http.NewRequestWithContext(ctx, method, st.URL+localstack.WebhookPath, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var answer struct{ Status, Error string }
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != http.MethodPost ||
+			json.Unmarshal(body, &answer) != nil || !strings.Contains(answer.Error, "FastPix webhook endpoint") ||
+			bytes.Count(bytes.TrimSpace(body), []byte("\n")) != 0 {
+			t.Errorf("%s %s: %d Allow=%q %s; want 405, Allow: POST and what the URL is", method, localstack.WebhookPath, resp.StatusCode, resp.Header.Get("Allow"), body)
 		}
 	}
 

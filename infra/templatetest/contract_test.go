@@ -504,7 +504,7 @@ func TestHTTPAPI(t *testing.T) {
 		}
 	}
 	want := map[string]route{
-		"POST /webhooks/fastpix":         {"WebhookFunction", ""},
+		"ANY /webhooks/fastpix":          {"WebhookFunction", ""},
 		"GET /streams/{streamId}":        {"StreamsFunction", "AWS_IAM"},
 		"GET /streams/{streamId}/events": {"StreamsFunction", "AWS_IAM"},
 	}
