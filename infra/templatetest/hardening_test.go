@@ -212,8 +212,8 @@ func TestTimeoutsLeaveRoomToAnswer(t *testing.T) {
 
 // What the tests above read in template.yaml is what AWS deploys: the SAM
 // translator (as cfn-lint runs it) keeps the webhook route open on any
-// method with the stage's throttling, gives every function its log group,
-// created before it, and the INFO system log level.
+// method with the stage's throttling, creates every function's log group
+// before it, and keeps the INFO system log level.
 func TestTransformedTemplateKeepsTheHardening(t *testing.T) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
@@ -248,6 +248,7 @@ json.dump(tr.template(), sys.stdout)
 	var cfn struct {
 		Resources map[string]struct {
 			Type       string
+			DependsOn  any
 			Properties map[string]any
 		}
 	}
@@ -296,9 +297,15 @@ json.dump(tr.template(), sys.stdout)
 		if s(lc["SystemLogLevel"]) != "INFO" || s(lc["LogFormat"]) != "JSON" {
 			t.Errorf("%s: transformed LoggingConfig %v, want JSON and SystemLogLevel INFO", f.id, lc)
 		}
-		group := target(lc["LogGroup"])
-		if res[group].Type != "AWS::Logs::LogGroup" {
-			t.Errorf("%s: logs to %q, not a log group of the stack", f.id, group)
+		name := target(r.Properties["FunctionName"])
+		group := ""
+		for id, g := range res {
+			if g.Type == "AWS::Logs::LogGroup" && target(g.Properties["LogGroupName"]) == "/aws/lambda/"+name {
+				group = id
+			}
+		}
+		if group == "" || !slices.ContainsFunc(l(r.DependsOn), func(d any) bool { return s(d) == group }) {
+			t.Errorf("%s (%s): log group %q, DependsOn %v; want its group created first", f.id, name, group, r.DependsOn)
 		}
 	}
 }

@@ -2,28 +2,36 @@ package templatetest
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
-// Every function logs to a log group the stack declares, so its logs expire
+// Every function's log group is declared, so its logs expire
 // (LogRetentionDays) instead of being kept, and paid for, forever. The
-// function names its group (LoggingConfig.LogGroup), so CloudFormation
+// function has a fixed name and DependsOn its group, so CloudFormation
 // creates the group before the function, never after a first event has
 // made Lambda create one of the same name.
 func TestFunctionLogGroupsExpire(t *testing.T) {
 	tp := load(t)
 	fns := tp.ofType("AWS::Serverless::Function")
-	used := map[string]string{} // log group → function
+	groups := map[string]string{} // log group name → logical id
+	for _, id := range tp.ofType("AWS::Logs::LogGroup") {
+		groups[target(tp.props(t, id)["LogGroupName"])] = id
+	}
 	for _, f := range functions {
-		group := target(path(tp.props(t, f.id), "LoggingConfig", "LogGroup"))
-		if tp.typeOf(group) != "AWS::Logs::LogGroup" {
-			t.Errorf("%s: LoggingConfig.LogGroup is %q, want !Ref to an AWS::Logs::LogGroup of the template", f.id, group)
+		name := target(tp.props(t, f.id)["FunctionName"])
+		if !strings.HasPrefix(name, "${AWS::StackName}-") {
+			t.Errorf("%s: FunctionName %q, want a fixed name, ${AWS::StackName}-…", f.id, name)
 			continue
 		}
-		if other, ok := used[group]; ok {
-			t.Errorf("%s and %s share the log group %s", f.id, other, group)
+		group, ok := groups["/aws/lambda/"+name]
+		if !ok {
+			t.Errorf("%s: no AWS::Logs::LogGroup named /aws/lambda/%s", f.id, name)
+			continue
 		}
-		used[group] = f.id
+		if deps := l(tp.resource(t, f.id)["DependsOn"]); !slices.ContainsFunc(deps, func(d any) bool { return s(d) == group }) {
+			t.Errorf("%s: DependsOn %v, want %s (its log group exists before it can run)", f.id, deps, group)
+		}
 		p := tp.props(t, group)
 		if target(p["RetentionInDays"]) != "LogRetentionDays" {
 			t.Errorf("%s: retention is %v, want !Ref LogRetentionDays", group, p["RetentionInDays"])
@@ -33,9 +41,6 @@ func TestFunctionLogGroupsExpire(t *testing.T) {
 			if slices.Contains(fns, ref) {
 				t.Errorf("%s: its name refers to %s, so it is created after the function", group, ref)
 			}
-		}
-		if deps := l(tp.resource(t, group)["DependsOn"]); len(deps) > 0 {
-			t.Errorf("%s depends on %v; the function must depend on it, not the reverse", group, deps)
 		}
 	}
 }
