@@ -4,7 +4,7 @@
 GO ?= go
 export FPR_CACHE := $(CURDIR)/.cache
 
-.PHONY: all deps test vet run demo build bench fuzz soak clean
+.PHONY: all deps test vet lint run demo build bench fuzz soak clean
 
 all: test
 
@@ -18,9 +18,14 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
+## lint: AWS's linter (cfn-lint, with the SAM translator) on template.yaml; skipped, saying so, where it is not installed
+lint:
+	@if command -v cfn-lint >/dev/null 2>&1; then cfn-lint template.yaml && echo "cfn-lint template.yaml: no findings"; \
+	else echo "cfn-lint is not installed: template.yaml not linted (pip install cfn-lint)"; fi
+
 ## test: every test, unit and integration (against DynamoDB Local and goaws),
 ## under the race detector; the system proofs run last, printing their counts
-test: deps vet
+test: deps vet lint
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/infra/proof$$')
 	@$(MAKE) --no-print-directory proof
 
