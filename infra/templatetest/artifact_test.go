@@ -79,54 +79,10 @@ const demoSecret = "ZGVtby1zZWNyZXQ=" // base64("demo-secret"), FastPix's docume
 // AWS's Lambda Runtime Interface Emulator, fed the API Gateway v2 event a
 // signed FastPix delivery becomes, with DynamoDB Local as its table.
 func TestWebhookBootstrapUnderRuntimeInterfaceEmulator(t *testing.T) {
-	cache, err := emulator.CacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rie := filepath.Join(cache, "bin", "aws-lambda-rie")
-	if _, err := os.Stat(rie); err != nil {
-		t.Fatalf("%s: %v (run make deps)", rie, err)
-	}
-	dir := t.TempDir()
-	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "bootstrap"), "./functions/webhook")
-	build.Dir = repoRoot(t)
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build webhook: %v\n%s", err, out)
-	}
-
 	endpoint := emulatortest.DynamoDBEndpoint(t)
 	db := emulatortest.DynamoDBAt(endpoint)
 	table := emulatortest.CreateTable(t, db, "EventsTable")
-
-	port := freePort(t)
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port), "./bootstrap")
-	cmd.Dir = dir
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"EVENTS_TABLE=" + table,
-		"FASTPIX_WEBHOOK_SECRET=" + demoSecret,
-		"AWS_ENDPOINT_URL_DYNAMODB=" + endpoint,
-		"AWS_REGION=" + emulator.Region,
-		"AWS_ACCESS_KEY_ID=local",
-		"AWS_SECRET_ACCESS_KEY=local",
-		"AWS_EC2_METADATA_DISABLED=true",
-	}
-	logs := &emulatortest.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", rie, err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("emulator output:\n%s", logs.String())
-		}
-	})
-	waitListening(t, port)
-	url := fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port)
+	url, logs := startWebhookUnderRIE(t, "EVENTS_TABLE="+table, "AWS_ENDPOINT_URL_DYNAMODB="+endpoint)
 
 	first := readFixture(t, "seed-live_stream.created-1.json")
 	second := readFixture(t, "seed-live_stream.created-2.json")
@@ -206,6 +162,57 @@ func TestWebhookBootstrapUnderRuntimeInterfaceEmulator(t *testing.T) {
 			t.Logf("emulator: %s", strings.TrimSpace(line))
 		}
 	}
+}
+
+// startWebhookUnderRIE builds the webhook's bootstrap as make build does
+// (for the host, so it can run), serves it with AWS's Lambda Runtime
+// Interface Emulator given env (the function's configuration, beside the
+// signing secret and local credentials), and returns the invocation URL and
+// the emulator's output: the function's logs and the platform's lines.
+func startWebhookUnderRIE(t *testing.T, env ...string) (string, *emulatortest.SyncBuffer) {
+	t.Helper()
+	cache, err := emulator.CacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rie := filepath.Join(cache, "bin", "aws-lambda-rie")
+	if _, err := os.Stat(rie); err != nil {
+		t.Fatalf("%s: %v (run make deps)", rie, err)
+	}
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "bootstrap"), "./functions/webhook")
+	build.Dir = repoRoot(t)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build webhook: %v\n%s", err, out)
+	}
+
+	port := freePort(t)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port), "./bootstrap")
+	cmd.Dir = dir
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"FASTPIX_WEBHOOK_SECRET=" + demoSecret,
+		"AWS_REGION=" + emulator.Region,
+		"AWS_ACCESS_KEY_ID=local",
+		"AWS_SECRET_ACCESS_KEY=local",
+		"AWS_EC2_METADATA_DISABLED=true",
+	}, env...)
+	logs := &emulatortest.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", rie, err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("emulator output:\n%s", logs.String())
+		}
+	})
+	waitListening(t, port)
+	return fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), logs
 }
 
 func apiEvent(body []byte, signature string) events.APIGatewayV2HTTPRequest {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/streamhook/fastpix-receiver/pkg/deadline"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 )
@@ -142,17 +143,13 @@ func (r *Receiver) storeContext(ctx context.Context) (context.Context, context.C
 	if timeout <= 0 {
 		timeout = DefaultStoreTimeout
 	}
-	end := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok {
-		margin := r.DeadlineMargin
-		if margin <= 0 {
-			margin = DefaultDeadlineMargin
-		}
-		if d = d.Add(-margin); d.Before(end) {
-			end = d
-		}
+	margin := r.DeadlineMargin
+	if margin <= 0 {
+		margin = DefaultDeadlineMargin
 	}
-	return context.WithDeadline(ctx, end)
+	reserved, release := deadline.Reserve(ctx, margin)
+	sctx, cancel := context.WithTimeout(reserved, timeout)
+	return sctx, func() { cancel(); release() }
 }
 
 // StaticKeys always supplies the same Verifier, or the same error.

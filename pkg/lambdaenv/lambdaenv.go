@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/streamhook/fastpix-receiver/pkg/deadline"
 )
 
 // Env reads settings. Exit ends the process after logging why; tests
@@ -57,7 +59,8 @@ func (e *Env) AWS() aws.Config {
 const CallMargin = time.Second
 
 // WithinDeadline is an AWS client option that ends each call, retries
-// included, margin before the deadline of its context. Lambda's context
+// included, margin before the deadline of its context (deadline.Reserve:
+// unless the caller reserved its own margin already). Lambda's context
 // ends when the function times out; a call to a dependency that stalls
 // would otherwise last until then, and Lambda would kill the function before
 // it logs the failure, counts it in its metrics or reports which records
@@ -66,11 +69,8 @@ func WithinDeadline(margin time.Duration) func(*middleware.Stack) error {
 	return func(s *middleware.Stack) error {
 		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("WithinDeadline",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				if d, ok := ctx.Deadline(); ok {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithDeadline(ctx, d.Add(-margin))
-					defer cancel()
-				}
+				ctx, cancel := deadline.Reserve(ctx, margin)
+				defer cancel()
 				return next.HandleInitialize(ctx, in)
 			}), middleware.Before)
 	}

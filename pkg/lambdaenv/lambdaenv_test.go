@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
 )
 
 // exited stops the code under test where os.Exit would have.
@@ -77,44 +77,12 @@ func TestSettings(t *testing.T) {
 	}
 }
 
-// stalledEndpoint is an AWS endpoint that accepts connections and never
-// answers, as a dependency that hangs does.
-func stalledEndpoint(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + l.Addr().String()
-}
-
 // A call to a dependency that never answers gives up CallMargin before the
 // invocation's deadline, with an error the function can log, count and
 // report, for every client the configuration makes (DynamoDB and SNS here,
 // the notifier's two).
 func TestAWSCallsEndBeforeTheDeadline(t *testing.T) {
-	endpoint := stalledEndpoint(t)
+	endpoint := emulatortest.StalledEndpoint(t)
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ENDPOINT_URL_SNS": endpoint, "AWS_REGION": "us-east-1",
 		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_EC2_METADATA_DISABLED": "true",
