@@ -190,6 +190,14 @@ func (r *Receiver) verifyRefreshed(ctx context.Context, body []byte, signature s
 	return v.Verify(body, signature) == nil
 }
 
+// Receiver finds Refresh by a run-time type assertion; these stop the build
+// when CachedKeys' methods drift from the interfaces, which would otherwise
+// silently end secret rotation for a warm function.
+var (
+	_ Keys      = (*CachedKeys)(nil)
+	_ Refresher = (*CachedKeys)(nil)
+)
+
 // DefaultMaxAge is how long CachedKeys trusts its secrets before reading
 // them again, which bounds how long a retired secret is still accepted.
 const DefaultMaxAge = 5 * time.Minute

@@ -20,8 +20,8 @@ import (
 	"github.com/streamhook/fastpix-receiver/pkg/deadline"
 )
 
-// Env reads settings. Exit ends the process after logging why; tests
-// replace it.
+// Env is a function's process: its logger and environment. Exit ends the
+// process after logging why; tests replace it.
 type Env struct {
 	Log    *slog.Logger
 	Getenv func(string) string
@@ -36,9 +36,12 @@ func Start() *Env {
 	return &Env{Log: log, Getenv: os.Getenv, Exit: os.Exit}
 }
 
-func (e *Env) fail(msg string, args ...any) {
-	e.Log.Error(msg, args...)
-	e.Exit(1)
+// Check stops the cold start when err is not nil, logging what failed.
+func (e *Env) Check(what string, err error) {
+	if err != nil {
+		e.Log.Error(what, "error", err.Error())
+		e.Exit(1)
+	}
 }
 
 // AWS loads the AWS configuration (region, credentials, and endpoint
@@ -47,9 +50,7 @@ func (e *Env) fail(msg string, args ...any) {
 // deadline of the context it is given (see WithinDeadline).
 func (e *Env) AWS() aws.Config {
 	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		e.fail("load AWS configuration", "error", err.Error())
-	}
+	e.Check("load AWS configuration", err)
 	cfg.APIOptions = append(cfg.APIOptions, WithinDeadline(CallMargin))
 	return cfg
 }
@@ -77,36 +78,36 @@ func WithinDeadline(margin time.Duration) func(*middleware.Stack) error {
 }
 
 // Required returns the value of name, which must be set.
-func (e *Env) Required(name string) string {
-	v := e.Getenv(name)
+func Required(getenv func(string) string, name string) (string, error) {
+	v := getenv(name)
 	if v == "" {
-		e.fail(name + " is not set")
+		return "", fmt.Errorf("%s is not set", name)
 	}
-	return v
+	return v, nil
 }
 
 // Bool returns name as a boolean, def when unset.
-func (e *Env) Bool(name string, def bool) bool {
-	s := e.Getenv(name)
+func Bool(getenv func(string) string, name string, def bool) (bool, error) {
+	s := getenv(name)
 	if s == "" {
-		return def
+		return def, nil
 	}
 	b, err := strconv.ParseBool(s)
 	if err != nil {
-		e.fail(name+" must be true or false", "value", s)
+		return def, fmt.Errorf("%s must be true or false, got %q", name, s)
 	}
-	return b
+	return b, nil
 }
 
 // PositiveInt returns name as a whole number above zero, def when unset.
-func (e *Env) PositiveInt(name string, def int) int {
-	s := e.Getenv(name)
+func PositiveInt(getenv func(string) string, name string, def int) (int, error) {
+	s := getenv(name)
 	if s == "" {
-		return def
+		return def, nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n <= 0 {
-		e.fail(fmt.Sprintf("%s must be a positive whole number", name), "value", s)
+		return def, fmt.Errorf("%s must be a positive whole number, got %q", name, s)
 	}
-	return n
+	return n, nil
 }

@@ -18,9 +18,45 @@ import (
 	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
 )
 
+func TestSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		read    func(getenv func(string) string) (any, error)
+		want    any
+		wantErr string
+	}{
+		{"required set", map[string]string{"T": "tbl"}, func(g func(string) string) (any, error) { return Required(g, "T") }, "tbl", ""},
+		{"required missing", nil, func(g func(string) string) (any, error) { return Required(g, "T") }, nil, "T is not set"},
+		{"bool default", nil, func(g func(string) string) (any, error) { return Bool(g, "B", true) }, true, ""},
+		{"bool false", map[string]string{"B": "false"}, func(g func(string) string) (any, error) { return Bool(g, "B", true) }, false, ""},
+		{"bool bad", map[string]string{"B": "yes please"}, func(g func(string) string) (any, error) { return Bool(g, "B", true) }, nil, `B must be true or false, got "yes please"`},
+		{"int default", nil, func(g func(string) string) (any, error) { return PositiveInt(g, "N", 90) }, 90, ""},
+		{"int set", map[string]string{"N": "30"}, func(g func(string) string) (any, error) { return PositiveInt(g, "N", 90) }, 30, ""},
+		{"int zero", map[string]string{"N": "0"}, func(g func(string) string) (any, error) { return PositiveInt(g, "N", 90) }, nil, `N must be a positive whole number, got "0"`},
+		{"int text", map[string]string{"N": "ninety"}, func(g func(string) string) (any, error) { return PositiveInt(g, "N", 90) }, nil, `N must be a positive whole number, got "ninety"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.read(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Errorf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("= %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
 // exited stops the code under test where os.Exit would have.
 type exited struct{}
 
+// run runs f on an Env reading env, and reports whether it exited and what
+// it logged.
 func run(t *testing.T, env map[string]string, f func(e *Env)) (failed bool, logs string) {
 	t.Helper()
 	var buf bytes.Buffer
@@ -42,36 +78,18 @@ func run(t *testing.T, env map[string]string, f func(e *Env)) (failed bool, logs
 	return false, buf.String()
 }
 
-func TestSettings(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		read    func(e *Env) any
-		want    any
-		failLog string
-	}{
-		{"required set", map[string]string{"T": "tbl"}, func(e *Env) any { return e.Required("T") }, "tbl", ""},
-		{"required missing", nil, func(e *Env) any { return e.Required("T") }, nil, "T is not set"},
-		{"bool default", nil, func(e *Env) any { return e.Bool("B", true) }, true, ""},
-		{"bool false", map[string]string{"B": "false"}, func(e *Env) any { return e.Bool("B", true) }, false, ""},
-		{"bool bad", map[string]string{"B": "yes please"}, func(e *Env) any { return e.Bool("B", true) }, nil, "B must be true or false"},
-		{"int default", nil, func(e *Env) any { return e.PositiveInt("N", 90) }, 90, ""},
-		{"int set", map[string]string{"N": "30"}, func(e *Env) any { return e.PositiveInt("N", 90) }, 30, ""},
-		{"int zero", map[string]string{"N": "0"}, func(e *Env) any { return e.PositiveInt("N", 90) }, nil, "N must be a positive whole number"},
-		{"int text", map[string]string{"N": "ninety"}, func(e *Env) any { return e.PositiveInt("N", 90) }, nil, "N must be a positive whole number"},
-	}
-	for _, tt := range tests {
+func TestCheckStopsTheColdStart(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+	}{{"no error", nil}, {"an error", errors.New("STATE_TABLE is not set")}} {
 		t.Run(tt.name, func(t *testing.T) {
-			var got any
-			failed, logs := run(t, tt.env, func(e *Env) { got = tt.read(e) })
-			if tt.failLog != "" {
-				if !failed || !strings.Contains(logs, tt.failLog) {
-					t.Errorf("failed=%v logs=%s; want exit with %q", failed, logs, tt.failLog)
-				}
-				return
+			failed, logs := run(t, nil, func(e *Env) { e.Check("configuration", tt.err) })
+			if failed != (tt.err != nil) {
+				t.Fatalf("exited = %v for %v", failed, tt.err)
 			}
-			if failed || got != tt.want {
-				t.Errorf("= %v (failed %v), want %v", got, failed, tt.want)
+			if tt.err != nil && !strings.Contains(logs, "STATE_TABLE is not set") {
+				t.Errorf("log %s does not say why", logs)
 			}
 		})
 	}

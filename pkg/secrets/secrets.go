@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -59,12 +58,27 @@ func FromSecretsManager(client GetSecretValueAPI, arn string) Loader {
 	}
 }
 
-// FromEnvironment picks the source the environment names: the Secrets
-// Manager secret in EnvSecretARN (through newClient, called only then), or
-// else the value of EnvSecret.
-func FromEnvironment(newClient func() GetSecretValueAPI) Loader {
-	if arn := os.Getenv(EnvSecretARN); arn != "" {
-		return FromSecretsManager(newClient(), arn)
+// Source says where the signing secrets are: the Secrets Manager secret
+// ARN or, for local runs, the secrets themselves in Value. ARN wins, so a
+// stray value left in a deployed function's environment is never used.
+type Source struct {
+	ARN   string
+	Value string
+}
+
+// SourceFromEnv reads EnvSecretARN and EnvSecret through getenv.
+func SourceFromEnv(getenv func(string) string) Source {
+	return Source{ARN: getenv(EnvSecretARN), Value: getenv(EnvSecret)}
+}
+
+// Configured reports whether the source names any secret at all.
+func (s Source) Configured() bool { return s.ARN != "" || s.Value != "" }
+
+// Loader returns the Loader of the source: Secrets Manager (through
+// newClient, called only then) when ARN is set, else Value.
+func (s Source) Loader(newClient func() GetSecretValueAPI) Loader {
+	if s.ARN != "" {
+		return FromSecretsManager(newClient(), s.ARN)
 	}
-	return FromValue(os.Getenv(EnvSecret))
+	return FromValue(s.Value)
 }

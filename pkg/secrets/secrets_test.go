@@ -26,7 +26,7 @@ func (f *fakeSM) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretV
 	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(f.value)}, nil
 }
 
-func TestFromEnvironment(t *testing.T) {
+func TestSource(t *testing.T) {
 	const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:fastpix-AbCdEf"
 	tests := []struct {
 		name       string
@@ -44,10 +44,12 @@ func TestFromEnvironment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv(EnvSecret, tt.env[EnvSecret])
-			t.Setenv(EnvSecretARN, tt.env[EnvSecretARN])
+			src := SourceFromEnv(func(k string) string { return tt.env[k] })
+			if src.Configured() != (len(tt.env) > 0) {
+				t.Errorf("Configured() = %v for %v", src.Configured(), tt.env)
+			}
 			made := false
-			load := FromEnvironment(func() GetSecretValueAPI { made = true; return tt.sm })
+			load := src.Loader(func() GetSecretValueAPI { made = true; return tt.sm })
 			got, err := load(context.Background())
 			if made != tt.wantClient {
 				t.Errorf("client made = %v", made)

@@ -22,7 +22,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"time"
 
@@ -31,11 +30,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/streamhook/fastpix-receiver/infra/ops"
-	"github.com/streamhook/fastpix-receiver/pkg/alerts"
+	"github.com/streamhook/fastpix-receiver/internal/app/notifier"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
@@ -127,29 +125,31 @@ func addNotifierFlags(fs *flag.FlagSet) notifierFlags {
 	}
 }
 
+// build assembles the notifier as its Lambda is assembled
+// (internal/app/notifier), from the flags, plus the events table replay and
+// redrive read.
 func (f notifierFlags) build(cfg aws.Config) (*notify.Notifier, *ops.EventSource, *streamstate.Store, error) {
 	events, err := need("events-table", *f.events, "EVENTS_TABLE")
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	state, err := need("state-table", *f.state, "STATE_TABLE")
+	if _, err := need("state-table", *f.state, notifier.EnvStateTable); err != nil {
+		return nil, nil, nil, err
+	}
+	flags := map[string]string{
+		notifier.EnvStateTable:        *f.state,
+		notifier.EnvAlertRoutes:       *f.routes,
+		notifier.EnvPublishTestEvents: *f.publishTests,
+	}
+	ncfg, err := notifier.ConfigFromEnv(func(name string) string { return flags[name] })
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w (flags -state-table, -routes, -publish-test-events)", err)
+	}
+	n, store, err := notifier.Processor(ncfg, cfg, nil)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	routes, err := alerts.ParseRoutes(*f.routes)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	publishTests := true
-	if *f.publishTests != "" {
-		if publishTests, err = strconv.ParseBool(*f.publishTests); err != nil {
-			return nil, nil, nil, fmt.Errorf("-publish-test-events must be true or false")
-		}
-	}
-	ddb := dynamodb.NewFromConfig(cfg)
-	store := &streamstate.Store{Client: ddb, Table: state}
-	n := &notify.Notifier{State: store, Publisher: &alerts.SNSPublisher{Client: sns.NewFromConfig(cfg)}, Routes: routes, SkipTestEvents: !publishTests}
-	return n, &ops.EventSource{Client: ddb, Table: events}, store, nil
+	return n, &ops.EventSource{Client: dynamodb.NewFromConfig(cfg), Table: events}, store, nil
 }
 
 func replay(ctx context.Context, args []string) error {

@@ -1,0 +1,93 @@
+// Package notifier assembles the notifier function (the events table's
+// DynamoDB stream): the stream state table, the alert routes, the SNS
+// publisher and the metrics. fastpixctl's replay and redrive use the same
+// processor.
+package notifier
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/streamhook/fastpix-receiver/pkg/alerts"
+	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
+	"github.com/streamhook/fastpix-receiver/pkg/lambdaenv"
+	"github.com/streamhook/fastpix-receiver/pkg/metrics"
+	"github.com/streamhook/fastpix-receiver/pkg/notify"
+	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
+)
+
+// The environment variables the notifier reads.
+const (
+	EnvStateTable        = "STATE_TABLE"
+	EnvAlertRoutes       = "ALERT_ROUTES"
+	EnvPublishTestEvents = "PUBLISH_TEST_EVENTS"
+)
+
+// Config is the notifier's configuration.
+type Config struct {
+	StateTable string
+	// Routes maps event types to topic ARNs; empty: state is kept, no
+	// alert is published.
+	Routes alerts.Routes
+	// PublishTestEvents publishes alerts about test streams too (with the
+	// attribute test=true).
+	PublishTestEvents bool
+}
+
+// ConfigFromEnv reads the configuration through getenv; a missing or
+// malformed setting is an error naming the variable.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	table, err1 := lambdaenv.Required(getenv, EnvStateTable)
+	publish, err2 := lambdaenv.Bool(getenv, EnvPublishTestEvents, true)
+	routes, err3 := alerts.ParseRoutes(getenv(EnvAlertRoutes))
+	if err3 != nil {
+		err3 = fmt.Errorf("%s: %w", EnvAlertRoutes, err3)
+	}
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return Config{}, fmt.Errorf("notifier: %w", err)
+	}
+	return Config{StateTable: table, Routes: routes, PublishTestEvents: publish}, nil
+}
+
+// Processor builds what handles one stored event, and returns the state
+// store it keeps, which replay reads too. log nil: slog.Default().
+func Processor(cfg Config, awsCfg aws.Config, log *slog.Logger) (*notify.Notifier, *streamstate.Store, error) {
+	if cfg.StateTable == "" {
+		return nil, nil, errors.New("notifier: no state table")
+	}
+	store := &streamstate.Store{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
+	return &notify.Notifier{
+		State:          store,
+		Publisher:      &alerts.SNSPublisher{Client: sns.NewFromConfig(awsCfg)},
+		Routes:         cfg.Routes,
+		SkipTestEvents: !cfg.PublishTestEvents,
+		Logger:         log,
+	}, store, nil
+}
+
+// New builds the notifier's stream handler. Its log lines go to log, its
+// metrics (EMF lines) to metricsOut: os.Stdout in Lambda, nil to drop them.
+func New(cfg Config, awsCfg aws.Config, log *slog.Logger, metricsOut io.Writer) (*ddbstream.Handler, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	n, _, err := Processor(cfg, awsCfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Routes) == 0 {
+		log.Warn(EnvAlertRoutes + " is empty: state is kept, no alert is published")
+	}
+	log.Info("notifier configured", "stateTable", cfg.StateTable, "routedTypes", cfg.Routes.Types(), "publishTestEvents", cfg.PublishTestEvents)
+	return &ddbstream.Handler{
+		Processor: n,
+		Logger:    log,
+		Observer:  metrics.Notifier{E: &metrics.Emitter{W: metricsOut, Function: "notifier"}},
+	}, nil
+}
