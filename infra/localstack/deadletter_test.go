@@ -228,7 +228,7 @@ func TestDeadLetterRedrive(t *testing.T) {
 		t.Skip("template.yaml's notifier retries for ever or has no on-failure destination")
 	}
 
-	logs := &syncBuffer{}
+	logs := &emulatortest.SyncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	st, err := localstack.Start(ctx, localstack.Config{

@@ -10,13 +10,10 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -24,14 +21,14 @@ import (
 	"github.com/streamhook/fastpix-receiver/infra/emulator"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
 	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
+	"github.com/streamhook/fastpix-receiver/internal/app/notifier"
+	"github.com/streamhook/fastpix-receiver/internal/app/streams"
+	"github.com/streamhook/fastpix-receiver/internal/app/webhook"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
-	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
-	"github.com/streamhook/fastpix-receiver/pkg/ingest"
-	"github.com/streamhook/fastpix-receiver/pkg/notify"
-	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
+	"github.com/streamhook/fastpix-receiver/pkg/secrets"
 )
 
 // DevSecret is the signing secret of local runs when none is given: base64
@@ -39,7 +36,7 @@ import (
 // is printed on purpose, so that a newcomer can sign a request at once.
 const DevSecret = "ZmFzdHBpeC1yZWNlaXZlciBsb2NhbCBkZXZlbG9wbWVudCBzZWNyZXQ="
 
-// The template's names the local stack wires (see /tmp/shared-names.md).
+// The template's names the local stack wires.
 const (
 	EventsTableID      = "EventsTable"
 	StateTableID       = "StreamStateTable"
@@ -48,17 +45,6 @@ const (
 	streamsFunctionID  = "StreamsFunction"
 	// WebhookPath is FastPix's route.
 	WebhookPath = "/webhooks/fastpix"
-)
-
-// fallbackTopics and fallbackRoutes stand in while template.yaml does not
-// declare the topics or the notifier yet; the template wins as soon as it
-// does.
-var (
-	fallbackTopics = []string{"OperationsTopic", "SimulcastBroadcastingTopic", "StreamDisconnectedTopic", "StreamLiveTopic"}
-	fallbackRoutes = `{"video.live_stream.active":"${StreamLiveTopic}",` +
-		`"video.live_stream.disconnected":"${StreamDisconnectedTopic}",` +
-		`"video.live_stream.simulcast.broadcasting":"${SimulcastBroadcastingTopic}",` +
-		`"video.live_stream.simulcast_target.broadcasting":"${SimulcastBroadcastingTopic}"}`
 )
 
 // Config configures the local stack. Zero ports pick free ones.
@@ -74,6 +60,9 @@ type Config struct {
 	LogDir string
 	// Logger gets the functions' and the stack's log lines.
 	Logger *slog.Logger
+	// Metrics receives the functions' metrics, the EMF lines they print in
+	// Lambda (nil: dropped).
+	Metrics io.Writer
 	// Inbox receives each alert as a person would see it (nil: not printed).
 	Inbox io.Writer
 	// RetryDelay is the pause before a failed stream batch is delivered
@@ -106,21 +95,24 @@ type Stack struct {
 	// Secret is the signing secret in use.
 	Secret string
 	Inbox  *Inbox
-	// Warnings are what the template did not (yet) say and the stack
-	// assumed.
+	// Warnings are what the template says that the stack cannot do
+	// locally.
 	Warnings []string
 
-	log      *slog.Logger
-	procs    []*emulator.Process
-	srv      *http.Server
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	stopOnce sync.Once
-	errc     chan error
+	log       *slog.Logger
+	procs     []*emulator.Process
+	streamARN string
+	srv       *http.Server
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	stopOnce  sync.Once
+	errc      chan error
 }
 
-// Start brings the stack up. On failure everything already started is
-// stopped again.
+// Start brings the stack up: it reads the template, starts the emulators,
+// creates the template's tables, topics and queues, builds the functions
+// as their Lambdas are built, serves the HTTP API and polls the events
+// table's stream. On failure everything already started is stopped again.
 func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	log := cfg.Logger
 	if log == nil {
@@ -130,8 +122,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if s.Secret == "" {
 		s.Secret = DevSecret
 	}
-	verifier, err := fastpix.NewVerifier(s.Secret)
-	if err != nil {
+	if _, err := fastpix.NewVerifier(s.Secret); err != nil {
 		return nil, fmt.Errorf("localstack: the signing secret must be base64: %w", err)
 	}
 	defer func() {
@@ -140,30 +131,78 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}()
 
-	path := cfg.TemplatePath
+	tmpl, raw, err := readTemplate(cfg.TemplatePath)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.startEmulators(ctx, cfg); err != nil {
+		return nil, err
+	}
+	awsCfg := awsConfig(serviceEndpoints{
+		"DynamoDB": s.DynamoDBEndpoint, "DynamoDB Streams": s.DynamoDBEndpoint,
+		"SNS": s.SNSEndpoint, "SQS": s.SNSEndpoint,
+	})
+	if err := s.createTables(ctx, tmpl, dynamodb.NewFromConfig(awsCfg)); err != nil {
+		return nil, err
+	}
+	snsClient := sns.NewFromConfig(awsCfg)
+	if err := s.createTopics(ctx, raw, snsClient); err != nil {
+		return nil, err
+	}
+	if err := s.createQueues(ctx, raw); err != nil {
+		return nil, err
+	}
+	fns, err := s.buildFunctions(raw, s.templateVars(raw), awsCfg, cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.subscribeInbox(ctx, snsClient, cfg.Inbox); err != nil {
+		return nil, err
+	}
+	gw, err := s.gateway(raw, fns)
+	if err != nil {
+		return nil, err
+	}
+	poller, err := s.poller(raw, fns, dynamodbstreams.NewFromConfig(awsCfg), cfg.RetryDelay)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.run(gw, poller, cfg.HTTPPort); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// readTemplate reads the template at path (the repository's when empty).
+func readTemplate(path string) (*samtemplate.Template, *samtemplate.Raw, error) {
 	if path == "" {
+		var err error
 		if path, err = samtemplate.Path(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	tmpl, err := samtemplate.Load(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	raw, err := samtemplate.LoadRaw(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	return tmpl, raw, nil
+}
+
+// startEmulators starts DynamoDB Local and goaws side by side: DynamoDB
+// Local is the slow one (a JVM).
+func (s *Stack) startEmulators(ctx context.Context, cfg Config) error {
 	for _, p := range []struct {
 		port int
 		what string
 	}{{cfg.DynamoDBPort, "DynamoDB Local"}, {cfg.SNSPort, "the SNS emulator"}, {cfg.HTTPPort, "the HTTP API"}} {
 		if err := portFree(p.port); err != nil {
-			return nil, fmt.Errorf("localstack: port %d for %s is taken (is another `make run` running?): %w", p.port, p.what, err)
+			return fmt.Errorf("localstack: port %d for %s is taken (is another `make run` running?): %w", p.port, p.what, err)
 		}
 	}
-
-	// The emulators, side by side: DynamoDB Local is the slow one (a JVM).
 	type started struct {
 		p   *emulator.Process
 		err error
@@ -184,55 +223,56 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}
 	if err := errors.Join(d.err, n.err); err != nil {
-		return nil, err
+		return err
 	}
 	s.DynamoDBEndpoint, s.SNSEndpoint = d.p.Endpoint, n.p.Endpoint
+	return nil
+}
 
-	awsCfg := aws.Config{Region: emulator.Region, Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
-	ddb := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(s.DynamoDBEndpoint) })
-	streams := dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(s.DynamoDBEndpoint) })
-	snsClient := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(s.SNSEndpoint) })
-
-	// Tables, named by their logical ids, exactly as the template declares them.
+// createTables creates the tables, named by their logical ids, exactly as
+// the template declares them.
+func (s *Stack) createTables(ctx context.Context, tmpl *samtemplate.Template, ddb *dynamodb.Client) error {
 	s.EventsTable, s.StateTable = EventsTableID, StateTableID
-	var streamARN string
 	for _, id := range []string{EventsTableID, StateTableID} {
 		in, err := tmpl.CreateTableInput(id, id)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out, err := ddb.CreateTable(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("localstack: create table %s: %w", id, err)
+			return fmt.Errorf("localstack: create table %s: %w", id, err)
 		}
 		if id == EventsTableID {
-			streamARN = aws.ToString(out.TableDescription.LatestStreamArn)
+			s.streamARN = aws.ToString(out.TableDescription.LatestStreamArn)
 		}
 	}
-	if streamARN == "" {
-		return nil, fmt.Errorf("localstack: table %s has no stream: template.yaml must give it a StreamSpecification", EventsTableID)
+	if s.streamARN == "" {
+		return fmt.Errorf("localstack: table %s has no stream: template.yaml must give it a StreamSpecification", EventsTableID)
 	}
+	return nil
+}
 
-	// Topics: the template's AWS::SNS::Topic resources, named by logical id.
-	topicIDs := raw.ResourcesOfType("AWS::SNS::Topic")
-	if len(topicIDs) == 0 {
-		topicIDs = fallbackTopics
-		s.Warnings = append(s.Warnings, "template.yaml declares no AWS::SNS::Topic yet: using "+strings.Join(fallbackTopics, ", "))
-	}
-	for _, id := range topicIDs {
-		out, err := snsClient.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(id)})
+// createTopics creates the template's AWS::SNS::Topic resources, named by
+// logical id.
+func (s *Stack) createTopics(ctx context.Context, raw *samtemplate.Raw, client *sns.Client) error {
+	for _, id := range raw.ResourcesOfType("AWS::SNS::Topic") {
+		out, err := client.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(id)})
 		if err != nil {
-			return nil, fmt.Errorf("localstack: create topic %s: %w", id, err)
+			return fmt.Errorf("localstack: create topic %s: %w", id, err)
 		}
 		s.Topics[id] = aws.ToString(out.TopicArn)
 	}
-	// Queues: the template's AWS::SQS::Queue resources, named by logical id.
-	queueARNs := map[string]string{} // ARN → logical id
+	return nil
+}
+
+// createQueues creates the template's AWS::SQS::Queue resources, named by
+// logical id.
+func (s *Stack) createQueues(ctx context.Context, raw *samtemplate.Raw) error {
 	for _, id := range raw.ResourcesOfType("AWS::SQS::Queue") {
 		q := &ops.QueryQueue{Endpoint: s.SNSEndpoint}
 		u, err := q.CreateQueue(ctx, id)
 		if err != nil {
-			return nil, fmt.Errorf("localstack: %w", err)
+			return fmt.Errorf("localstack: %w", err)
 		}
 		// goaws answers with a host of its own making (region.127.0.0.1);
 		// the queue is its path on the endpoint.
@@ -240,13 +280,19 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			u = s.SNSEndpoint + pu.Path
 		}
 		s.Queues[id] = u
-		queueARNs[queueARN(id)] = id
 	}
+	return nil
+}
+
+// templateVars are the values of the template's pseudo parameters,
+// parameters (their defaults) and resources, as !Ref, !GetAtt and !Sub
+// resolve them locally.
+func (s *Stack) templateVars(raw *samtemplate.Raw) map[string]string {
 	vars := raw.ParameterDefaults()
 	for k, v := range map[string]string{
 		"AWS::Region": emulator.Region, "AWS::AccountId": emulator.AccountID, "AWS::Partition": "aws",
 		"AWS::StackName": "local", "AWS::URLSuffix": "amazonaws.com",
-		EventsTableID: s.EventsTable, StateTableID: s.StateTable, EventsTableID + ".StreamArn": streamARN,
+		EventsTableID: s.EventsTable, StateTableID: s.StateTable, EventsTableID + ".StreamArn": s.streamARN,
 	} {
 		vars[k] = v
 	}
@@ -261,61 +307,131 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		vars[id+".Arn"] = queueARN(id)
 		vars[id+".QueueName"] = id
 	}
+	return vars
+}
 
-	// The notifier's configuration, from its environment in the template.
-	routesValue, publishTests := samtemplate.Value{Sub: fallbackRoutes}, true
-	var source samtemplate.StreamSource
-	if raw.HasResource(notifierFunctionID) {
-		env, err := raw.Environment(notifierFunctionID)
-		if err != nil {
-			return nil, err
-		}
-		v, ok := env["ALERT_ROUTES"]
-		if !ok {
-			return nil, fmt.Errorf("localstack: %s has no ALERT_ROUTES in template.yaml", notifierFunctionID)
-		}
-		routesValue = v
-		if v, ok := env["PUBLISH_TEST_EVENTS"]; ok {
-			text, err := v.Substitute(vars)
-			if err == nil {
-				publishTests, err = strconv.ParseBool(text)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("localstack: %s PUBLISH_TEST_EVENTS %q: %w", notifierFunctionID, text, err)
-			}
-		}
-		if source, err = raw.StreamSource(notifierFunctionID); err != nil {
-			return nil, err
-		}
-	} else {
-		s.Warnings = append(s.Warnings, "template.yaml has no "+notifierFunctionID+" yet: alert routes, stream filter (INSERT) and batch settings assumed")
-		source = samtemplate.StreamSource{Table: EventsTableID, StartingPosition: "TRIM_HORIZON", BatchSize: 100,
-			FilterPatterns: []string{`{"eventName":["INSERT"]}`}, ReportBatchItemFailures: true, MaximumRetryAttempts: -1, MaximumRecordAgeInSeconds: -1}
-	}
-	// Where the event source records the batches it gives up on.
-	var onFailure func(context.Context, FailedBatch) error
-	if source.OnFailure.Sub != "" {
-		dest, err := source.OnFailure.Substitute(vars)
-		if err != nil {
-			return nil, fmt.Errorf("localstack: %s DestinationConfig.OnFailure: %w", notifierFunctionID, err)
-		}
-		if id, ok := queueARNs[dest]; ok {
-			s.DeadLetterQueue = id
-			dl := &deadLetter{
-				queue: &ops.QueryQueue{Endpoint: s.SNSEndpoint, URL: s.Queues[id]}, name: id, log: log,
-				functionARN: fmt.Sprintf("arn:aws:lambda:%s:%s:function:local-%s", emulator.Region, emulator.AccountID, notifierFunctionID),
-			}
-			onFailure = dl.record
-		} else {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("%s's on-failure destination %s is not an SQS queue of the template: batches it gives up on are only logged", notifierFunctionID, dest))
-		}
-	}
-	routesText, err := routesValue.Substitute(vars)
+// functions are the handlers the local stack runs, by logical id.
+type functions struct {
+	webhook  *httpapi.Webhook
+	streams  *httpapi.Streams
+	notifier *ddbstream.Handler
+	vars     map[string]string
+}
+
+// buildFunctions builds each function with its own constructor, from its
+// environment in the template, as the Lambda reads it. The one difference:
+// there is no Secrets Manager here, so the webhook is given the secret by
+// value (secrets.EnvSecret) instead of the secret's ARN.
+func (s *Stack) buildFunctions(raw *samtemplate.Raw, vars map[string]string, awsCfg aws.Config, metricsOut io.Writer) (*functions, error) {
+	webhookEnv, err := functionEnv(raw, webhookFunctionID, vars, map[string]string{secrets.EnvSecretARN: "", secrets.EnvSecret: s.Secret})
 	if err != nil {
-		return nil, fmt.Errorf("localstack: %s ALERT_ROUTES: %w", notifierFunctionID, err)
+		return nil, err
 	}
-	if s.Routes, err = alerts.ParseRoutes(routesText); err != nil {
-		return nil, fmt.Errorf("localstack: %s ALERT_ROUTES: %w", notifierFunctionID, err)
+	webhookCfg, err := webhook.ConfigFromEnv(webhookEnv)
+	if err != nil {
+		return nil, fmt.Errorf("localstack: %s: %w", webhookFunctionID, err)
+	}
+	notifierEnv, err := functionEnv(raw, notifierFunctionID, vars, nil)
+	if err != nil {
+		return nil, err
+	}
+	notifierCfg, err := notifier.ConfigFromEnv(notifierEnv)
+	if err != nil {
+		return nil, fmt.Errorf("localstack: %s: %w", notifierFunctionID, err)
+	}
+	streamsEnv, err := functionEnv(raw, streamsFunctionID, vars, nil)
+	if err != nil {
+		return nil, err
+	}
+	streamsCfg, err := streams.ConfigFromEnv(streamsEnv)
+	if err != nil {
+		return nil, fmt.Errorf("localstack: %s: %w", streamsFunctionID, err)
+	}
+	s.Routes = notifierCfg.Routes
+
+	fns := &functions{vars: vars}
+	if fns.webhook, err = webhook.New(webhookCfg, awsCfg, s.log, metricsOut); err != nil {
+		return nil, err
+	}
+	if fns.notifier, err = notifier.New(notifierCfg, awsCfg, s.log, metricsOut); err != nil {
+		return nil, err
+	}
+	if fns.streams, err = streams.New(streamsCfg, awsCfg, s.log); err != nil {
+		return nil, err
+	}
+	return fns, nil
+}
+
+// functionEnv resolves the function's environment in the template over
+// vars, with override's values in place of the template's (an empty value
+// removes the variable), and returns it as a getenv.
+func functionEnv(raw *samtemplate.Raw, id string, vars, override map[string]string) (func(string) string, error) {
+	values, err := raw.Environment(id)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{}
+	for name, v := range values {
+		if _, ok := override[name]; ok {
+			continue
+		}
+		if env[name], err = v.Substitute(vars); err != nil {
+			return nil, fmt.Errorf("localstack: %s %s: %w", id, name, err)
+		}
+	}
+	for name, v := range override {
+		if v != "" {
+			env[name] = v
+		}
+	}
+	return func(name string) string { return env[name] }, nil
+}
+
+// subscribeInbox starts the alert inbox and subscribes it to every topic.
+func (s *Stack) subscribeInbox(ctx context.Context, client *sns.Client, out io.Writer) error {
+	var err error
+	if s.Inbox, err = StartInbox(client, out, s.log); err != nil {
+		return err
+	}
+	subCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(s.Topics))
+	for _, arn := range s.Topics {
+		wg.Go(func() { errs <- s.Inbox.Subscribe(subCtx, arn) })
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// gateway routes the template's HttpApi routes to the functions.
+func (s *Stack) gateway(raw *samtemplate.Raw, fns *functions) (*Gateway, error) {
+	handlers := map[string]HTTPHandler{webhookFunctionID: fns.webhook.Handle, streamsFunctionID: fns.streams.Handle}
+	gw := &Gateway{Logger: s.log}
+	for _, rt := range raw.HTTPRoutes() {
+		h, ok := handlers[rt.Function]
+		if !ok {
+			return nil, fmt.Errorf("localstack: route %s goes to %s, which the local stack does not run", rt.RouteKey(), rt.Function)
+		}
+		gw.Routes = append(gw.Routes, Route{Method: rt.Method, Path: rt.Path, Handler: h})
+		s.HTTPRoutes = append(s.HTTPRoutes, rt.Method+" "+rt.Path)
+	}
+	sort.Strings(s.HTTPRoutes)
+	return gw, nil
+}
+
+// poller delivers the events table's stream to the notifier as its event
+// source in the template says: filter, batch size, retries and the
+// destination of the batches it gives up on.
+func (s *Stack) poller(raw *samtemplate.Raw, fns *functions, client *dynamodbstreams.Client, retryDelay time.Duration) (*Poller, error) {
+	source, err := raw.StreamSource(notifierFunctionID)
+	if err != nil {
+		return nil, err
 	}
 	if source.Table != "" && source.Table != EventsTableID {
 		return nil, fmt.Errorf("localstack: %s reads the stream of %s; the local stack knows only %s's", notifierFunctionID, source.Table, EventsTableID)
@@ -324,99 +440,54 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-
-	retention := eventstore.DefaultRetention
-	if raw.HasResource(webhookFunctionID) {
-		if env, err := raw.Environment(webhookFunctionID); err == nil {
-			if v, ok := env["RETENTION_DAYS"]; ok {
-				if text, err := v.Substitute(vars); err == nil {
-					if days, err := strconv.Atoi(text); err == nil && days > 0 {
-						retention = time.Duration(days) * 24 * time.Hour
-					}
-				}
+	var onFailure func(context.Context, FailedBatch) error
+	if source.OnFailure.Sub != "" {
+		dest, err := source.OnFailure.Substitute(fns.vars)
+		if err != nil {
+			return nil, fmt.Errorf("localstack: %s DestinationConfig.OnFailure: %w", notifierFunctionID, err)
+		}
+		if id := s.queueWithARN(dest); id != "" {
+			s.DeadLetterQueue = id
+			dl := &deadLetter{
+				queue: &ops.QueryQueue{Endpoint: s.SNSEndpoint, URL: s.Queues[id]}, name: id, log: s.log,
+				functionARN: fmt.Sprintf("arn:aws:lambda:%s:%s:function:local-%s", emulator.Region, emulator.AccountID, notifierFunctionID),
 			}
+			onFailure = dl.record
+		} else {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s's on-failure destination %s is not an SQS queue of the template: batches it gives up on are only logged", notifierFunctionID, dest))
 		}
 	}
+	return &Poller{
+		Client: client, StreamARN: s.streamARN, Handler: fns.notifier.Handle, Filter: filter,
+		StartingPosition: source.StartingPosition, BatchSize: source.BatchSize,
+		ReportBatchItemFailures: source.ReportBatchItemFailures, MaximumRetryAttempts: source.MaximumRetryAttempts,
+		MaximumRecordAge: time.Duration(source.MaximumRecordAgeInSeconds) * time.Second, OnFailure: onFailure,
+		RetryDelay: retryDelay, Logger: s.log,
+	}, nil
+}
 
-	// The inbox, subscribed to every topic.
-	if s.Inbox, err = StartInbox(snsClient, cfg.Inbox, log); err != nil {
-		return nil, err
-	}
-	subCtx, cancelSub := context.WithTimeout(ctx, 30*time.Second)
-	defer cancelSub()
-	var subWG sync.WaitGroup
-	subErrs := make([]error, len(topicIDs))
-	for i, id := range topicIDs {
-		subWG.Go(func() { subErrs[i] = s.Inbox.Subscribe(subCtx, s.Topics[id]) })
-	}
-	subWG.Wait()
-	if err := errors.Join(subErrs...); err != nil {
-		return nil, err
-	}
-
-	// The functions' handlers, wired as their main packages wire them.
-	webhook := &httpapi.Webhook{
-		Receiver: &ingest.Receiver{
-			Keys:      ingest.StaticKeys{V: verifier},
-			Store:     &eventstore.DynamoDB{Client: ddb, Table: s.EventsTable},
-			Retention: retention,
-		},
-		Logger: log,
-	}
-	query := &httpapi.Streams{
-		Events: &eventstore.Reader{Client: ddb, Table: s.EventsTable},
-		State:  &streamstate.Store{Client: ddb, Table: s.StateTable},
-		Logger: log,
-	}
-	notifier := &ddbstream.Handler{
-		Processor: &notify.Notifier{
-			State:          &streamstate.Store{Client: ddb, Table: s.StateTable},
-			Publisher:      &alerts.SNSPublisher{Client: snsClient},
-			Routes:         s.Routes,
-			SkipTestEvents: !publishTests,
-			Logger:         log,
-		},
-		Logger: log,
-	}
-
-	handlers := map[string]HTTPHandler{webhookFunctionID: webhook.Handle, streamsFunctionID: query.Handle}
-	gw := &Gateway{Logger: log}
-	for _, rt := range raw.HTTPRoutes() {
-		h, ok := handlers[rt.Function]
-		if !ok {
-			return nil, fmt.Errorf("localstack: route %s goes to %s, which the local stack does not run", rt.RouteKey(), rt.Function)
-		}
-		gw.Routes = append(gw.Routes, Route{Method: rt.Method, Path: rt.Path, Handler: h})
-	}
-	if len(gw.Routes) == 0 {
-		s.Warnings = append(s.Warnings, "template.yaml declares no HttpApi routes yet: using POST "+WebhookPath+" and the query routes")
-		gw.Routes = []Route{
-			{Method: http.MethodPost, Path: WebhookPath, Handler: webhook.Handle},
-			{Method: http.MethodGet, Path: "/streams/{streamId}", Handler: query.Handle},
-			{Method: http.MethodGet, Path: "/streams/{streamId}/events", Handler: query.Handle},
+// queueWithARN is the logical id of the template's queue with the ARN, or "".
+func (s *Stack) queueWithARN(arn string) string {
+	for id := range s.Queues {
+		if queueARN(id) == arn {
+			return id
 		}
 	}
-	for _, rt := range gw.Routes {
-		s.HTTPRoutes = append(s.HTTPRoutes, rt.Method+" "+rt.Path)
-	}
-	sort.Strings(s.HTTPRoutes)
+	return ""
+}
 
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.HTTPPort))
+// run serves the HTTP API on port (a free one when 0) and polls the
+// stream until Stop.
+func (s *Stack) run(gw *Gateway, poller *Poller, port int) error {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
-		return nil, fmt.Errorf("localstack: HTTP API: %w", err)
+		return fmt.Errorf("localstack: HTTP API: %w", err)
 	}
 	s.URL = "http://" + l.Addr().String()
 	s.srv = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	poller := &Poller{
-		Client: streams, StreamARN: streamARN, Handler: notifier.Handle, Filter: filter,
-		StartingPosition: source.StartingPosition, BatchSize: source.BatchSize,
-		ReportBatchItemFailures: source.ReportBatchItemFailures, MaximumRetryAttempts: source.MaximumRetryAttempts,
-		MaximumRecordAge: time.Duration(source.MaximumRecordAgeInSeconds) * time.Second, OnFailure: onFailure,
-		RetryDelay: cfg.RetryDelay, Logger: log,
-	}
 	s.wg.Go(func() {
 		if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.fail(fmt.Errorf("localstack: HTTP API: %w", err))
@@ -428,7 +499,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	})
 	go s.watch(runCtx)
-	return s, nil
+	return nil
 }
 
 // watch reports an emulator that dies while the stack runs.

@@ -12,30 +12,12 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 )
-
-// syncBuffer collects the stack's log, shown when the test fails.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func getJSON(t *testing.T, rawURL string, v any) int {
 	t.Helper()
@@ -65,7 +47,7 @@ func TestLocalStack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts DynamoDB Local and goaws")
 	}
-	logs := &syncBuffer{}
+	logs := &emulatortest.SyncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	st, err := localstack.Start(ctx, localstack.Config{
