@@ -29,12 +29,6 @@ test: deps vet lint
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/infra/proof$$')
 	@$(MAKE) --no-print-directory proof
 
-# --- ingest (issue 2) ---
-
-# --- notifier (issue 3) ---
-
-# --- SAM build (issue 4) ---
-
 # `sam build` runs `make build-<LogicalId>` for each function of template.yaml
 # (Metadata: BuildMethod: makefile) with ARTIFACTS_DIR set to where the
 # function's package must land; `make build` alone puts each bootstrap in
@@ -62,8 +56,6 @@ build-NotifierFunction:
 build-StreamsFunction:
 	$(call lambda_build,StreamsFunction,streams)
 
-# --- local stack and query API (issue 5) ---
-
 LOCAL_BIN := bin/local
 
 # The local stack's own checks, before anything is fetched or started.
@@ -85,8 +77,6 @@ run: local-tools deps $(LOCAL_BIN)
 ## demo: send a signed, realistic life of a stream to the running `make run`
 demo: $(LOCAL_BIN)
 	@$(LOCAL_BIN) -demo
-
-# --- proof and benchmarks (issue 6) ---
 
 FUZZTIME ?= 30s
 # New inputs are minimised for at most this long (go test's default, 60s, stalls short runs).
@@ -125,8 +115,6 @@ fuzz:
 soak:
 	@out=$$(mktemp); PROOF_SOAK=1 $(GO) test -count=1 -timeout 30m -v ./infra/proof >$$out 2>&1; rc=$$?; \
 	grep -E $(PROOF_LINES) $$out; [ $$rc -eq 0 ] || tail -50 $$out; rm -f $$out; exit $$rc
-
-# --- operations (issue 7) ---
 
 .PHONY: ctl ctl-local
 

@@ -549,8 +549,8 @@ func TestAlarms(t *testing.T) {
 	tp := load(t)
 	type alarm struct{ namespace, metric, dimension, target string }
 	got := map[alarm]bool{}
-	// An alarm that only feeds a composite alarm pages through it (issue 7:
-	// monitoring_test.go checks those).
+	// An alarm that only feeds a composite alarm pages through it
+	// (monitoring_test.go checks those).
 	inputs := map[string]bool{}
 	for _, id := range tp.ofType("AWS::CloudWatch::CompositeAlarm") {
 		for _, ref := range refs(tp.props(t, id)["AlarmRule"]) {

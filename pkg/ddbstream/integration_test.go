@@ -198,7 +198,7 @@ func sequenceNumbers(ev events.DynamoDBEvent) []string {
 	return ids
 }
 
-// TestNotifierEndToEnd drives the scenarios of issue 3 one after another on
+// TestNotifierEndToEnd drives the notifier's scenarios one after another on
 // one set of tables and topics, each on its own stream.
 func TestNotifierEndToEnd(t *testing.T) {
 	e := newEnv(t)

@@ -87,13 +87,24 @@ func run(ctx context.Context, httpPort, ddbPort, snsPort int, secret string) err
 	// the source tree.
 	runDir := filepath.Join(root, ".cache", "local-run")
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logDir := filepath.Join(runDir, "logs")
+	// The functions' metrics, the EMF lines Lambda would ship to CloudWatch.
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return err
+	}
+	metricsLog, err := os.Create(filepath.Join(logDir, "metrics.log"))
+	if err != nil {
+		return err
+	}
+	defer metricsLog.Close()
 	fmt.Println("Starting DynamoDB Local, the SNS emulator, the functions and the alert inbox …")
 	st, err := localstack.Start(ctx, localstack.Config{
 		DynamoDBPort: ddbPort, SNSPort: snsPort, HTTPPort: httpPort,
 		Secret:       secret,
 		TemplatePath: filepath.Join(root, "template.yaml"),
-		LogDir:       filepath.Join(runDir, "logs"),
+		LogDir:       logDir,
 		Logger:       log,
+		Metrics:      metricsLog,
 		Inbox:        os.Stdout,
 	})
 	if err != nil {
