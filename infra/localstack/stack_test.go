@@ -47,12 +47,13 @@ func TestLocalStack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts DynamoDB Local and goaws")
 	}
-	logs := &emulatortest.SyncBuffer{}
+	logs, metrics := &emulatortest.SyncBuffer{}, &emulatortest.SyncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	st, err := localstack.Start(ctx, localstack.Config{
 		LogDir:     t.TempDir(),
 		Logger:     slog.New(slog.NewTextHandler(logs, nil)),
+		Metrics:    metrics,
 		RetryDelay: 100 * time.Millisecond,
 	})
 	if err != nil {
@@ -208,6 +209,13 @@ func TestLocalStack(t *testing.T) {
 	}
 	if fmt.Sprint(gotAlerts) != fmt.Sprint(want) {
 		t.Fatalf("inbox:\n got %v\nwant %v", gotAlerts, want)
+	}
+
+	// The functions are wired as in Lambda: both write their metrics.
+	for _, fn := range []string{"webhook", "notifier"} {
+		if !strings.Contains(metrics.String(), `"Function":"`+fn+`"`) {
+			t.Errorf("no metric of the %s in %q", fn, metrics.String())
+		}
 	}
 
 	// API Gateway's answers around the routes.

@@ -20,10 +20,12 @@ import (
 
 	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
+	"github.com/streamhook/fastpix-receiver/internal/app/webhook"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
 	"github.com/streamhook/fastpix-receiver/pkg/ingest"
+	"github.com/streamhook/fastpix-receiver/pkg/secrets"
 )
 
 // e2eWarmup is how many untimed pairs each series sends first: DynamoDB
@@ -82,27 +84,21 @@ func BenchmarkEndToEnd(b *testing.B) {
 	ddb := emulatortest.DynamoDBAt(st.DynamoDBEndpoint)
 
 	offTable := emulatortest.CreateTable(b, ddb, "EventsTable")
-	offURL := serveWebhook(b, ddb, offTable, logger)
+	offURL := serveWebhook(b, st.DynamoDBEndpoint, offTable, logger)
 
 	b.Run("poller-off", func(b *testing.B) { measureE2E(b, offURL, ddb, offTable) })
 	b.Run("poller-on", func(b *testing.B) { measureE2E(b, st.URL, ddb, st.EventsTable) })
 }
 
 // serveWebhook serves POST /webhooks/fastpix with the local stack's Gateway
-// and the webhook wired as localstack.Start wires it, over table.
-func serveWebhook(b *testing.B, ddb *dynamodb.Client, table string, logger *slog.Logger) string {
+// and the webhook built as localstack.Start builds it, over table.
+func serveWebhook(b *testing.B, endpoint, table string, logger *slog.Logger) string {
 	b.Helper()
-	v, err := fastpix.NewVerifier(proofSecret)
+	cfg := emulatortest.AWSConfig()
+	cfg.BaseEndpoint = aws.String(endpoint)
+	hook, err := webhook.New(webhook.Config{EventsTable: table, Retention: eventstore.DefaultRetention, Secret: secrets.Source{Value: proofSecret}}, cfg, logger, nil)
 	if err != nil {
 		b.Fatal(err)
-	}
-	hook := &httpapi.Webhook{
-		Receiver: &ingest.Receiver{
-			Keys:      ingest.StaticKeys{V: v},
-			Store:     &eventstore.DynamoDB{Client: ddb, Table: table},
-			Retention: eventstore.DefaultRetention,
-		},
-		Logger: logger,
 	}
 	return serveGateway(b, hook.Handle)
 }
