@@ -323,33 +323,16 @@ type functions struct {
 // there is no Secrets Manager here, so the webhook is given the secret by
 // value (secrets.EnvSecret) instead of the secret's ARN.
 func (s *Stack) buildFunctions(raw *samtemplate.Raw, vars map[string]string, awsCfg aws.Config, metricsOut io.Writer) (*functions, error) {
-	webhookEnv, err := functionEnv(raw, webhookFunctionID, vars, map[string]string{secrets.EnvSecretARN: "", secrets.EnvSecret: s.Secret})
-	if err != nil {
+	webhookCfg, err1 := functionConfig(raw, webhookFunctionID, vars, map[string]string{secrets.EnvSecretARN: "", secrets.EnvSecret: s.Secret}, webhook.ConfigFromEnv)
+	notifierCfg, err2 := functionConfig(raw, notifierFunctionID, vars, nil, notifier.ConfigFromEnv)
+	streamsCfg, err3 := functionConfig(raw, streamsFunctionID, vars, nil, streams.ConfigFromEnv)
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, err
-	}
-	webhookCfg, err := webhook.ConfigFromEnv(webhookEnv)
-	if err != nil {
-		return nil, fmt.Errorf("localstack: %s: %w", webhookFunctionID, err)
-	}
-	notifierEnv, err := functionEnv(raw, notifierFunctionID, vars, nil)
-	if err != nil {
-		return nil, err
-	}
-	notifierCfg, err := notifier.ConfigFromEnv(notifierEnv)
-	if err != nil {
-		return nil, fmt.Errorf("localstack: %s: %w", notifierFunctionID, err)
-	}
-	streamsEnv, err := functionEnv(raw, streamsFunctionID, vars, nil)
-	if err != nil {
-		return nil, err
-	}
-	streamsCfg, err := streams.ConfigFromEnv(streamsEnv)
-	if err != nil {
-		return nil, fmt.Errorf("localstack: %s: %w", streamsFunctionID, err)
 	}
 	s.Routes = notifierCfg.Routes
 
 	fns := &functions{vars: vars}
+	var err error
 	if fns.webhook, err = webhook.New(webhookCfg, awsCfg, s.log, metricsOut); err != nil {
 		return nil, err
 	}
@@ -362,13 +345,15 @@ func (s *Stack) buildFunctions(raw *samtemplate.Raw, vars map[string]string, aws
 	return fns, nil
 }
 
-// functionEnv resolves the function's environment in the template over
-// vars, with override's values in place of the template's (an empty value
-// removes the variable), and returns it as a getenv.
-func functionEnv(raw *samtemplate.Raw, id string, vars, override map[string]string) (func(string) string, error) {
+// functionConfig reads function id's configuration with fromEnv (its
+// constructor's ConfigFromEnv) from its environment in the template,
+// resolved over vars, with override's values in place of the template's
+// (an empty value removes the variable).
+func functionConfig[C any](raw *samtemplate.Raw, id string, vars, override map[string]string, fromEnv func(getenv func(string) string) (C, error)) (C, error) {
+	var cfg C
 	values, err := raw.Environment(id)
 	if err != nil {
-		return nil, err
+		return cfg, err
 	}
 	env := map[string]string{}
 	for name, v := range values {
@@ -376,7 +361,7 @@ func functionEnv(raw *samtemplate.Raw, id string, vars, override map[string]stri
 			continue
 		}
 		if env[name], err = v.Substitute(vars); err != nil {
-			return nil, fmt.Errorf("localstack: %s %s: %w", id, name, err)
+			return cfg, fmt.Errorf("localstack: %s %s: %w", id, name, err)
 		}
 	}
 	for name, v := range override {
@@ -384,7 +369,10 @@ func functionEnv(raw *samtemplate.Raw, id string, vars, override map[string]stri
 			env[name] = v
 		}
 	}
-	return func(name string) string { return env[name] }, nil
+	if cfg, err = fromEnv(func(name string) string { return env[name] }); err != nil {
+		return cfg, fmt.Errorf("localstack: %s: %w", id, err)
+	}
+	return cfg, nil
 }
 
 // subscribeInbox starts the alert inbox and subscribes it to every topic.

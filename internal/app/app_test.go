@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -71,28 +72,16 @@ func TestConstructorsTogether(t *testing.T) {
 		}
 	}()
 
-	wcfg, err := webhook.ConfigFromEnv(getenv)
-	if err != nil {
+	wcfg, err1 := webhook.ConfigFromEnv(getenv)
+	ncfg, err2 := notifier.ConfigFromEnv(getenv)
+	scfg, err3 := streams.ConfigFromEnv(getenv)
+	if err := errors.Join(err1, err2, err3); err != nil {
 		t.Fatal(err)
 	}
-	hook, err := webhook.New(wcfg, awsCfg, log, webhookMetrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ncfg, err := notifier.ConfigFromEnv(getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	note, err := notifier.New(ncfg, awsCfg, log, notifierMetrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	scfg, err := streams.ConfigFromEnv(getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	query, err := streams.New(scfg, awsCfg, log)
-	if err != nil {
+	hook, err1 := webhook.New(wcfg, awsCfg, log, webhookMetrics)
+	note, err2 := notifier.New(ncfg, awsCfg, log, notifierMetrics)
+	query, err3 := streams.New(scfg, awsCfg, log)
+	if err := errors.Join(err1, err2, err3); err != nil {
 		t.Fatal(err)
 	}
 
