@@ -88,26 +88,30 @@ func Required(getenv func(string) string, name string) (string, error) {
 
 // Bool returns name as a boolean, def when unset.
 func Bool(getenv func(string) string, name string, def bool) (bool, error) {
-	s := getenv(name)
-	if s == "" {
-		return def, nil
-	}
-	b, err := strconv.ParseBool(s)
-	if err != nil {
-		return def, fmt.Errorf("%s must be true or false, got %q", name, s)
-	}
-	return b, nil
+	return parse(getenv, name, def, "true or false", func(s string) (bool, bool) {
+		b, err := strconv.ParseBool(s)
+		return b, err == nil
+	})
 }
 
 // PositiveInt returns name as a whole number above zero, def when unset.
 func PositiveInt(getenv func(string) string, name string, def int) (int, error) {
+	return parse(getenv, name, def, "a positive whole number", func(s string) (int, bool) {
+		n, err := strconv.Atoi(s)
+		return n, err == nil && n > 0
+	})
+}
+
+// parse reads name with conv, def when unset; the error says what the
+// value must be and what it was.
+func parse[T any](getenv func(string) string, name string, def T, must string, conv func(string) (T, bool)) (T, error) {
 	s := getenv(name)
 	if s == "" {
 		return def, nil
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		return def, fmt.Errorf("%s must be a positive whole number, got %q", name, s)
+	v, ok := conv(s)
+	if !ok {
+		return def, fmt.Errorf("%s must be %s, got %q", name, must, s)
 	}
-	return n, nil
+	return v, nil
 }
