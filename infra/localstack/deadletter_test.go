@@ -44,10 +44,7 @@ import (
 func TestPollerGivesUp(t *testing.T) {
 	client := emulatortest.DynamoDB(t)
 	streams := emulatortest.Streams(t)
-	filter, err := localstack.NewFilter([]string{`{"eventName":["INSERT"]}`})
-	if err != nil {
-		t.Fatal(err)
-	}
+	filter := insertsOnly(t)
 	type recorded struct {
 		ids           []string
 		condition     string

@@ -18,16 +18,23 @@ import (
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 )
 
+// insertsOnly is the template's filter on the notifier's stream.
+func insertsOnly(t *testing.T) *localstack.Filter {
+	t.Helper()
+	f, err := localstack.NewFilter([]string{`{"eventName":["INSERT"]}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // TestPoller runs the event source mapping stand-in on a real DynamoDB
 // Local stream: inserts reach the handler in order, modifications are
 // filtered out, and failures are delivered again as Lambda does.
 func TestPoller(t *testing.T) {
 	client := emulatortest.DynamoDB(t)
 	streams := emulatortest.Streams(t)
-	filter, err := localstack.NewFilter([]string{`{"eventName":["INSERT"]}`})
-	if err != nil {
-		t.Fatal(err)
-	}
+	filter := insertsOnly(t)
 
 	tests := []struct {
 		name       string
