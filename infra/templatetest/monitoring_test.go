@@ -52,15 +52,15 @@ func emitted(t *testing.T) map[string]string {
 }
 
 // The Function dimension the alarms and dashboard filter on is the one the
-// functions' main.go set.
+// functions' constructors (internal/app) set.
 func TestMetricsFunctionDimension(t *testing.T) {
 	for _, fn := range []string{"webhook", "notifier"} {
-		b, err := os.ReadFile(filepath.Join(repoRoot(t), "functions", fn, "main.go"))
+		b, err := os.ReadFile(filepath.Join(repoRoot(t), "internal", "app", fn, fn+".go"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(b), `metrics.Emitter{W: os.Stdout, Function: "`+fn+`"}`) {
-			t.Errorf("functions/%s/main.go does not emit metrics with Function %q", fn, fn)
+		if !strings.Contains(string(b), `metrics.Emitter{W: metricsOut, Function: "`+fn+`"}`) {
+			t.Errorf("internal/app/%s/%s.go does not emit metrics with Function %q", fn, fn, fn)
 		}
 	}
 }
