@@ -21,7 +21,7 @@ import (
 
 var functions = []struct {
 	id  string
-	env []string // the variables functions/<name>/main.go reads
+	env []string // the variables the function's ConfigFromEnv (internal/app) reads
 }{
 	{"WebhookFunction", []string{"EVENTS_TABLE", "RETENTION_DAYS", "FASTPIX_WEBHOOK_SECRET_ARN"}},
 	{"NotifierFunction", []string{"STATE_TABLE", "ALERT_ROUTES", "PUBLISH_TEST_EVENTS"}},
