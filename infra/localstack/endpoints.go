@@ -5,8 +5,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/streamhook/fastpix-receiver/infra/emulator"
+	"github.com/streamhook/fastpix-receiver/pkg/lambdaenv"
 )
 
 // serviceEndpoints points each AWS service's client at its emulator, keyed
@@ -24,11 +26,13 @@ func (e serviceEndpoints) GetServiceBaseEndpoint(_ context.Context, sdkID string
 }
 
 // awsConfig is the emulators' AWS configuration: their region and account,
-// made-up credentials, and each service at its endpoint.
+// made-up credentials, each service at its endpoint, and, as in Lambda
+// (lambdaenv's Env.AWS), every call ending before its context's deadline.
 func awsConfig(endpoints serviceEndpoints) aws.Config {
 	return aws.Config{
 		Region:        emulator.Region,
 		Credentials:   credentials.NewStaticCredentialsProvider("local", "local", ""),
 		ConfigSources: []any{endpoints},
+		APIOptions:    []func(*middleware.Stack) error{lambdaenv.WithinDeadline(lambdaenv.CallMargin)},
 	}
 }
