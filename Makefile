@@ -10,7 +10,7 @@ all: test
 
 ## deps: fetch DynamoDB Local, goaws and the Lambda runtime emulator into .cache/ (once)
 deps:
-	@infra/emulator/fetch.sh
+	@internal/emulator/fetch.sh
 
 ## vet: gofmt and go vet
 vet:

@@ -26,11 +26,11 @@ import (
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator"
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
 	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
+	"github.com/streamhook/fastpix-receiver/internal/emulator"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
@@ -42,8 +42,8 @@ import (
 // processed, why, after how many deliveries; and that a batch whose
 // destination fails is kept, not lost.
 func TestPollerGivesUp(t *testing.T) {
-	client := emulatortest.DynamoDB(t)
-	streams := emulatortest.Streams(t)
+	client := testenv.DynamoDB(t)
+	streams := testenv.Streams(t)
 	filter := insertsOnly(t)
 	type recorded struct {
 		ids           []string
@@ -80,7 +80,7 @@ func TestPollerGivesUp(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			table := emulatortest.CreateTable(t, client, "EventsTable")
+			table := testenv.CreateTable(t, client, "EventsTable")
 			desc, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 			if err != nil {
 				t.Fatal(err)
@@ -225,7 +225,7 @@ func TestDeadLetterRedrive(t *testing.T) {
 		t.Skip("template.yaml's notifier retries for ever or has no on-failure destination")
 	}
 
-	logs := &emulatortest.SyncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	st, err := localstack.Start(ctx, localstack.Config{

@@ -12,7 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/snsendpoint"
+	"github.com/streamhook/fastpix-receiver/internal/snsendpoint"
 )
 
 // Alert is one notification the inbox received.

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 )
 
 // insertsOnly is the template's filter on the notifier's stream.
@@ -32,8 +32,8 @@ func insertsOnly(t *testing.T) *localstack.Filter {
 // Local stream: inserts reach the handler in order, modifications are
 // filtered out, and failures are delivered again as Lambda does.
 func TestPoller(t *testing.T) {
-	client := emulatortest.DynamoDB(t)
-	streams := emulatortest.Streams(t)
+	client := testenv.DynamoDB(t)
+	streams := testenv.Streams(t)
 	filter := insertsOnly(t)
 
 	tests := []struct {
@@ -74,7 +74,7 @@ func TestPoller(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			table := emulatortest.CreateTable(t, client, "EventsTable")
+			table := testenv.CreateTable(t, client, "EventsTable")
 			desc, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 			if err != nil {
 				t.Fatal(err)

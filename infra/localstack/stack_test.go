@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 )
 
 func getJSON(t *testing.T, rawURL string, v any) int {
@@ -47,7 +47,7 @@ func TestLocalStack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts DynamoDB Local and goaws")
 	}
-	logs, metrics := &emulatortest.SyncBuffer{}, &emulatortest.SyncBuffer{}
+	logs, metrics := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	st, err := localstack.Start(ctx, localstack.Config{

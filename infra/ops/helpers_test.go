@@ -10,8 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
@@ -20,7 +20,7 @@ import (
 
 // received counts the notifications the subscriber got from topic, or from
 // every topic when topic is "".
-func received(s *emulatortest.Subscriber, topic string) int {
+func received(s *testenv.Subscriber, topic string) int {
 	n := 0
 	for _, m := range s.Notifications() {
 		if topic == "" || m.TopicArn == topic {
@@ -37,7 +37,7 @@ type env struct {
 	ddb           *dynamodb.Client
 	events, state string
 	live, down    string
-	inbox         *emulatortest.Subscriber
+	inbox         *testenv.Subscriber
 	store         *streamstate.Store
 	routes        alerts.Routes
 	publisher     alerts.Publisher
@@ -49,12 +49,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, ddb: emulatortest.DynamoDB(t), inbox: emulatortest.NewSubscriber(t), base: time.Date(2024, 4, 2, 11, 0, 0, 0, time.UTC)}
-	e.events = emulatortest.CreateTable(t, e.ddb, "EventsTable")
-	e.state = emulatortest.CreateTable(t, e.ddb, "StreamStateTable")
-	snsClient := emulatortest.SNS(t)
-	e.live = emulatortest.CreateTopic(t, snsClient, "live")
-	e.down = emulatortest.CreateTopic(t, snsClient, "down")
+	e := &env{t: t, ddb: testenv.DynamoDB(t), inbox: testenv.NewSubscriber(t), base: time.Date(2024, 4, 2, 11, 0, 0, 0, time.UTC)}
+	e.events = testenv.CreateTable(t, e.ddb, "EventsTable")
+	e.state = testenv.CreateTable(t, e.ddb, "StreamStateTable")
+	snsClient := testenv.SNS(t)
+	e.live = testenv.CreateTopic(t, snsClient, "live")
+	e.down = testenv.CreateTopic(t, snsClient, "down")
 	for _, topic := range []string{e.live, e.down} {
 		e.inbox.Subscribe(t, snsClient, topic)
 	}

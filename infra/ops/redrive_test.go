@@ -12,17 +12,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 )
 
 // streamRecords reads the events table's stream until it holds n records,
 // and returns every record read.
-func streamRecords(t *testing.T, e *env, n int) (*emulatortest.StreamReader, []streamstypes.Record) {
+func streamRecords(t *testing.T, e *env, n int) (*testenv.StreamReader, []streamstypes.Record) {
 	t.Helper()
-	reader := emulatortest.NewStreamReader(t, e.ddb, e.events)
+	reader := testenv.NewStreamReader(t, e.ddb, e.events)
 	recs := reader.ReadUntil(t, 30*time.Second, func(recs []streamstypes.Record) bool { return len(recs) >= n })
 	return reader, recs
 }
@@ -52,8 +52,8 @@ func failureMessage(arn, shard string, first, last streamstypes.Record, n int) s
 
 func newQueue(t *testing.T) *ops.QueryQueue {
 	t.Helper()
-	q := &ops.QueryQueue{Endpoint: emulatortest.SNSEndpoint(t)}
-	u, err := q.CreateQueue(context.Background(), emulatortest.UniqueName(t, "dlq"))
+	q := &ops.QueryQueue{Endpoint: testenv.SNSEndpoint(t)}
+	u, err := q.CreateQueue(context.Background(), testenv.UniqueName(t, "dlq"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func newQueue(t *testing.T) *ops.QueryQueue {
 func TestRedrive(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	streams := emulatortest.Streams(t)
+	streams := testenv.Streams(t)
 	e.put("a-active", "video.live_stream.active", "stream-a", 0)
 	e.put("a-updated", "video.live_stream.updated", "stream-a", 1)
 	e.put("b-active", "video.live_stream.active", "stream-b", 2)
@@ -154,7 +154,7 @@ func (failing) Publish(context.Context, string, alerts.Message) error {
 func TestRedriveKeepsFailedMessage(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	streams := emulatortest.Streams(t)
+	streams := testenv.Streams(t)
 	e.put("x-active", "video.live_stream.active", "stream-x", 0)
 	reader, recs := streamRecords(t, e, 1)
 	q := newQueue(t)

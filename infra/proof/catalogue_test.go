@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 )
 
@@ -341,7 +341,7 @@ func catalogue(t *testing.T) []badCase {
 // holds exactly the events expected, and that no credential reached the
 // table or the log.
 func TestBadInputCatalogue(t *testing.T) {
-	r := newRig(t, emulatortest.DynamoDB(t), 10*time.Second)
+	r := newRig(t, testenv.DynamoDB(t), 10*time.Second)
 	cases := catalogue(t)
 	want := map[string]badCase{}
 	byStatus := map[int]int{}

@@ -18,9 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/internal/app/webhook"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
@@ -79,11 +79,11 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(st.Stop) // after the tables' clean-ups, which need DynamoDB Local
-	// The stack's client settings: emulatortest.AWSConfig is the config
+	// The stack's client settings: testenv.AWSConfig is the config
 	// localstack.Start builds, with the same endpoint.
-	ddb := emulatortest.DynamoDBAt(st.DynamoDBEndpoint)
+	ddb := testenv.DynamoDBAt(st.DynamoDBEndpoint)
 
-	offTable := emulatortest.CreateTable(b, ddb, "EventsTable")
+	offTable := testenv.CreateTable(b, ddb, "EventsTable")
 	offURL := serveWebhook(b, st.DynamoDBEndpoint, offTable, logger)
 
 	b.Run("poller-off", func(b *testing.B) { measureE2E(b, offURL, ddb, offTable) })
@@ -94,7 +94,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 // and the webhook built as localstack.Start builds it, over table.
 func serveWebhook(b *testing.B, endpoint, table string, logger *slog.Logger) string {
 	b.Helper()
-	cfg := emulatortest.AWSConfig()
+	cfg := testenv.AWSConfig()
 	cfg.BaseEndpoint = aws.String(endpoint)
 	hook, err := webhook.New(webhook.Config{EventsTable: table, Retention: eventstore.DefaultRetention, Secret: secrets.Source{Value: proofSecret}}, cfg, logger, nil)
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
@@ -129,7 +129,7 @@ type rig struct {
 	client *dynamodb.Client
 	table  string
 	hook   *httpapi.Webhook
-	logs   *emulatortest.SyncBuffer
+	logs   *testenv.SyncBuffer
 }
 
 func newRig(t testing.TB, client *dynamodb.Client, storeTimeout time.Duration) *rig {
@@ -138,8 +138,8 @@ func newRig(t testing.TB, client *dynamodb.Client, storeTimeout time.Duration) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	table := emulatortest.CreateTable(t, client, "EventsTable")
-	logs := &emulatortest.SyncBuffer{}
+	table := testenv.CreateTable(t, client, "EventsTable")
+	logs := &testenv.SyncBuffer{}
 	return &rig{
 		client: client,
 		table:  table,

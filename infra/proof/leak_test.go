@@ -13,8 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 )
 
 // leakFields are the payload fields FastPix documents as credentials
@@ -204,12 +204,12 @@ func TestNoCredentialLeak(t *testing.T) {
 		}
 	}
 
-	snsClient := emulatortest.SNS(t)
+	snsClient := testenv.SNS(t)
 	topics := map[string]string{}
 	for _, key := range []string{stormTopicLive, stormTopicDown, stormTopicSimulcast} {
-		topics[key] = emulatortest.CreateTopic(t, snsClient, "Leak-"+key)
+		topics[key] = testenv.CreateTopic(t, snsClient, "Leak-"+key)
 	}
-	r := newStormRig(t, emulatortest.SNSEndpoint(t), topics, nil)
+	r := newStormRig(t, testenv.SNSEndpoint(t), topics, nil)
 	distinct := map[string]bool{}
 	for _, b := range bodies {
 		var id struct{ ID string }

@@ -31,7 +31,7 @@ import (
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
@@ -278,11 +278,11 @@ type stormRig struct {
 	webhook              *httpapi.Webhook
 	handler              *ddbstream.Handler
 	state                *streamstate.Store // uncounted, for the test's reads
-	reader               *emulatortest.StreamReader
-	subs                 map[string]*emulatortest.Subscriber // by topic key
-	topics               map[string]string                   // topic key → ARN
-	webhookLogs          *emulatortest.SyncBuffer
-	notifierLogs         *emulatortest.SyncBuffer
+	reader               *testenv.StreamReader
+	subs                 map[string]*testenv.Subscriber // by topic key
+	topics               map[string]string              // topic key → ARN
+	webhookLogs          *testenv.SyncBuffer
+	notifierLogs         *testenv.SyncBuffer
 }
 
 // newStormRig wires the path. snsEndpoint is the goaws to publish to;
@@ -291,16 +291,16 @@ type stormRig struct {
 func newStormRig(t *testing.T, snsEndpoint string, topicARNs map[string]string, wrap func(alerts.PublishAPI) alerts.PublishAPI) *stormRig {
 	t.Helper()
 	r := &stormRig{
-		ddb:          emulatortest.DynamoDB(t),
+		ddb:          testenv.DynamoDB(t),
 		webhookCount: newStormCounter(), stateCount: newStormCounter(), snsCount: newStormCounter(),
-		subs: map[string]*emulatortest.Subscriber{}, topics: topicARNs,
-		webhookLogs: &emulatortest.SyncBuffer{}, notifierLogs: &emulatortest.SyncBuffer{},
+		subs: map[string]*testenv.Subscriber{}, topics: topicARNs,
+		webhookLogs: &testenv.SyncBuffer{}, notifierLogs: &testenv.SyncBuffer{},
 	}
-	r.eventsTable = emulatortest.CreateTable(t, r.ddb, "EventsTable")
-	r.stTable = emulatortest.CreateTable(t, r.ddb, "StreamStateTable")
+	r.eventsTable = testenv.CreateTable(t, r.ddb, "EventsTable")
+	r.stTable = testenv.CreateTable(t, r.ddb, "StreamStateTable")
 	ddbWith := func(c *stormCounter) *dynamodb.Client {
-		return dynamodb.NewFromConfig(emulatortest.AWSConfig(), func(o *dynamodb.Options) {
-			o.BaseEndpoint = aws.String(emulatortest.DynamoDBEndpoint(t))
+		return dynamodb.NewFromConfig(testenv.AWSConfig(), func(o *dynamodb.Options) {
+			o.BaseEndpoint = aws.String(testenv.DynamoDBEndpoint(t))
 			o.HTTPClient = c
 		})
 	}
@@ -312,7 +312,7 @@ func newStormRig(t *testing.T, snsEndpoint string, topicARNs map[string]string, 
 		Receiver: &ingest.Receiver{Keys: ingest.StaticKeys{V: v}, Store: &eventstore.DynamoDB{Client: ddbWith(r.webhookCount), Table: r.eventsTable}},
 		Logger:   slog.New(slog.NewJSONHandler(r.webhookLogs, nil)),
 	}
-	snsClient := sns.NewFromConfig(emulatortest.AWSConfig(), func(o *sns.Options) {
+	snsClient := sns.NewFromConfig(testenv.AWSConfig(), func(o *sns.Options) {
 		o.BaseEndpoint = aws.String(snsEndpoint)
 		o.HTTPClient = r.snsCount
 		o.RetryMaxAttempts = 2 // a stopped SNS fails fast
@@ -341,10 +341,10 @@ func newStormRig(t *testing.T, snsEndpoint string, topicARNs map[string]string, 
 		Logger: log,
 	}
 	r.state = &streamstate.Store{Client: r.ddb, Table: r.stTable}
-	r.reader = emulatortest.NewStreamReader(t, r.ddb, r.eventsTable)
-	plain := emulatortest.SNSAt(snsEndpoint)
+	r.reader = testenv.NewStreamReader(t, r.ddb, r.eventsTable)
+	plain := testenv.SNSAt(snsEndpoint)
 	for key, arn := range topicARNs {
-		r.subs[key] = emulatortest.NewSubscriber(t)
+		r.subs[key] = testenv.NewSubscriber(t)
 		r.subs[key].Subscribe(t, plain, arn)
 	}
 	r.snsCount.reset()

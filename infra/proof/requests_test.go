@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 )
 
 // TestRequestsToAWSPerEvent counts every HTTP request the webhook's DynamoDB
@@ -22,8 +22,8 @@ import (
 // forged or a malformed delivery.
 func TestRequestsToAWSPerEvent(t *testing.T) {
 	counter := newRequestCounter()
-	client := dynamodb.NewFromConfig(emulatortest.AWSConfig(), func(o *dynamodb.Options) {
-		o.BaseEndpoint = aws.String(emulatortest.DynamoDBEndpoint(t))
+	client := dynamodb.NewFromConfig(testenv.AWSConfig(), func(o *dynamodb.Options) {
+		o.BaseEndpoint = aws.String(testenv.DynamoDBEndpoint(t))
 		o.HTTPClient = counter
 	})
 	r := newRig(t, client, 10*time.Second)

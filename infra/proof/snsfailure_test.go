@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator"
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/emulator"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
 )
@@ -97,7 +97,7 @@ func TestSNSStoppedMidBatch(t *testing.T) {
 	topics := map[string]string{}
 	var topicNames []string
 	for _, key := range []string{stormTopicLive, stormTopicDown, stormTopicSimulcast} {
-		names[key] = emulatortest.UniqueName(t, "Outage-"+key)
+		names[key] = testenv.UniqueName(t, "Outage-"+key)
 		topics[key] = emulator.TopicARN(names[key])
 		topicNames = append(topicNames, names[key])
 	}
@@ -184,7 +184,7 @@ func TestSNSStoppedMidBatch(t *testing.T) {
 
 	// 3. SNS comes back on the same port (goaws keeps no subscriptions).
 	goaws = start(goaws.Port)
-	plain := emulatortest.SNSAt(goaws.Endpoint)
+	plain := testenv.SNSAt(goaws.Endpoint)
 	for key, arn := range topics {
 		r.subs[key].Subscribe(t, plain, arn)
 	}

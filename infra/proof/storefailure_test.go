@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator"
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/emulator"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 )
 
 // soak reports whether the long variants run (make soak).
@@ -61,7 +61,7 @@ func TestStoreKilledMidBurst(t *testing.T) {
 		defer procMu.Unlock()
 		proc.Stop()
 	})
-	r := newRig(t, emulatortest.DynamoDBAt(proc.Endpoint), time.Second)
+	r := newRig(t, testenv.DynamoDBAt(proc.Endpoint), time.Second)
 
 	bodies := make([][]byte, deliveries)
 	sigs := make([]string, deliveries)

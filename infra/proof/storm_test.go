@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 )
 
@@ -124,12 +124,12 @@ func TestStorm(t *testing.T) {
 		t.Fatalf("plan: %d deliveries of %d events", len(bodies), len(byID))
 	}
 
-	snsClient := emulatortest.SNS(t)
+	snsClient := testenv.SNS(t)
 	topics := map[string]string{}
 	for _, key := range []string{stormTopicLive, stormTopicDown, stormTopicSimulcast} {
-		topics[key] = emulatortest.CreateTopic(t, snsClient, "Storm-"+key)
+		topics[key] = testenv.CreateTopic(t, snsClient, "Storm-"+key)
 	}
-	r := newStormRig(t, emulatortest.SNSEndpoint(t), topics, nil)
+	r := newStormRig(t, testenv.SNSEndpoint(t), topics, nil)
 
 	// The burst.
 	answers := r.stormSend(t, bodies, senders)

@@ -16,7 +16,7 @@ import (
 	cfnddb "github.com/awslabs/goformation/v7/cloudformation/dynamodb"
 	"github.com/awslabs/goformation/v7/intrinsics"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator"
+	"github.com/streamhook/fastpix-receiver/internal/emulator"
 )
 
 // Template is the parsed template.yaml.

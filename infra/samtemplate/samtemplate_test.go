@@ -7,15 +7,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 )
 
 // The events table created from the template has the key and index the
 // code writes and queries with.
 func TestEventsTableFromTemplate(t *testing.T) {
-	client := emulatortest.DynamoDB(t)
-	name := emulatortest.CreateTable(t, client, "EventsTable")
+	client := testenv.DynamoDB(t)
+	name := testenv.CreateTable(t, client, "EventsTable")
 	out, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(name)})
 	if err != nil {
 		t.Fatal(err)

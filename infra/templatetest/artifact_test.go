@@ -22,8 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator"
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/emulator"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 )
@@ -79,9 +79,9 @@ const demoSecret = "ZGVtby1zZWNyZXQ=" // base64("demo-secret"), FastPix's docume
 // AWS's Lambda Runtime Interface Emulator, fed the API Gateway v2 event a
 // signed FastPix delivery becomes, with DynamoDB Local as its table.
 func TestWebhookBootstrapUnderRuntimeInterfaceEmulator(t *testing.T) {
-	endpoint := emulatortest.DynamoDBEndpoint(t)
-	db := emulatortest.DynamoDBAt(endpoint)
-	table := emulatortest.CreateTable(t, db, "EventsTable")
+	endpoint := testenv.DynamoDBEndpoint(t)
+	db := testenv.DynamoDBAt(endpoint)
+	table := testenv.CreateTable(t, db, "EventsTable")
 	url, logs := startWebhookUnderRIE(t, "EVENTS_TABLE="+table, "AWS_ENDPOINT_URL_DYNAMODB="+endpoint)
 
 	first := readFixture(t, "seed-live_stream.created-1.json")
@@ -169,7 +169,7 @@ func TestWebhookBootstrapUnderRuntimeInterfaceEmulator(t *testing.T) {
 // Interface Emulator given env (the function's configuration, beside the
 // signing secret and local credentials), and returns the invocation URL and
 // the emulator's output: the function's logs and the platform's lines.
-func startWebhookUnderRIE(t *testing.T, env ...string) (string, *emulatortest.SyncBuffer) {
+func startWebhookUnderRIE(t *testing.T, env ...string) (string, *testenv.SyncBuffer) {
 	t.Helper()
 	cache, err := emulator.CacheDir()
 	if err != nil {
@@ -198,7 +198,7 @@ func startWebhookUnderRIE(t *testing.T, env ...string) (string, *emulatortest.Sy
 		"AWS_SECRET_ACCESS_KEY=local",
 		"AWS_EC2_METADATA_DISABLED=true",
 	}, env...)
-	logs := &emulatortest.SyncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 )
@@ -22,7 +22,7 @@ func TestWebhookStalledStoreAnswersBeforeTheDeadline(t *testing.T) {
 	timeout := webhookTimeout(t)
 	url, logs := startWebhookUnderRIE(t,
 		"EVENTS_TABLE=EventsTable",
-		"AWS_ENDPOINT_URL_DYNAMODB="+emulatortest.StalledEndpoint(t),
+		"AWS_ENDPOINT_URL_DYNAMODB="+testenv.StalledEndpoint(t),
 		// The emulator gives each invocation this deadline, as Lambda does.
 		fmt.Sprintf("AWS_LAMBDA_FUNCTION_TIMEOUT=%d", int(timeout/time.Second)))
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/awslabs/goformation/v7/intrinsics"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator"
+	"github.com/streamhook/fastpix-receiver/internal/emulator"
 )
 
 // tmpl is template.yaml as goformation reads it, with every intrinsic

@@ -17,10 +17,10 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
 	"github.com/streamhook/fastpix-receiver/internal/app/notifier"
 	"github.com/streamhook/fastpix-receiver/internal/app/streams"
 	"github.com/streamhook/fastpix-receiver/internal/app/webhook"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
@@ -54,17 +54,17 @@ func TestConstructorsTogether(t *testing.T) {
 		t.Skip("needs DynamoDB Local")
 	}
 	ctx := context.Background()
-	ddb := emulatortest.DynamoDB(t)
-	eventsTable := emulatortest.CreateTable(t, ddb, "EventsTable")
-	stateTable := emulatortest.CreateTable(t, ddb, "StreamStateTable")
+	ddb := testenv.DynamoDB(t)
+	eventsTable := testenv.CreateTable(t, ddb, "EventsTable")
+	stateTable := testenv.CreateTable(t, ddb, "StreamStateTable")
 	env := map[string]string{
 		"EVENTS_TABLE": eventsTable, "STATE_TABLE": stateTable, "RETENTION_DAYS": "7",
 		secrets.EnvSecret: secret, "PUBLISH_TEST_EVENTS": "true",
 	}
 	getenv := func(k string) string { return env[k] }
-	awsCfg := emulatortest.AWSConfig()
-	awsCfg.BaseEndpoint = aws.String(emulatortest.DynamoDBEndpoint(t))
-	logs, webhookMetrics, notifierMetrics := &emulatortest.SyncBuffer{}, &emulatortest.SyncBuffer{}, &emulatortest.SyncBuffer{}
+	awsCfg := testenv.AWSConfig()
+	awsCfg.BaseEndpoint = aws.String(testenv.DynamoDBEndpoint(t))
+	logs, webhookMetrics, notifierMetrics := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	defer func() {
 		if t.Failed() {
@@ -116,7 +116,7 @@ func TestConstructorsTogether(t *testing.T) {
 		t.Errorf("expires in %v, want about 7 days (RETENTION_DAYS)", left)
 	}
 
-	reader := emulatortest.NewStreamReader(t, ddb, eventsTable)
+	reader := testenv.NewStreamReader(t, ddb, eventsTable)
 	recs := reader.ReadUntil(t, 30*time.Second, func(r []streamstypes.Record) bool { return len(r) >= 1 })
 	out, err := note.Handle(ctx, ddbstream.FromStreamsRecords(reader.ARN, recs))
 	if err != nil || len(out.BatchItemFailures) != 0 {
@@ -134,7 +134,7 @@ func TestConstructorsTogether(t *testing.T) {
 		t.Errorf("state %s (%v), want active after app-e1", resp.Body, err)
 	}
 
-	for fn, out := range map[string]*emulatortest.SyncBuffer{"webhook": webhookMetrics, "notifier": notifierMetrics} {
+	for fn, out := range map[string]*testenv.SyncBuffer{"webhook": webhookMetrics, "notifier": notifierMetrics} {
 		if !strings.Contains(out.String(), `"Function":"`+fn+`"`) || !strings.Contains(out.String(), `"_aws"`) {
 			t.Errorf("%s wrote no metric: %q", fn, out.String())
 		}

@@ -23,8 +23,8 @@ import (
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator"
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/emulator"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
@@ -107,16 +107,16 @@ func (d delivery) body() []byte {
 type env struct {
 	t       *testing.T
 	webhook *httpapi.Webhook
-	reader  *emulatortest.StreamReader
+	reader  *testenv.StreamReader
 	state   *streamstate.Store
 	ddb     *countingDynamoDB
-	logs    *emulatortest.SyncBuffer
+	logs    *testenv.SyncBuffer
 }
 
 func newEnv(t *testing.T) *env {
-	ddb := emulatortest.DynamoDB(t)
-	eventsTable := emulatortest.CreateTable(t, ddb, "EventsTable")
-	stateTable := emulatortest.CreateTable(t, ddb, "StreamStateTable")
+	ddb := testenv.DynamoDB(t)
+	eventsTable := testenv.CreateTable(t, ddb, "EventsTable")
+	stateTable := testenv.CreateTable(t, ddb, "StreamStateTable")
 	v, err := fastpix.NewVerifier(secret)
 	if err != nil {
 		t.Fatal(err)
@@ -128,9 +128,9 @@ func newEnv(t *testing.T) *env {
 			Receiver: &ingest.Receiver{Keys: ingest.StaticKeys{V: v}, Store: &eventstore.DynamoDB{Client: ddb, Table: eventsTable}},
 			Logger:   quiet,
 		},
-		reader: emulatortest.NewStreamReader(t, ddb, eventsTable),
+		reader: testenv.NewStreamReader(t, ddb, eventsTable),
 		ddb:    &countingDynamoDB{Client: ddb},
-		logs:   &emulatortest.SyncBuffer{},
+		logs:   &testenv.SyncBuffer{},
 	}
 	e.state = &streamstate.Store{Client: e.ddb, Table: stateTable}
 	return e
@@ -202,13 +202,13 @@ func sequenceNumbers(ev events.DynamoDBEvent) []string {
 // one set of tables and topics, each on its own stream.
 func TestNotifierEndToEnd(t *testing.T) {
 	e := newEnv(t)
-	snsClient := emulatortest.SNS(t)
+	snsClient := testenv.SNS(t)
 	names := map[string]string{"live": "StreamLiveTopic", "down": "StreamDisconnectedTopic", "simulcast": "SimulcastBroadcastingTopic"}
 	arns := map[string]string{}
-	subs := map[string]*emulatortest.Subscriber{}
+	subs := map[string]*testenv.Subscriber{}
 	for key, name := range names {
-		arns[key] = emulatortest.CreateTopic(t, snsClient, name)
-		subs[key] = emulatortest.NewSubscriber(t)
+		arns[key] = testenv.CreateTopic(t, snsClient, name)
+		subs[key] = testenv.NewSubscriber(t)
 		subs[key].Subscribe(t, snsClient, arns[key])
 	}
 	routes := alerts.Routes{
@@ -223,7 +223,7 @@ func TestNotifierEndToEnd(t *testing.T) {
 	// run hands what the stream holds up to untilEventID to the handler,
 	// checks nothing failed, and returns per topic what was published, and
 	// the requests it took.
-	run := func(t *testing.T, untilEventID string) (got map[string][]emulatortest.Notification, inserts, updates, publishes int) {
+	run := func(t *testing.T, untilEventID string) (got map[string][]testenv.Notification, inserts, updates, publishes int) {
 		t.Helper()
 		ev := e.read(t, untilEventID)
 		for _, r := range ev.Records {
@@ -236,7 +236,7 @@ func TestNotifierEndToEnd(t *testing.T) {
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("Handle: %v, failures %v", err, failures(resp))
 		}
-		got = map[string][]emulatortest.Notification{}
+		got = map[string][]testenv.Notification{}
 		for key, s := range subs {
 			got[key] = s.Take()
 		}
@@ -368,7 +368,7 @@ func TestNotifierEndToEnd(t *testing.T) {
 // checkNotification checks one message as the subscriber got it. goaws
 // passes a MessageStructure=json document whole to HTTP subscribers (real
 // SNS would send the "default" rendering), so all renderings are visible.
-func checkNotification(t *testing.T, n emulatortest.Notification, topic, eventID, stream string) {
+func checkNotification(t *testing.T, n testenv.Notification, topic, eventID, stream string) {
 	t.Helper()
 	if n.TopicArn != topic {
 		t.Errorf("%s: topic %s, want %s", eventID, n.TopicArn, topic)
@@ -416,12 +416,12 @@ func TestNotifierSNSOutage(t *testing.T) {
 		return p
 	}
 	goaws := start(0)
-	client := sns.NewFromConfig(emulatortest.AWSConfig(), func(o *sns.Options) {
+	client := sns.NewFromConfig(testenv.AWSConfig(), func(o *sns.Options) {
 		o.BaseEndpoint = aws.String(goaws.Endpoint)
 		o.RetryMaxAttempts = 1 // a refused connection fails at once
 	})
 	topic := emulator.TopicARN(topicName)
-	sub := emulatortest.NewSubscriber(t)
+	sub := testenv.NewSubscriber(t)
 	sub.Subscribe(t, client, topic)
 	pub := &countingSNS{Client: client}
 	h := e.handler(pub, alerts.Routes{fastpix.TypeLiveStreamActive: topic, fastpix.TypeLiveStreamDisconnected: topic})

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 )
@@ -98,8 +98,8 @@ func TestItemRoundTrip(t *testing.T) {
 // Against DynamoDB Local: one conditional put per event id, however many
 // deliveries race.
 func TestPutOnceUnderConcurrency(t *testing.T) {
-	client := emulatortest.DynamoDB(t)
-	table := emulatortest.CreateTable(t, client, "EventsTable")
+	client := testenv.DynamoDB(t)
+	table := testenv.CreateTable(t, client, "EventsTable")
 	store := &eventstore.DynamoDB{Client: client, Table: table}
 	rec := eventstore.Record{EventID: "e-race", Type: "video.live_stream.active", StreamID: "s1", OccurredAt: eventstore.FormatTime(time.Now()), Payload: "{}"}
 
@@ -138,7 +138,7 @@ func TestPutOnceUnderConcurrency(t *testing.T) {
 }
 
 func TestPutUnreachable(t *testing.T) {
-	client := emulatortest.DynamoDBAt("http://127.0.0.1:1")
+	client := testenv.DynamoDBAt("http://127.0.0.1:1")
 	store := &eventstore.DynamoDB{Client: client, Table: "EventsTable"}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -152,8 +152,8 @@ func TestPutUnreachable(t *testing.T) {
 // reads back whole; one that does not fit even so is refused as
 // unstorable, not as an outage (a retry would never help).
 func TestPutLargePayload(t *testing.T) {
-	client := emulatortest.DynamoDB(t)
-	table := emulatortest.CreateTable(t, client, "EventsTable")
+	client := testenv.DynamoDB(t)
+	table := testenv.CreateTable(t, client, "EventsTable")
 	store := &eventstore.DynamoDB{Client: client, Table: table}
 	ctx := context.Background()
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 )
 
@@ -74,8 +74,8 @@ func readAll(t *testing.T, r *eventstore.Reader, q eventstore.StreamQuery) ([]st
 }
 
 func TestStreamEvents(t *testing.T) {
-	client := emulatortest.DynamoDB(t)
-	table := emulatortest.CreateTable(t, client, "EventsTable")
+	client := testenv.DynamoDB(t)
+	table := testenv.CreateTable(t, client, "EventsTable")
 	w := &eventstore.DynamoDB{Client: client, Table: table}
 	r := &eventstore.Reader{Client: client, Table: table}
 
@@ -141,8 +141,8 @@ func TestStreamEvents(t *testing.T) {
 }
 
 func TestStreamEventsRejects(t *testing.T) {
-	client := emulatortest.DynamoDB(t)
-	table := emulatortest.CreateTable(t, client, "EventsTable")
+	client := testenv.DynamoDB(t)
+	table := testenv.CreateTable(t, client, "EventsTable")
 	w := &eventstore.DynamoDB{Client: client, Table: table}
 	r := &eventstore.Reader{Client: client, Table: table}
 	seedStream(t, w, "s1", 5, []string{"video.live_stream.active"})

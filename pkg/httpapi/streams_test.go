@@ -12,7 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
@@ -50,9 +50,9 @@ type answer struct {
 }
 
 func TestStreams(t *testing.T) {
-	client := emulatortest.DynamoDB(t)
-	eventsTable := emulatortest.CreateTable(t, client, "EventsTable")
-	stateTable := emulatortest.CreateTable(t, client, "StreamStateTable")
+	client := testenv.DynamoDB(t)
+	eventsTable := testenv.CreateTable(t, client, "EventsTable")
+	stateTable := testenv.CreateTable(t, client, "StreamStateTable")
 	w := &eventstore.DynamoDB{Client: client, Table: eventsTable}
 	st := &streamstate.Store{Client: client, Table: stateTable}
 	h := &httpapi.Streams{

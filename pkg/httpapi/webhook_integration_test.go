@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/ingest"
@@ -37,8 +37,8 @@ func readSeed(t *testing.T, file string) string {
 
 func dynamoWebhook(t *testing.T) (*Webhook, *dynamodb.Client, string, *bytes.Buffer) {
 	t.Helper()
-	client := emulatortest.DynamoDB(t)
-	table := emulatortest.CreateTable(t, client, "EventsTable")
+	client := testenv.DynamoDB(t)
+	table := testenv.CreateTable(t, client, "EventsTable")
 	var logs bytes.Buffer
 	h := newWebhook(t, &eventstore.DynamoDB{Client: client, Table: table}, nil, &logs)
 	return h, client, table, &logs
@@ -154,7 +154,7 @@ func TestConcurrentDeliveriesStoreOnce(t *testing.T) {
 // With DynamoDB unreachable, the answer is a 5xx, so FastPix retries.
 func TestStorageUnreachableIs5xx(t *testing.T) {
 	var logs bytes.Buffer
-	store := &eventstore.DynamoDB{Client: emulatortest.DynamoDBAt("http://127.0.0.1:1"), Table: "EventsTable"}
+	store := &eventstore.DynamoDB{Client: testenv.DynamoDBAt("http://127.0.0.1:1"), Table: "EventsTable"}
 	h := newWebhook(t, store, nil, &logs)
 	h.Receiver.(*ingest.Receiver).StoreTimeout = 3 * time.Second
 	body := readSeed(t, seeds[0].file)

@@ -15,7 +15,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 )
 
 func TestSettings(t *testing.T) {
@@ -100,7 +100,7 @@ func TestCheckStopsTheColdStart(t *testing.T) {
 // report, for every client the configuration makes (DynamoDB and SNS here,
 // the notifier's two).
 func TestAWSCallsEndBeforeTheDeadline(t *testing.T) {
-	endpoint := emulatortest.StalledEndpoint(t)
+	endpoint := testenv.StalledEndpoint(t)
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ENDPOINT_URL_SNS": endpoint, "AWS_REGION": "us-east-1",
 		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_EC2_METADATA_DISABLED": "true",

@@ -8,7 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
 
@@ -107,12 +107,12 @@ func TestApplyAgainstDynamoDBLocal(t *testing.T) {
 			wantStatus: "disconnected", wantLastID: "ev-c", wantTargets: map[string]string{"t1": "broadcasting", "t2": "starting"},
 		},
 	}
-	ddb := emulatortest.DynamoDB(t)
+	ddb := testenv.DynamoDB(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			client := &countingClient{Client: ddb}
 			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-			store := &streamstate.Store{Client: client, Table: emulatortest.CreateTable(t, ddb, "StreamStateTable"), Now: func() time.Time { return now }}
+			store := &streamstate.Store{Client: client, Table: testenv.CreateTable(t, ddb, "StreamStateTable"), Now: func() time.Time { return now }}
 			ctx := context.Background()
 			for i, st := range tc.steps {
 				before := client.updates
@@ -151,8 +151,8 @@ func TestApplyAgainstDynamoDBLocal(t *testing.T) {
 }
 
 func TestGetNotFound(t *testing.T) {
-	ddb := emulatortest.DynamoDB(t)
-	store := &streamstate.Store{Client: ddb, Table: emulatortest.CreateTable(t, ddb, "StreamStateTable")}
+	ddb := testenv.DynamoDB(t)
+	store := &streamstate.Store{Client: ddb, Table: testenv.CreateTable(t, ddb, "StreamStateTable")}
 	_, err := store.Get(context.Background(), "no-such-stream")
 	if !errors.Is(err, streamstate.ErrNotFound) {
 		t.Fatalf("Get = %v, want ErrNotFound", err)

@@ -24,8 +24,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
+	"github.com/streamhook/fastpix-receiver/internal/emulator"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/secrets"
 )

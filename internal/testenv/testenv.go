@@ -1,12 +1,17 @@
-// Package emulatortest gives tests clients of real local stand-ins for AWS:
+// Package testenv gives tests clients of real local stand-ins for AWS:
 // DynamoDB Local and the goaws SNS emulator, over the network.
 //
-// A test process shares one of each: the one at $DYNAMODB_ENDPOINT or
-// $SNS_ENDPOINT when set (make test starts them once for the whole run), or
-// else one started for the process on a free port, which dies with it.
-// Each test gets its own uniquely named tables and topics, so tests do not
-// see each other's data.
-package emulatortest
+// Each test process (one per package under go test) starts its own
+// DynamoDB Local and goaws the first time a test asks, on free ports, and
+// they die with it; nothing is shared between packages, so they may run in
+// parallel. To point the tests at emulators already running instead (e.g.
+// those of `make run`), set DYNAMODB_ENDPOINT or SNS_ENDPOINT to their URLs;
+// the Makefile sets neither. Each test gets its own uniquely named tables and
+// topics, so tests do not see each other's data.
+//
+// It lives under internal/ so that the domain packages' tests (pkg/...) use
+// it without depending on the infrastructure code under infra/.
+package testenv
 
 import (
 	"context"
@@ -24,8 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator"
 	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
+	"github.com/streamhook/fastpix-receiver/internal/emulator"
 )
 
 var (

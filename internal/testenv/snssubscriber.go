@@ -1,4 +1,4 @@
-package emulatortest
+package testenv
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/snsendpoint"
+	"github.com/streamhook/fastpix-receiver/internal/snsendpoint"
 )
 
 // Notification is one POST an SNS emulator made to a Subscriber, decoded,

@@ -1,7 +1,7 @@
 // Package emulator starts the local stand-ins for AWS that the tests and the
 // local stack run against: AWS's DynamoDB Local and the goaws SNS emulator.
 //
-// Both are fetched once into the cache folder by infra/emulator/fetch.sh
+// Both are fetched once into the cache folder by fetch.sh beside this file
 // (`make deps`); this package only finds and runs them. Every process it
 // starts dies with the process that started it.
 package emulator

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
-	"github.com/streamhook/fastpix-receiver/infra/emulator/snsendpoint"
+	"github.com/streamhook/fastpix-receiver/internal/snsendpoint"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 )
 
 // recorder keeps what an endpoint hands over.
@@ -129,8 +129,8 @@ func countType(ms []snsendpoint.Message, typ string) int {
 // goaws, with the client that confirmed the subscription.
 func subscribed(t *testing.T, base string) (client *sns.Client, topic string, r *recorder, e *snsendpoint.Endpoint, counter *confirmCounter) {
 	t.Helper()
-	client = emulatortest.SNS(t)
-	topic = emulatortest.CreateTopic(t, client, base)
+	client = testenv.SNS(t)
+	topic = testenv.CreateTopic(t, client, base)
 	r = &recorder{}
 	e = start(t, r)
 	counter = &confirmCounter{Client: client}
@@ -205,8 +205,8 @@ func TestResubscribe(t *testing.T) {
 func TestFailures(t *testing.T) {
 	t.Run("a subscription that is never confirmed", func(t *testing.T) {
 		t.Parallel()
-		client := emulatortest.SNS(t)
-		topic := emulatortest.CreateTopic(t, client, "unconfirmed")
+		client := testenv.SNS(t)
+		topic := testenv.CreateTopic(t, client, "unconfirmed")
 		var r recorder
 		e := start(t, &r)
 		// goaws answers an http Subscribe after about a second.
