@@ -13,7 +13,6 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/sns v1.48.0
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.53.0
 	github.com/aws/smithy-go v1.28.9
-	github.com/awslabs/goformation/v7 v7.14.9
 	gopkg.in/yaml.v3 v3.0.1
 )
 

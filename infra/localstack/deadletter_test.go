@@ -213,7 +213,7 @@ func TestDeadLetterRedrive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts DynamoDB Local and goaws")
 	}
-	raw, err := samtemplate.LoadRawDefault()
+	raw, err := samtemplate.LoadDefault()
 	if err != nil {
 		t.Fatal(err)
 	}

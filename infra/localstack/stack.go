@@ -131,7 +131,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}()
 
-	tmpl, raw, err := readTemplate(cfg.TemplatePath)
+	tmpl, err := readTemplate(cfg.TemplatePath)
 	if err != nil {
 		return nil, err
 	}
@@ -146,24 +146,24 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	snsClient := sns.NewFromConfig(awsCfg)
-	if err := s.createTopics(ctx, raw, snsClient); err != nil {
+	if err := s.createTopics(ctx, tmpl, snsClient); err != nil {
 		return nil, err
 	}
-	if err := s.createQueues(ctx, raw); err != nil {
+	if err := s.createQueues(ctx, tmpl); err != nil {
 		return nil, err
 	}
-	fns, err := s.buildFunctions(raw, s.templateVars(raw), awsCfg, cfg.Metrics)
+	fns, err := s.buildFunctions(tmpl, s.templateVars(tmpl), awsCfg, cfg.Metrics)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.subscribeInbox(ctx, snsClient, cfg.Inbox); err != nil {
 		return nil, err
 	}
-	gw, err := s.gateway(raw, fns)
+	gw, err := s.gateway(tmpl, fns)
 	if err != nil {
 		return nil, err
 	}
-	poller, err := s.poller(raw, fns, dynamodbstreams.NewFromConfig(awsCfg), cfg.RetryDelay)
+	poller, err := s.poller(tmpl, fns, dynamodbstreams.NewFromConfig(awsCfg), cfg.RetryDelay)
 	if err != nil {
 		return nil, err
 	}
@@ -174,22 +174,14 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 }
 
 // readTemplate reads the template at path (the repository's when empty).
-func readTemplate(path string) (*samtemplate.Template, *samtemplate.Raw, error) {
+func readTemplate(path string) (*samtemplate.Template, error) {
 	if path == "" {
 		var err error
 		if path, err = samtemplate.Path(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	tmpl, err := samtemplate.Load(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	raw, err := samtemplate.LoadRaw(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	return tmpl, raw, nil
+	return samtemplate.Load(path)
 }
 
 // startEmulators starts DynamoDB Local and goaws side by side: DynamoDB
@@ -254,8 +246,8 @@ func (s *Stack) createTables(ctx context.Context, tmpl *samtemplate.Template, dd
 
 // createTopics creates the template's AWS::SNS::Topic resources, named by
 // logical id.
-func (s *Stack) createTopics(ctx context.Context, raw *samtemplate.Raw, client *sns.Client) error {
-	for _, id := range raw.ResourcesOfType("AWS::SNS::Topic") {
+func (s *Stack) createTopics(ctx context.Context, tmpl *samtemplate.Template, client *sns.Client) error {
+	for _, id := range tmpl.ResourcesOfType("AWS::SNS::Topic") {
 		out, err := client.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(id)})
 		if err != nil {
 			return fmt.Errorf("localstack: create topic %s: %w", id, err)
@@ -267,8 +259,8 @@ func (s *Stack) createTopics(ctx context.Context, raw *samtemplate.Raw, client *
 
 // createQueues creates the template's AWS::SQS::Queue resources, named by
 // logical id.
-func (s *Stack) createQueues(ctx context.Context, raw *samtemplate.Raw) error {
-	for _, id := range raw.ResourcesOfType("AWS::SQS::Queue") {
+func (s *Stack) createQueues(ctx context.Context, tmpl *samtemplate.Template) error {
+	for _, id := range tmpl.ResourcesOfType("AWS::SQS::Queue") {
 		q := &ops.QueryQueue{Endpoint: s.SNSEndpoint}
 		u, err := q.CreateQueue(ctx, id)
 		if err != nil {
@@ -287,8 +279,8 @@ func (s *Stack) createQueues(ctx context.Context, raw *samtemplate.Raw) error {
 // templateVars are the values of the template's pseudo parameters,
 // parameters (their defaults) and resources, as !Ref, !GetAtt and !Sub
 // resolve them locally.
-func (s *Stack) templateVars(raw *samtemplate.Raw) map[string]string {
-	vars := raw.ParameterDefaults()
+func (s *Stack) templateVars(tmpl *samtemplate.Template) map[string]string {
+	vars := tmpl.ParameterDefaults()
 	for k, v := range map[string]string{
 		"AWS::Region": emulator.Region, "AWS::AccountId": emulator.AccountID, "AWS::Partition": "aws",
 		"AWS::StackName": "local", "AWS::URLSuffix": "amazonaws.com",
@@ -322,10 +314,10 @@ type functions struct {
 // environment in the template, as the Lambda reads it. The one difference:
 // there is no Secrets Manager here, so the webhook is given the secret by
 // value (secrets.EnvSecret) instead of the secret's ARN.
-func (s *Stack) buildFunctions(raw *samtemplate.Raw, vars map[string]string, awsCfg aws.Config, metricsOut io.Writer) (*functions, error) {
-	webhookCfg, err1 := functionConfig(raw, webhookFunctionID, vars, map[string]string{secrets.EnvSecretARN: "", secrets.EnvSecret: s.Secret}, webhook.ConfigFromEnv)
-	notifierCfg, err2 := functionConfig(raw, notifierFunctionID, vars, nil, notifier.ConfigFromEnv)
-	streamsCfg, err3 := functionConfig(raw, streamsFunctionID, vars, nil, streams.ConfigFromEnv)
+func (s *Stack) buildFunctions(tmpl *samtemplate.Template, vars map[string]string, awsCfg aws.Config, metricsOut io.Writer) (*functions, error) {
+	webhookCfg, err1 := functionConfig(tmpl, webhookFunctionID, vars, map[string]string{secrets.EnvSecretARN: "", secrets.EnvSecret: s.Secret}, webhook.ConfigFromEnv)
+	notifierCfg, err2 := functionConfig(tmpl, notifierFunctionID, vars, nil, notifier.ConfigFromEnv)
+	streamsCfg, err3 := functionConfig(tmpl, streamsFunctionID, vars, nil, streams.ConfigFromEnv)
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, err
 	}
@@ -349,9 +341,9 @@ func (s *Stack) buildFunctions(raw *samtemplate.Raw, vars map[string]string, aws
 // constructor's ConfigFromEnv) from its environment in the template,
 // resolved over vars, with override's values in place of the template's
 // (an empty value removes the variable).
-func functionConfig[C any](raw *samtemplate.Raw, id string, vars, override map[string]string, fromEnv func(getenv func(string) string) (C, error)) (C, error) {
+func functionConfig[C any](tmpl *samtemplate.Template, id string, vars, override map[string]string, fromEnv func(getenv func(string) string) (C, error)) (C, error) {
 	var cfg C
-	values, err := raw.Environment(id)
+	values, err := tmpl.Environment(id)
 	if err != nil {
 		return cfg, err
 	}
@@ -398,10 +390,10 @@ func (s *Stack) subscribeInbox(ctx context.Context, client *sns.Client, out io.W
 }
 
 // gateway routes the template's HttpApi routes to the functions.
-func (s *Stack) gateway(raw *samtemplate.Raw, fns *functions) (*Gateway, error) {
+func (s *Stack) gateway(tmpl *samtemplate.Template, fns *functions) (*Gateway, error) {
 	handlers := map[string]HTTPHandler{webhookFunctionID: fns.webhook.Handle, streamsFunctionID: fns.streams.Handle}
 	gw := &Gateway{Logger: s.log}
-	for _, rt := range raw.HTTPRoutes() {
+	for _, rt := range tmpl.HTTPRoutes() {
 		h, ok := handlers[rt.Function]
 		if !ok {
 			return nil, fmt.Errorf("localstack: route %s goes to %s, which the local stack does not run", rt.RouteKey(), rt.Function)
@@ -416,8 +408,8 @@ func (s *Stack) gateway(raw *samtemplate.Raw, fns *functions) (*Gateway, error) 
 // poller delivers the events table's stream to the notifier as its event
 // source in the template says: filter, batch size, retries and the
 // destination of the batches it gives up on.
-func (s *Stack) poller(raw *samtemplate.Raw, fns *functions, client *dynamodbstreams.Client, retryDelay time.Duration) (*Poller, error) {
-	source, err := raw.StreamSource(notifierFunctionID)
+func (s *Stack) poller(tmpl *samtemplate.Template, fns *functions, client *dynamodbstreams.Client, retryDelay time.Duration) (*Poller, error) {
+	source, err := tmpl.StreamSource(notifierFunctionID)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
 	"github.com/streamhook/fastpix-receiver/internal/emulator"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
@@ -36,7 +37,7 @@ func TestMakeBuildProducesArm64Bootstraps(t *testing.T) {
 		t.Fatalf("make is needed (sam build calls it): %v", err)
 	}
 	root := repoRoot(t)
-	for _, id := range load(t).ofType("AWS::Serverless::Function") {
+	for _, id := range load(t).ResourcesOfType(samtemplate.TypeFunction) {
 		t.Run(id, func(t *testing.T) {
 			dir := t.TempDir()
 			cmd := exec.Command("make", "--no-print-directory", "-C", root, "build-"+id, "ARTIFACTS_DIR="+dir)

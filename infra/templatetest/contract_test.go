@@ -6,12 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/awslabs/goformation/v7/cloudformation/dynamodb"
 
 	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
@@ -28,27 +24,30 @@ var functions = []struct {
 	{"StreamsFunction", []string{"EVENTS_TABLE", "STATE_TABLE"}},
 }
 
-// The project's own loader (goformation, conditions evaluated) reads the
-// whole template: the local stack and every integration test create their
-// tables through it.
+// The project's loader reads the whole template: the local stack and every
+// integration test create their tables and wire the functions through it.
 func TestProjectLoaderReadsTemplate(t *testing.T) {
-	tp, err := samtemplate.LoadDefault()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fns := tp.GetAllServerlessFunctionResources()
+	tp := load(t)
 	for _, f := range functions {
-		if _, ok := fns[f.id]; !ok {
-			t.Errorf("goformation sees no AWS::Serverless::Function %s", f.id)
+		if _, err := tp.Function(f.id); err != nil {
+			t.Errorf("the loader sees no AWS::Serverless::Function %s: %v", f.id, err)
+		}
+		if _, err := tp.Environment(f.id); err != nil {
+			t.Errorf("%s: %v", f.id, err)
 		}
 	}
-	if _, err := tp.GetServerlessHttpApiWithName("HttpApi"); err != nil {
-		t.Errorf("HttpApi: %v", err)
+	if typ := tp.TypeOf("HttpApi"); typ != "AWS::Serverless::HttpApi" {
+		t.Errorf("HttpApi is a %q, want AWS::Serverless::HttpApi", typ)
+	}
+	for _, id := range tp.ResourcesOfType(samtemplate.TypeTable) {
+		if _, err := tp.CreateTableInput(id, id); err != nil {
+			t.Errorf("table %s: %v", id, err)
+		}
 	}
 }
 
 func TestGlobals(t *testing.T) {
-	g := path(load(t), "Globals", "Function")
+	g := load(t).Globals("Function")
 	for _, c := range []struct {
 		key  []string
 		want string
@@ -58,15 +57,15 @@ func TestGlobals(t *testing.T) {
 		{[]string{"Tracing"}, "Active"},
 		{[]string{"LoggingConfig", "LogFormat"}, "JSON"},
 	} {
-		if got := s(path(g, c.key...)); got != c.want {
+		if got := g.Get(c.key...).Text(); got != c.want {
 			t.Errorf("Globals.Function.%s = %q, want %q", strings.Join(c.key, "."), got, c.want)
 		}
 	}
-	if a := l(path(g, "Architectures")); len(a) != 1 || s(a[0]) != "arm64" {
+	if a := g.Get("Architectures"); !slices.Equal(a.Texts(), []string{"arm64"}) {
 		t.Errorf("Globals.Function.Architectures = %v, want [arm64]", a)
 	}
 	for _, k := range []string{"Timeout", "MemorySize"} {
-		if v, _ := path(g, k).(float64); v <= 0 {
+		if v, _ := g.Get(k).Number(); v <= 0 {
 			t.Errorf("Globals.Function.%s is not set", k)
 		}
 	}
@@ -85,13 +84,13 @@ func TestEveryFunctionHasItsMakefileTarget(t *testing.T) {
 	for _, mt := range regexp.MustCompile(`(?m)^build-([A-Za-z0-9]+):`).FindAllStringSubmatch(string(mk), -1) {
 		targets[mt[1]] = true
 	}
-	fns := tp.ofType("AWS::Serverless::Function")
+	fns := tp.ResourcesOfType(samtemplate.TypeFunction)
 	for _, id := range fns {
-		r := tp.resource(t, id)
-		if bm := s(path(r, "Metadata", "BuildMethod")); bm != "makefile" {
+		r := resource(t, tp, id)
+		if bm := r.Get("Metadata", "BuildMethod").Text(); bm != "makefile" {
 			t.Errorf("%s: Metadata.BuildMethod = %q, want makefile", id, bm)
 		}
-		if cu := s(path(r, "Properties", "CodeUri")); cu != "." {
+		if cu := r.Properties().Get("CodeUri").Text(); cu != "." {
 			t.Errorf("%s: CodeUri = %q, want . (the Makefile is at the root)", id, cu)
 		}
 		if !targets[id] {
@@ -112,28 +111,24 @@ func TestFunctionEnvironment(t *testing.T) {
 	tp := load(t)
 	for _, f := range functions {
 		t.Run(f.id, func(t *testing.T) {
-			vars := m(path(tp.props(t, f.id), "Environment", "Variables"))
-			var got []string
-			for k := range vars {
-				got = append(got, k)
-			}
-			sort.Strings(got)
+			vars := props(t, tp, f.id).Get("Environment", "Variables")
+			got := slices.Sorted(slices.Values(vars.Keys()))
 			want := slices.Sorted(slices.Values(f.env))
 			if !slices.Equal(got, want) {
 				t.Errorf("environment = %v, want %v", got, want)
 			}
-			for k, v := range vars {
-				for _, ref := range refs(v) {
-					if !strings.HasPrefix(ref, "AWS::") && tp.resources()[ref] == nil && m(tp["Parameters"])[ref] == nil {
+			for k, v := range vars.Entries() {
+				for _, ref := range v.Refs() {
+					if !strings.HasPrefix(ref, "AWS::") && !tp.HasResource(ref) && !tp.Parameter(ref).Exists() {
 						t.Errorf("%s refers to %s, which the template does not declare", k, ref)
 					}
 				}
 			}
 		})
 	}
-	webhook := m(path(tp.props(t, "WebhookFunction"), "Environment", "Variables"))
+	webhook := props(t, tp, "WebhookFunction").Get("Environment", "Variables")
 	for k, want := range map[string]string{"EVENTS_TABLE": "EventsTable", "FASTPIX_WEBHOOK_SECRET_ARN": "WebhookSecret", "RETENTION_DAYS": "RetentionDays"} {
-		if got := target(webhook[k]); got != want {
+		if got := webhook.Get(k).Target(); got != want {
 			t.Errorf("WebhookFunction %s = %s, want Ref %s", k, got, want)
 		}
 	}
@@ -142,15 +137,11 @@ func TestFunctionEnvironment(t *testing.T) {
 // The tables' keys, index and TTL attribute are the names the code reads
 // and writes, and both are protected.
 func TestTablesMatchTheCode(t *testing.T) {
-	tp, err := samtemplate.LoadDefault()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := load(t)
-	hash := func(id string, ks []dynamodb.Table_KeySchema) []string {
+	tp := load(t)
+	hash := func(ks []samtemplate.Key) []string {
 		var out []string
 		for _, k := range ks {
-			out = append(out, k.KeyType+":"+k.AttributeName)
+			out = append(out, k.KeyType+":"+k.Name)
 		}
 		return out
 	}
@@ -175,16 +166,16 @@ func TestTablesMatchTheCode(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.id, func(t *testing.T) {
-			tbl, err := tp.GetDynamoDBTableWithName(c.id)
+			tbl, err := tp.Table(c.id)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := hash(c.id, tbl.KeySchema); !slices.Equal(got, c.key) {
+			if got := hash(tbl.KeySchema); !slices.Equal(got, c.key) {
 				t.Errorf("key schema = %v, want %v", got, c.key)
 			}
 			got := map[string][]string{}
 			for _, g := range tbl.GlobalSecondaryIndexes {
-				got[g.IndexName] = hash(c.id, g.KeySchema)
+				got[g.Name] = hash(g.KeySchema)
 			}
 			if len(got) != len(c.indexes) {
 				t.Errorf("indexes = %v, want %v", got, c.indexes)
@@ -196,7 +187,7 @@ func TestTablesMatchTheCode(t *testing.T) {
 			}
 			defined := map[string]bool{}
 			for _, a := range tbl.AttributeDefinitions {
-				defined[a.AttributeName] = true
+				defined[a.Name] = true
 			}
 			for _, k := range slices.Concat(append([][]string{c.key}, mapValues(c.indexes)...)...) {
 				_, name, _ := strings.Cut(k, ":")
@@ -207,33 +198,25 @@ func TestTablesMatchTheCode(t *testing.T) {
 			if len(defined) != len(slices.Compact(slices.Sorted(slices.Values(keyNames(c.key, c.indexes))))) {
 				t.Errorf("attribute definitions %v: DynamoDB refuses definitions that are not keys", defined)
 			}
-			ttl := ""
-			if tbl.TimeToLiveSpecification != nil && tbl.TimeToLiveSpecification.AttributeName != nil {
-				ttl = *tbl.TimeToLiveSpecification.AttributeName
+			if tbl.TTLAttribute != c.ttl {
+				t.Errorf("TTL attribute = %q, want %q", tbl.TTLAttribute, c.ttl)
 			}
-			if ttl != c.ttl {
-				t.Errorf("TTL attribute = %q, want %q", ttl, c.ttl)
-			}
-			stream := ""
-			if tbl.StreamSpecification != nil {
-				stream = tbl.StreamSpecification.StreamViewType
-			}
-			if stream != c.stream {
-				t.Errorf("stream = %q, want %q", stream, c.stream)
+			if tbl.StreamViewType != c.stream {
+				t.Errorf("stream = %q, want %q", tbl.StreamViewType, c.stream)
 			}
 
-			r := raw.resource(t, c.id)
-			p := m(r["Properties"])
+			r := resource(t, tp, c.id)
+			p := r.Properties()
 			for _, check := range []struct {
 				what string
 				ok   bool
 			}{
-				{"PAY_PER_REQUEST billing", s(p["BillingMode"]) == "PAY_PER_REQUEST"},
-				{"point-in-time recovery", path(p, "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled") == true},
-				{"server-side encryption", path(p, "SSESpecification", "SSEEnabled") == true},
-				{"deletion protection from the DeletionProtection parameter", strings.Contains(target(p["DeletionProtectionEnabled"]), "ProtectTables")},
-				{"DeletionPolicy Retain", s(r["DeletionPolicy"]) == "Retain"},
-				{"UpdateReplacePolicy Retain", s(r["UpdateReplacePolicy"]) == "Retain"},
+				{"PAY_PER_REQUEST billing", tbl.BillingMode == "PAY_PER_REQUEST"},
+				{"point-in-time recovery", p.Get("PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled").Bool()},
+				{"server-side encryption", p.Get("SSESpecification", "SSEEnabled").Bool()},
+				{"deletion protection from the DeletionProtection parameter", strings.Contains(p.Get("DeletionProtectionEnabled").Target(), "ProtectTables")},
+				{"DeletionPolicy Retain", r.Get("DeletionPolicy").Text() == "Retain"},
+				{"UpdateReplacePolicy Retain", r.Get("UpdateReplacePolicy").Text() == "Retain"},
 			} {
 				if !check.ok {
 					t.Errorf("%s is missing", check.what)
@@ -264,12 +247,12 @@ func keyNames(key []string, idx map[string][]string) []string {
 // notifier is meant to alert on, and parses as the notifier parses it.
 func TestAlertRoutesNameTheTemplatesTopics(t *testing.T) {
 	tp := load(t)
-	v := path(tp.props(t, "NotifierFunction"), "Environment", "Variables", "ALERT_ROUTES")
-	if _, ok := m(v)["Fn::Sub"]; !ok {
+	v := props(t, tp, "NotifierFunction").Get("Environment", "Variables", "ALERT_ROUTES")
+	if name, _ := v.Intrinsic(); name != "Fn::Sub" {
 		t.Fatalf("ALERT_ROUTES is not a !Sub over the topics: %v", v)
 	}
 	var routes map[string]string
-	if err := json.Unmarshal([]byte(target(v)), &routes); err != nil {
+	if err := json.Unmarshal([]byte(v.Target()), &routes); err != nil {
 		t.Fatalf("ALERT_ROUTES is not a JSON object: %v", err)
 	}
 	want := map[string]string{
@@ -281,7 +264,7 @@ func TestAlertRoutesNameTheTemplatesTopics(t *testing.T) {
 	resolved := map[string]string{}
 	for typ, ref := range routes {
 		id := strings.TrimSuffix(strings.TrimPrefix(ref, "${"), "}")
-		if tp.typeOf(id) != "AWS::SNS::Topic" {
+		if tp.TypeOf(id) != "AWS::SNS::Topic" {
 			t.Errorf("route %s → %s: not an AWS::SNS::Topic of the template", typ, ref)
 		}
 		if want[typ] != id {
@@ -307,15 +290,16 @@ func TestAlertRoutesNameTheTemplatesTopics(t *testing.T) {
 
 	// Every routed topic can be published to, and is encrypted and
 	// subscribed to like the others.
-	for _, id := range tp.ofType("AWS::SNS::Topic") {
-		if k := target(tp.props(t, id)["KmsMasterKeyId"]); k != "AlertsKey" {
+	for _, id := range tp.ResourcesOfType("AWS::SNS::Topic") {
+		if k := props(t, tp, id).Get("KmsMasterKeyId").Target(); k != "AlertsKey" {
 			t.Errorf("%s is encrypted with %q, want AlertsKey", id, k)
 		}
 	}
 	subs := map[string]bool{}
-	for _, id := range tp.ofType("AWS::SNS::Subscription") {
-		p := tp.props(t, id)
-		subs[target(p["TopicArn"])+"/"+s(p["Protocol"])+"/"+target(p["Endpoint"])+"/"+s(tp.resource(t, id)["Condition"])] = true
+	for _, id := range tp.ResourcesOfType("AWS::SNS::Subscription") {
+		r := resource(t, tp, id)
+		p := r.Properties()
+		subs[p.Get("TopicArn").Target()+"/"+p.Get("Protocol").Text()+"/"+p.Get("Endpoint").Target()+"/"+r.Condition()] = true
 	}
 	for _, topic := range want {
 		for _, sub := range []string{topic + "/email/AlertEmail/HasAlertEmail", topic + "/sms/AlertPhone/HasAlertPhone"} {
@@ -331,23 +315,21 @@ type grant struct{ action, resource string }
 // statements returns the function's own policy statements as action →
 // resource pairs. Only inline statements are allowed: SAM policy templates
 // and managed policy names are wider than the function needs.
-func statements(t *testing.T, tp tmpl, fn string) []grant {
+func statements(t *testing.T, tp *samtemplate.Template, fn string) []grant {
 	t.Helper()
 	var out []grant
-	for _, pol := range l(tp.props(t, fn)["Policies"]) {
-		doc := m(pol)
-		if doc == nil || doc["Statement"] == nil || len(doc) > 2 {
-			t.Errorf("%s: policy %v is not an inline policy document", fn, pol)
+	for _, doc := range props(t, tp, fn).Get("Policies").List() {
+		if !doc.IsMapping() || !doc.Get("Statement").Exists() || doc.Len() > 2 {
+			t.Errorf("%s: policy %v is not an inline policy document", fn, doc)
 			continue
 		}
-		for _, st := range l(doc["Statement"]) {
-			sm := m(st)
-			if s(sm["Effect"]) != "Allow" {
-				t.Errorf("%s: statement %v: Effect must be Allow", fn, sm["Sid"])
+		for _, st := range samtemplate.Statements(doc) {
+			if st.Effect != "Allow" {
+				t.Errorf("%s: statement %v: Effect must be Allow", fn, st.Sid)
 			}
-			for _, a := range l(sm["Action"]) {
-				for _, r := range l(sm["Resource"]) {
-					out = append(out, grant{s(a), target(r)})
+			for _, a := range st.Actions {
+				for _, r := range st.Resources {
+					out = append(out, grant{a, r.Target()})
 				}
 			}
 		}
@@ -399,49 +381,37 @@ func TestLeastPrivilege(t *testing.T) {
 func TestEveryStatementNamesItsResources(t *testing.T) {
 	tp := load(t)
 	n := 0
-	for id, r := range tp.resources() {
-		var walk func(where string, v any)
-		walk = func(where string, v any) {
-			switch x := v.(type) {
-			case map[string]any:
-				if sts, ok := x["Statement"]; ok {
-					for _, st := range l(sts) {
-						n++
-						sm := m(st)
-						if tp.typeOf(id) == "AWS::KMS::Key" && strings.HasSuffix(where, "KeyPolicy") {
-							continue
-						}
-						res := l(sm["Resource"])
-						if len(res) == 0 {
-							t.Errorf("%s%s: statement %v has no Resource", id, where, sm["Sid"])
-						}
-						for _, rv := range res {
-							if rs := target(rv); rs == "*" || strings.HasSuffix(rs, ":*") || strings.HasSuffix(rs, "/*") {
-								t.Errorf("%s%s: statement %v grants on %q", id, where, sm["Sid"], rs)
-							}
-							for _, ref := range refs(rv) {
-								if !strings.HasPrefix(ref, "AWS::") && tp.resources()[ref] == nil {
-									t.Errorf("%s%s: statement %v names %s, not a resource of the template", id, where, sm["Sid"], ref)
-								}
-							}
-						}
-						for _, a := range l(sm["Action"]) {
-							if strings.Contains(s(a), "*") {
-								t.Errorf("%s%s: statement %v allows %q", id, where, sm["Sid"], s(a))
-							}
+	for _, r := range tp.Resources() {
+		id := r.ID
+		r.Walk(func(where string, v samtemplate.Node) {
+			if !v.IsMapping() || !v.Get("Statement").Exists() {
+				return
+			}
+			for _, st := range samtemplate.Statements(v) {
+				n++
+				if r.Type() == "AWS::KMS::Key" && strings.HasSuffix(where, "KeyPolicy") {
+					continue
+				}
+				if len(st.Resources) == 0 {
+					t.Errorf("%s%s: statement %v has no Resource", id, where, st.Sid)
+				}
+				for _, rv := range st.Resources {
+					if rs := rv.Target(); rs == "*" || strings.HasSuffix(rs, ":*") || strings.HasSuffix(rs, "/*") {
+						t.Errorf("%s%s: statement %v grants on %q", id, where, st.Sid, rs)
+					}
+					for _, ref := range rv.Refs() {
+						if !strings.HasPrefix(ref, "AWS::") && !tp.HasResource(ref) {
+							t.Errorf("%s%s: statement %v names %s, not a resource of the template", id, where, st.Sid, ref)
 						}
 					}
 				}
-				for k, c := range x {
-					walk(where+"."+k, c)
-				}
-			case []any:
-				for i, c := range x {
-					walk(where+"["+strconv.Itoa(i)+"]", c)
+				for _, a := range st.Actions {
+					if strings.Contains(a, "*") {
+						t.Errorf("%s%s: statement %v allows %q", id, where, st.Sid, a)
+					}
 				}
 			}
-		}
-		walk("", r)
+		})
 	}
 	if n == 0 {
 		t.Fatal("found no policy statement at all")
@@ -452,32 +422,31 @@ func TestEveryStatementNamesItsResources(t *testing.T) {
 // finite retries, and the dead-letter queue for what gives up.
 func TestNotifierEventSource(t *testing.T) {
 	tp := load(t)
-	var p map[string]any
-	for _, ev := range m(tp.props(t, "NotifierFunction")["Events"]) {
-		if s(m(ev)["Type"]) == "DynamoDB" {
-			p = m(m(ev)["Properties"])
-		}
+	evs, err := tp.Events("NotifierFunction", "DynamoDB")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if p == nil {
+	if len(evs) == 0 {
 		t.Fatal("NotifierFunction has no DynamoDB event")
 	}
-	num := func(k string) float64 { v, _ := p[k].(float64); return v }
+	p := evs[len(evs)-1].Properties
+	num := func(k string) float64 { v, _ := p.Get(k).Number(); return v }
 	var patterns []string
-	for _, f := range l(path(p, "FilterCriteria", "Filters")) {
-		patterns = append(patterns, s(m(f)["Pattern"]))
+	for _, f := range p.Get("FilterCriteria", "Filters").List() {
+		patterns = append(patterns, f.Get("Pattern").Text())
 	}
 	for _, c := range []struct {
 		what string
 		ok   bool
 	}{
-		{"Stream is EventsTable.StreamArn", target(p["Stream"]) == "EventsTable.StreamArn"},
+		{"Stream is EventsTable.StreamArn", p.Get("Stream").Target() == "EventsTable.StreamArn"},
 		{`FilterCriteria lets only INSERT through`, slices.Equal(patterns, []string{`{"eventName":["INSERT"]}`})},
-		{"FunctionResponseTypes [ReportBatchItemFailures]", slices.Equal(l(p["FunctionResponseTypes"]), []any{"ReportBatchItemFailures"})},
-		{"BisectBatchOnFunctionError", p["BisectBatchOnFunctionError"] == true},
-		{"finite MaximumRetryAttempts (0..10000)", p["MaximumRetryAttempts"] != nil && num("MaximumRetryAttempts") >= 0 && num("MaximumRetryAttempts") <= 10000},
+		{"FunctionResponseTypes [ReportBatchItemFailures]", slices.Equal(p.Get("FunctionResponseTypes").Texts(), []string{"ReportBatchItemFailures"})},
+		{"BisectBatchOnFunctionError", p.Get("BisectBatchOnFunctionError").Bool()},
+		{"finite MaximumRetryAttempts (0..10000)", p.Get("MaximumRetryAttempts").Exists() && num("MaximumRetryAttempts") >= 0 && num("MaximumRetryAttempts") <= 10000},
 		{"finite MaximumRecordAgeInSeconds (60..604800)", num("MaximumRecordAgeInSeconds") >= 60 && num("MaximumRecordAgeInSeconds") <= 604800},
-		{"on-failure destination: the SQS dead-letter queue", target(path(p, "DestinationConfig", "OnFailure", "Destination")) == "NotifierDeadLetterQueue.Arn" && s(path(p, "DestinationConfig", "OnFailure", "Type")) == "SQS"},
-		{"the dead-letter queue keeps messages a set time", path(tp.props(t, "NotifierDeadLetterQueue"), "MessageRetentionPeriod") != nil},
+		{"on-failure destination: the SQS dead-letter queue", p.Get("DestinationConfig", "OnFailure", "Destination").Target() == "NotifierDeadLetterQueue.Arn" && p.Get("DestinationConfig", "OnFailure", "Type").Text() == "SQS"},
+		{"the dead-letter queue keeps messages a set time", props(t, tp, "NotifierDeadLetterQueue").Get("MessageRetentionPeriod").Exists()},
 	} {
 		if !c.ok {
 			t.Errorf("notifier event source: want %s", c.what)
@@ -491,16 +460,17 @@ func TestHTTPAPI(t *testing.T) {
 	tp := load(t)
 	type route struct{ fn, auth string }
 	got := map[string]route{}
-	for _, id := range tp.ofType("AWS::Serverless::Function") {
-		for _, ev := range m(tp.props(t, id)["Events"]) {
-			if s(m(ev)["Type"]) != "HttpApi" {
-				continue
+	for _, id := range tp.ResourcesOfType(samtemplate.TypeFunction) {
+		evs, err := tp.Events(id, "HttpApi")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			p := ev.Properties
+			if p.Get("ApiId").Target() != "HttpApi" {
+				t.Errorf("%s route %s is not on HttpApi", id, p.Get("Path").Text())
 			}
-			p := m(m(ev)["Properties"])
-			if target(p["ApiId"]) != "HttpApi" {
-				t.Errorf("%s route %s is not on HttpApi", id, s(p["Path"]))
-			}
-			got[s(p["Method"])+" "+s(p["Path"])] = route{id, s(path(p, "Auth", "Authorizer"))}
+			got[p.Get("Method").Text()+" "+p.Get("Path").Text()] = route{id, p.Get("Auth", "Authorizer").Text()}
 		}
 	}
 	want := map[string]route{
@@ -517,27 +487,27 @@ func TestHTTPAPI(t *testing.T) {
 		}
 	}
 	// One HTTP API, whose stage settings are in Globals.HttpApi.
-	if ids := tp.ofType("AWS::Serverless::HttpApi"); !slices.Equal(ids, []string{"HttpApi"}) {
+	if ids := tp.ResourcesOfType("AWS::Serverless::HttpApi"); !slices.Equal(ids, []string{"HttpApi"}) {
 		t.Fatalf("HTTP APIs = %v, want [HttpApi]", ids)
 	}
-	g := path(tp, "Globals", "HttpApi")
-	if path(g, "Auth", "EnableIamAuthorizer") != true {
+	g := tp.Globals("HttpApi")
+	if !g.Get("Auth", "EnableIamAuthorizer").Bool() {
 		t.Error("Globals.HttpApi.Auth.EnableIamAuthorizer must be true for AWS_IAM routes")
 	}
 	for _, k := range []string{"ThrottlingRateLimit", "ThrottlingBurstLimit"} {
-		if v, _ := path(g, "DefaultRouteSettings", k).(float64); v <= 0 {
+		if v, _ := g.Get("DefaultRouteSettings", k).Number(); v <= 0 {
 			t.Errorf("DefaultRouteSettings.%s is not set", k)
 		}
 	}
-	dest := target(path(g, "AccessLogSettings", "DestinationArn"))
+	dest := g.Get("AccessLogSettings", "DestinationArn").Target()
 	group, attr, _ := strings.Cut(dest, ".")
-	if attr != "Arn" || tp.typeOf(group) != "AWS::Logs::LogGroup" {
+	if attr != "Arn" || tp.TypeOf(group) != "AWS::Logs::LogGroup" {
 		t.Fatalf("access logs go to %q, want a log group's Arn", dest)
 	}
-	if path(tp.props(t, group), "RetentionInDays") == nil {
+	if !props(t, tp, group).Get("RetentionInDays").Exists() {
 		t.Errorf("%s keeps logs forever: set RetentionInDays", group)
 	}
-	if f := s(path(g, "AccessLogSettings", "Format")); !json.Valid([]byte(strings.ReplaceAll(f, "$", ""))) || strings.Contains(strings.ToLower(f), "header") {
+	if f := g.Get("AccessLogSettings", "Format").Text(); !json.Valid([]byte(strings.ReplaceAll(f, "$", ""))) || strings.Contains(strings.ToLower(f), "header") {
 		t.Errorf("access log format should be JSON without headers: %s", f)
 	}
 }
@@ -552,26 +522,26 @@ func TestAlarms(t *testing.T) {
 	// An alarm that only feeds a composite alarm pages through it
 	// (monitoring_test.go checks those).
 	inputs := map[string]bool{}
-	for _, id := range tp.ofType("AWS::CloudWatch::CompositeAlarm") {
-		for _, ref := range refs(tp.props(t, id)["AlarmRule"]) {
+	for _, id := range tp.ResourcesOfType("AWS::CloudWatch::CompositeAlarm") {
+		for _, ref := range props(t, tp, id).Get("AlarmRule").Refs() {
 			inputs[ref] = true
 		}
 	}
-	for _, id := range tp.ofType("AWS::CloudWatch::Alarm") {
-		p := tp.props(t, id)
-		ns, metric := s(p["Namespace"]), s(p["MetricName"])
-		if !inputs[id] && !slices.ContainsFunc(l(p["AlarmActions"]), func(a any) bool { return target(a) == "OperationsTopic" }) {
+	for _, id := range tp.ResourcesOfType("AWS::CloudWatch::Alarm") {
+		p := props(t, tp, id)
+		ns, metric := p.Get("Namespace").Text(), p.Get("MetricName").Text()
+		if !inputs[id] && !notifies(p) {
 			t.Errorf("%s does not notify OperationsTopic", id)
 		}
-		for _, d := range l(p["Dimensions"]) {
-			got[alarm{ns, metric, s(m(d)["Name"]), target(m(d)["Value"])}] = true
+		for _, d := range p.Get("Dimensions").List() {
+			got[alarm{ns, metric, d.Get("Name").Text(), d.Get("Value").Target()}] = true
 		}
 		if ns == "AWS/ApiGateway" {
 			if !slices.Contains([]string{"5xx", "4xx", "Count", "Latency", "IntegrationLatency", "DataProcessed"}, metric) {
 				t.Errorf("%s: %s is not an HTTP API metric (5xx, 4xx, Count, Latency, IntegrationLatency, DataProcessed)", id, metric)
 			}
-			for _, d := range l(p["Dimensions"]) {
-				if n := s(m(d)["Name"]); n != "ApiId" && n != "Stage" && n != "Route" {
+			for _, d := range p.Get("Dimensions").List() {
+				if n := d.Get("Name").Text(); n != "ApiId" && n != "Stage" && n != "Route" {
 					t.Errorf("%s: dimension %s is not an HTTP API dimension (ApiId, Stage, Route)", id, n)
 				}
 			}
@@ -588,13 +558,13 @@ func TestAlarms(t *testing.T) {
 			t.Errorf("no alarm on %s %s by %s %s", w.namespace, w.metric, w.dimension, w.target)
 		}
 	}
-	key := tp.props(t, "AlertsKey")
-	if key["EnableKeyRotation"] != true {
+	key := props(t, tp, "AlertsKey")
+	if !key.Get("EnableKeyRotation").Bool() {
 		t.Error("AlertsKey rotation is off")
 	}
 	var principals []string
-	for _, st := range l(path(key, "KeyPolicy", "Statement")) {
-		principals = append(principals, target(path(st, "Principal", "Service")), target(path(st, "Principal", "AWS")))
+	for _, st := range samtemplate.Statements(key.Get("KeyPolicy")) {
+		principals = append(principals, st.Get("Principal", "Service").Target(), st.Get("Principal", "AWS").Target())
 	}
 	for _, p := range []string{"cloudwatch.amazonaws.com", "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"} {
 		if !slices.Contains(principals, p) {
@@ -613,12 +583,12 @@ func TestParametersDocumented(t *testing.T) {
 	}
 	_, deploy, _ := strings.Cut(string(readme), "\n## Deploy\n")
 	deploy, _, _ = strings.Cut(deploy, "\n## ")
-	params := m(tp["Parameters"])
-	if len(params) == 0 {
+	params := tp.Section("Parameters")
+	if params.Len() == 0 {
 		t.Fatal("no parameters")
 	}
-	for name, p := range params {
-		if _, ok := m(p)["Default"]; !ok && strings.TrimSpace(s(m(p)["Description"])) == "" {
+	for name, p := range params.Entries() {
+		if !p.Get("Default").Exists() && strings.TrimSpace(p.Get("Description").Text()) == "" {
 			t.Errorf("parameter %s has neither a default nor a Description", name)
 		}
 		if !strings.Contains(deploy, "`"+name+"`") {
@@ -631,28 +601,27 @@ func TestParametersDocumented(t *testing.T) {
 // not as the secret's value, not as a function's environment.
 func TestNoSecretValueInTemplate(t *testing.T) {
 	tp := load(t)
-	for name, p := range m(tp["Parameters"]) {
+	for _, name := range tp.Section("Parameters").Keys() {
 		if strings.Contains(strings.ToLower(name), "secret") {
 			t.Errorf("parameter %s: the secret is filled in after deploy, never passed as a parameter", name)
 		}
-		_ = p
 	}
-	for _, id := range tp.ofType("AWS::SecretsManager::Secret") {
-		p := tp.props(t, id)
+	for _, id := range tp.ResourcesOfType("AWS::SecretsManager::Secret") {
+		p := props(t, tp, id)
 		for _, k := range []string{"SecretString", "GenerateSecretString"} {
-			if _, ok := p[k]; ok {
+			if p.Get(k).Exists() {
 				t.Errorf("%s sets %s: the operator fills in the FastPix secret", id, k)
 			}
 		}
 	}
 	for _, f := range functions {
-		if _, ok := m(path(tp.props(t, f.id), "Environment", "Variables"))["FASTPIX_WEBHOOK_SECRET"]; ok {
+		if props(t, tp, f.id).Get("Environment", "Variables", "FASTPIX_WEBHOOK_SECRET").Exists() {
 			t.Errorf("%s has FASTPIX_WEBHOOK_SECRET (local runs only); deployed functions read the ARN", f.id)
 		}
 	}
-	for id, o := range m(tp["Outputs"]) {
-		for _, ref := range refs(m(o)["Value"]) {
-			if tp.typeOf(ref) == "AWS::SecretsManager::Secret" && target(m(o)["Value"]) != ref {
+	for id, o := range tp.Section("Outputs").Entries() {
+		for _, ref := range o.Get("Value").Refs() {
+			if tp.TypeOf(ref) == "AWS::SecretsManager::Secret" && o.Get("Value").Target() != ref {
 				t.Errorf("output %s exposes more of %s than its ARN", id, ref)
 			}
 		}
@@ -661,7 +630,7 @@ func TestNoSecretValueInTemplate(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	tp := load(t)
-	outs := m(tp["Outputs"])
+	outs := tp.Section("Outputs")
 	for name, want := range map[string]string{
 		"WebhookUrl":                    "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/webhooks/fastpix",
 		"EventsTableName":               "EventsTable",
@@ -673,7 +642,7 @@ func TestOutputs(t *testing.T) {
 		"NotifierDeadLetterQueueUrl":    "NotifierDeadLetterQueue",
 		"WebhookSecretArn":              "WebhookSecret",
 	} {
-		if got := target(m(outs[name])["Value"]); got != want {
+		if got := outs.Get(name, "Value").Target(); got != want {
 			t.Errorf("output %s = %q, want %q", name, got, want)
 		}
 	}

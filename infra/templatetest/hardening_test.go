@@ -1,7 +1,6 @@
 package templatetest
 
 import (
-	"encoding/json"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
 	"github.com/streamhook/fastpix-receiver/pkg/ingest"
 	"github.com/streamhook/fastpix-receiver/pkg/lambdaenv"
 )
@@ -20,25 +20,27 @@ import (
 func TestOnlyTheWebhookRouteIsOpen(t *testing.T) {
 	tp := load(t)
 	var open []string
-	for _, id := range tp.ofType("AWS::Serverless::Function") {
-		for name, ev := range m(tp.props(t, id)["Events"]) {
-			if s(m(ev)["Type"]) != "HttpApi" {
-				continue
-			}
-			p := m(m(ev)["Properties"])
-			key := s(p["Method"]) + " " + s(p["Path"])
-			if a := s(path(p, "Auth", "Authorizer")); a == "" || a == "NONE" {
+	for _, id := range tp.ResourcesOfType(samtemplate.TypeFunction) {
+		evs, err := tp.Events(id, "HttpApi")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			p := ev.Properties
+			method, route := p.Get("Method").Text(), p.Get("Path").Text()
+			key := method + " " + route
+			if a := p.Get("Auth", "Authorizer").Text(); a == "" || a == "NONE" {
 				open = append(open, id+" "+key)
 			}
-			if id != "WebhookFunction" && (strings.EqualFold(s(p["Method"]), "ANY") || strings.Contains(s(p["Path"]), "+}")) {
-				t.Errorf("%s event %s: %s takes more than its method and path", id, name, key)
+			if id != "WebhookFunction" && (strings.EqualFold(method, "ANY") || strings.Contains(route, "+}")) {
+				t.Errorf("%s event %s: %s takes more than its method and path", id, ev.Name, key)
 			}
 		}
 	}
 	if want := []string{"WebhookFunction ANY /webhooks/fastpix"}; !slices.Equal(open, want) {
 		t.Errorf("open routes = %v, want %v", open, want)
 	}
-	if def := path(tp, "Globals", "HttpApi", "Auth", "DefaultAuthorizer"); def != nil {
+	if def := tp.Globals("HttpApi").Get("Auth", "DefaultAuthorizer"); def.Exists() {
 		t.Errorf("Globals.HttpApi.Auth.DefaultAuthorizer = %v: the webhook must stay open (FastPix cannot sign for IAM)", def)
 	}
 }
@@ -53,9 +55,9 @@ func TestStatefulResourcesSayWhatHappensOnDelete(t *testing.T) {
 	retained := []string{"EventsTable", "StreamStateTable", "WebhookSecret", "NotifierDeadLetterQueue"}
 	stateful := []string{"AWS::DynamoDB::Table", "AWS::SecretsManager::Secret", "AWS::SQS::Queue", "AWS::Logs::LogGroup", "AWS::KMS::Key"}
 	for _, typ := range stateful {
-		for _, id := range tp.ofType(typ) {
-			r := tp.resource(t, id)
-			del, repl := s(r["DeletionPolicy"]), s(r["UpdateReplacePolicy"])
+		for _, id := range tp.ResourcesOfType(typ) {
+			r := resource(t, tp, id)
+			del, repl := r.Get("DeletionPolicy").Text(), r.Get("UpdateReplacePolicy").Text()
 			switch {
 			case slices.Contains(retained, id):
 				if del != "Retain" || repl != "Retain" {
@@ -67,8 +69,8 @@ func TestStatefulResourcesSayWhatHappensOnDelete(t *testing.T) {
 		}
 	}
 	for _, id := range retained {
-		if !slices.Contains(stateful, tp.typeOf(id)) {
-			t.Errorf("%s is %q, not one of the stateful types checked", id, tp.typeOf(id))
+		if !slices.Contains(stateful, tp.TypeOf(id)) {
+			t.Errorf("%s is %q, not one of the stateful types checked", id, tp.TypeOf(id))
 		}
 	}
 }
@@ -77,12 +79,12 @@ func TestStatefulResourcesSayWhatHappensOnDelete(t *testing.T) {
 // the whole stack back when SNS refuses the subscription; empty (no
 // subscription) stays allowed.
 func TestEmailParametersArePatterned(t *testing.T) {
-	params := m(load(t)["Parameters"])
+	tp := load(t)
 	for _, name := range []string{"AlertEmail", "OperationsEmail"} {
-		p := m(params[name])
-		pattern := s(p["AllowedPattern"])
-		if pattern == "" || s(p["ConstraintDescription"]) == "" {
-			t.Errorf("%s: AllowedPattern %q, ConstraintDescription %q; want both", name, pattern, s(p["ConstraintDescription"]))
+		p := tp.Parameter(name)
+		pattern := p.Get("AllowedPattern").Text()
+		if pattern == "" || p.Get("ConstraintDescription").Text() == "" {
+			t.Errorf("%s: AllowedPattern %q, ConstraintDescription %q; want both", name, pattern, p.Get("ConstraintDescription").Text())
 			continue
 		}
 		// CloudFormation matches the whole value with Java regular
@@ -110,7 +112,7 @@ func TestEmailParametersArePatterned(t *testing.T) {
 				t.Errorf("%s: %q accepted = %v, want %v", name, c.value, got, c.ok)
 			}
 		}
-		if d := s(p["Default"]); d != "" || !re.MatchString(d) {
+		if d := p.Get("Default").Text(); d != "" || !re.MatchString(d) {
 			t.Errorf("%s: default %q must be empty and allowed", name, d)
 		}
 	}
@@ -121,17 +123,17 @@ func TestEmailParametersArePatterned(t *testing.T) {
 func TestKeyPolicyLimitsCloudWatchToOurAlarms(t *testing.T) {
 	tp := load(t)
 	found := false
-	for _, st := range l(path(tp.props(t, "AlertsKey"), "KeyPolicy", "Statement")) {
-		if target(path(st, "Principal", "Service")) != "cloudwatch.amazonaws.com" {
+	for _, st := range samtemplate.Statements(props(t, tp, "AlertsKey").Get("KeyPolicy")) {
+		if st.Get("Principal", "Service").Target() != "cloudwatch.amazonaws.com" {
 			continue
 		}
 		found = true
-		cond := m(m(st)["Condition"])
-		if got := target(path(cond, "StringEquals", "aws:SourceAccount")); got != "AWS::AccountId" {
+		cond := st.Get("Condition")
+		if got := cond.Get("StringEquals", "aws:SourceAccount").Target(); got != "AWS::AccountId" {
 			t.Errorf("aws:SourceAccount = %q, want !Ref AWS::AccountId", got)
 		}
 		want := "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
-		if got := target(path(cond, "ArnLike", "aws:SourceArn")); got != want {
+		if got := cond.Get("ArnLike", "aws:SourceArn").Target(); got != want {
 			t.Errorf("aws:SourceArn = %q, want ArnLike %q", got, want)
 		}
 	}
@@ -144,11 +146,11 @@ func TestKeyPolicyLimitsCloudWatchToOurAlarms(t *testing.T) {
 // a WARN system level drops them.
 func TestSystemLogLevelKeepsReportLines(t *testing.T) {
 	tp := load(t)
-	if got := s(path(tp, "Globals", "Function", "LoggingConfig", "SystemLogLevel")); got != "INFO" {
+	if got := tp.Globals("Function").Get("LoggingConfig", "SystemLogLevel").Text(); got != "INFO" {
 		t.Errorf("Globals.Function.LoggingConfig.SystemLogLevel = %q, want INFO", got)
 	}
-	for _, id := range tp.ofType("AWS::Serverless::Function") {
-		if got := path(tp.props(t, id), "LoggingConfig", "SystemLogLevel"); got != nil && got != "INFO" {
+	for _, id := range tp.ResourcesOfType(samtemplate.TypeFunction) {
+		if got := props(t, tp, id).Get("LoggingConfig", "SystemLogLevel"); got.Exists() && got.Text() != "INFO" {
 			t.Errorf("%s overrides SystemLogLevel with %v", id, got)
 		}
 	}
@@ -159,9 +161,9 @@ func TestPagingAlarmsSayWhenTheyClear(t *testing.T) {
 	tp := load(t)
 	paging := 0
 	for _, typ := range []string{"AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"} {
-		for _, id := range tp.ofType(typ) {
-			p := tp.props(t, id)
-			alarm, ok := targets(p["AlarmActions"]), targets(p["OKActions"])
+		for _, id := range tp.ResourcesOfType(typ) {
+			p := props(t, tp, id)
+			alarm, ok := targets(p.Get("AlarmActions")), targets(p.Get("OKActions"))
 			if len(alarm) == 0 {
 				continue
 			}
@@ -176,10 +178,11 @@ func TestPagingAlarmsSayWhenTheyClear(t *testing.T) {
 	}
 }
 
-func targets(v any) []string {
+// targets lists what each item of a list refers to, sorted.
+func targets(v samtemplate.Node) []string {
 	var out []string
-	for _, a := range l(v) {
-		out = append(out, target(a))
+	for _, a := range v.List() {
+		out = append(out, a.Target())
 	}
 	sort.Strings(out)
 	return out
@@ -191,19 +194,19 @@ func targets(v any) []string {
 // functions answer within the HTTP API's 30 s integration limit.
 func TestTimeoutsLeaveRoomToAnswer(t *testing.T) {
 	tp := load(t)
-	global, _ := path(tp, "Globals", "Function", "Timeout").(float64)
-	for _, id := range tp.ofType("AWS::Serverless::Function") {
-		p := tp.props(t, id)
+	global, _ := tp.Globals("Function").Get("Timeout").Number()
+	for _, id := range tp.ResourcesOfType(samtemplate.TypeFunction) {
+		p := props(t, tp, id)
 		timeout := global
-		if v, ok := p["Timeout"].(float64); ok {
+		if v, ok := p.Get("Timeout").Number(); ok {
 			timeout = v
 		}
 		d := time.Duration(timeout) * time.Second
 		if d <= 2*max(ingest.DefaultDeadlineMargin, lambdaenv.CallMargin) {
 			t.Errorf("%s: timeout %v leaves no time for a call before its margin", id, d)
 		}
-		for _, ev := range m(p["Events"]) {
-			if s(m(ev)["Type"]) == "HttpApi" && d > 30*time.Second {
+		for _, ev := range p.Get("Events").Entries() {
+			if ev.Get("Type").Text() == "HttpApi" && d > 30*time.Second {
 				t.Errorf("%s: timeout %v is beyond the HTTP API's 30 s integration limit", id, d)
 			}
 		}
@@ -245,26 +248,22 @@ json.dump(tr.template(), sys.stdout)
 		}
 		t.Fatalf("SAM transform: %v %s", err, msg)
 	}
-	var cfn struct {
-		Resources map[string]struct {
-			Type       string
-			DependsOn  any
-			Properties map[string]any
-		}
-	}
-	if err := json.Unmarshal(out, &cfn); err != nil {
+	// The transformed template is JSON, which the template reader reads as
+	// it reads YAML.
+	cfn, err := samtemplate.Parse(out)
+	if err != nil {
 		t.Fatal(err)
 	}
-	res := cfn.Resources
+	res := cfn.Resources()
 
-	api := res["HttpApi"]
-	if api.Type != "AWS::ApiGatewayV2::Api" {
-		t.Fatalf("HttpApi transformed to %q", api.Type)
+	api := resource(t, cfn, "HttpApi")
+	if api.Type() != "AWS::ApiGatewayV2::Api" {
+		t.Fatalf("HttpApi transformed to %q", api.Type())
 	}
 	var open []string
-	for p, ops := range m(path(api.Properties, "Body", "paths")) {
-		for method, op := range m(ops) {
-			if len(l(m(op)["security"])) == 0 {
+	for p, ops := range api.Properties().Get("Body", "paths").Entries() {
+		for method, op := range ops.Entries() {
+			if len(op.Get("security").List()) == 0 {
 				open = append(open, method+" "+p)
 			}
 		}
@@ -274,12 +273,12 @@ json.dump(tr.template(), sys.stdout)
 	}
 	stageFound := false
 	for _, r := range res {
-		if r.Type != "AWS::ApiGatewayV2::Stage" {
+		if r.Type() != "AWS::ApiGatewayV2::Stage" {
 			continue
 		}
 		stageFound = true
 		for _, k := range []string{"ThrottlingRateLimit", "ThrottlingBurstLimit"} {
-			if v, _ := path(r.Properties, "DefaultRouteSettings", k).(float64); v <= 0 {
+			if v, _ := r.Properties().Get("DefaultRouteSettings", k).Number(); v <= 0 {
 				t.Errorf("the transformed stage has no %s", k)
 			}
 		}
@@ -288,24 +287,24 @@ json.dump(tr.template(), sys.stdout)
 		t.Error("no AWS::ApiGatewayV2::Stage in the transformed template")
 	}
 	for _, f := range functions {
-		r := res[f.id]
-		if r.Type != "AWS::Lambda::Function" {
-			t.Errorf("%s transformed to %q", f.id, r.Type)
+		r, err := cfn.Resource(f.id)
+		if err != nil || r.Type() != "AWS::Lambda::Function" {
+			t.Errorf("%s transformed to %q", f.id, r.Type())
 			continue
 		}
-		lc := m(r.Properties["LoggingConfig"])
-		if s(lc["SystemLogLevel"]) != "INFO" || s(lc["LogFormat"]) != "JSON" {
+		lc := r.Properties().Get("LoggingConfig")
+		if lc.Get("SystemLogLevel").Text() != "INFO" || lc.Get("LogFormat").Text() != "JSON" {
 			t.Errorf("%s: transformed LoggingConfig %v, want JSON and SystemLogLevel INFO", f.id, lc)
 		}
-		name := target(r.Properties["FunctionName"])
+		name := r.Properties().Get("FunctionName").Target()
 		group := ""
-		for id, g := range res {
-			if g.Type == "AWS::Logs::LogGroup" && target(g.Properties["LogGroupName"]) == "/aws/lambda/"+name {
-				group = id
+		for _, g := range res {
+			if g.Type() == "AWS::Logs::LogGroup" && g.Properties().Get("LogGroupName").Target() == "/aws/lambda/"+name {
+				group = g.ID
 			}
 		}
-		if group == "" || !slices.ContainsFunc(l(r.DependsOn), func(d any) bool { return s(d) == group }) {
-			t.Errorf("%s (%s): log group %q, DependsOn %v; want its group created first", f.id, name, group, r.DependsOn)
+		if deps := r.Get("DependsOn"); group == "" || !slices.Contains(deps.Texts(), group) {
+			t.Errorf("%s (%s): log group %q, DependsOn %v; want its group created first", f.id, name, group, deps)
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
 )
 
 // Every function's log group is declared, so its logs expire
@@ -13,13 +15,13 @@ import (
 // made Lambda create one of the same name.
 func TestFunctionLogGroupsExpire(t *testing.T) {
 	tp := load(t)
-	fns := tp.ofType("AWS::Serverless::Function")
+	fns := tp.ResourcesOfType(samtemplate.TypeFunction)
 	groups := map[string]string{} // log group name → logical id
-	for _, id := range tp.ofType("AWS::Logs::LogGroup") {
-		groups[target(tp.props(t, id)["LogGroupName"])] = id
+	for _, id := range tp.ResourcesOfType("AWS::Logs::LogGroup") {
+		groups[props(t, tp, id).Get("LogGroupName").Target()] = id
 	}
 	for _, f := range functions {
-		name := target(tp.props(t, f.id)["FunctionName"])
+		name := props(t, tp, f.id).Get("FunctionName").Target()
 		if !strings.HasPrefix(name, "${AWS::StackName}-") {
 			t.Errorf("%s: FunctionName %q, want a fixed name, ${AWS::StackName}-…", f.id, name)
 			continue
@@ -29,15 +31,15 @@ func TestFunctionLogGroupsExpire(t *testing.T) {
 			t.Errorf("%s: no AWS::Logs::LogGroup named /aws/lambda/%s", f.id, name)
 			continue
 		}
-		if deps := l(tp.resource(t, f.id)["DependsOn"]); !slices.ContainsFunc(deps, func(d any) bool { return s(d) == group }) {
+		if deps := resource(t, tp, f.id).Get("DependsOn").Texts(); !slices.Contains(deps, group) {
 			t.Errorf("%s: DependsOn %v, want %s (its log group exists before it can run)", f.id, deps, group)
 		}
-		p := tp.props(t, group)
-		if target(p["RetentionInDays"]) != "LogRetentionDays" {
-			t.Errorf("%s: retention is %v, want !Ref LogRetentionDays", group, p["RetentionInDays"])
+		p := props(t, tp, group)
+		if p.Get("RetentionInDays").Target() != "LogRetentionDays" {
+			t.Errorf("%s: retention is %v, want !Ref LogRetentionDays", group, p.Get("RetentionInDays"))
 		}
 		// A group that referred to a function would be created after it.
-		for _, ref := range refs(p["LogGroupName"]) {
+		for _, ref := range p.Get("LogGroupName").Refs() {
 			if slices.Contains(fns, ref) {
 				t.Errorf("%s: its name refers to %s, so it is created after the function", group, ref)
 			}

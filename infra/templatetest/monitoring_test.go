@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
 	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 )
 
@@ -67,20 +68,31 @@ func TestMetricsFunctionDimension(t *testing.T) {
 
 var subRef = regexp.MustCompile(`\$\{([^}!]+)\}`)
 
+// dashboardBody is what the tests read of a CloudWatch dashboard body: each
+// widget's metric rows, a row being either [{"expression": …}] or
+// [namespace, metric, dimension, value, …, {options}].
+type dashboardBody struct {
+	Widgets []struct {
+		Properties struct {
+			Metrics [][]any `json:"metrics"`
+		} `json:"properties"`
+	} `json:"widgets"`
+}
+
 // dashboard returns the dashboard's body as JSON (every ${…} replaced by
 // the name it refers to) and the references.
-func dashboard(t *testing.T, tp tmpl) (map[string]any, []string) {
+func dashboard(t *testing.T, tp *samtemplate.Template) (dashboardBody, []string) {
 	t.Helper()
-	ids := tp.ofType("AWS::CloudWatch::Dashboard")
+	ids := tp.ResourcesOfType("AWS::CloudWatch::Dashboard")
 	if len(ids) != 1 {
 		t.Fatalf("dashboards: %v, want one", ids)
 	}
-	body := target(tp.props(t, ids[0])["DashboardBody"])
+	body := props(t, tp, ids[0]).Get("DashboardBody").Target()
 	var names []string
 	for _, m := range subRef.FindAllStringSubmatch(body, -1) {
 		names = append(names, m[1])
 	}
-	var d map[string]any
+	var d dashboardBody
 	if err := json.Unmarshal([]byte(subRef.ReplaceAllString(body, "$1")), &d); err != nil {
 		t.Fatalf("DashboardBody is not JSON: %v", err)
 	}
@@ -95,17 +107,17 @@ func TestDashboard(t *testing.T) {
 	d, names := dashboard(t, tp)
 	for _, n := range names {
 		id, _, _ := strings.Cut(n, ".")
-		if !strings.HasPrefix(id, "AWS::") && tp.typeOf(id) == "" {
+		if !strings.HasPrefix(id, "AWS::") && tp.TypeOf(id) == "" {
 			t.Errorf("dashboard refers to ${%s}: no such resource", n)
 		}
 	}
 	type ref struct{ namespace, metric, dimension, value string }
 	seen := map[ref]bool{}
 	searched := map[string]bool{}
-	for _, w := range l(d["widgets"]) {
-		for _, row := range l(path(w, "properties", "metrics")) {
-			items := l(row)
-			if expr := s(m(items[0])["expression"]); expr != "" {
+	for _, w := range d.Widgets {
+		for _, items := range w.Properties.Metrics {
+			first, _ := items[0].(map[string]any)
+			if expr, _ := first["expression"].(string); expr != "" {
 				for _, mm := range searchMetric.FindAllStringSubmatch(expr, -1) {
 					searched[mm[1]] = true
 					if _, ok := known[mm[1]]; !ok {
@@ -160,9 +172,9 @@ func TestMonitoringAlarms(t *testing.T) {
 	tp := load(t)
 	known := emitted(t)
 	ours := map[string]string{} // metric → alarm id
-	for _, id := range tp.ofType("AWS::CloudWatch::Alarm") {
-		p := tp.props(t, id)
-		check := func(ns, metric string, dims []any) {
+	for _, id := range tp.ResourcesOfType("AWS::CloudWatch::Alarm") {
+		p := props(t, tp, id)
+		check := func(ns, metric string, dims []samtemplate.Node) {
 			if ns != metrics.Namespace {
 				return
 			}
@@ -170,15 +182,15 @@ func TestMonitoringAlarms(t *testing.T) {
 			if !ok {
 				t.Errorf("%s watches %s, not a metric of pkg/metrics", id, metric)
 			}
-			if len(dims) != 1 || s(m(dims[0])["Name"]) != "Function" || target(m(dims[0])["Value"]) != fn {
+			if len(dims) != 1 || dims[0].Get("Name").Text() != "Function" || dims[0].Get("Value").Target() != fn {
 				t.Errorf("%s watches %s by %v; it is emitted by Function=%s", id, metric, dims, fn)
 			}
 			ours[metric] = id
 		}
-		check(s(p["Namespace"]), s(p["MetricName"]), l(p["Dimensions"]))
-		for _, q := range l(p["Metrics"]) {
-			mt := path(q, "MetricStat", "Metric")
-			check(s(m(mt)["Namespace"]), s(m(mt)["MetricName"]), l(m(mt)["Dimensions"]))
+		check(p.Get("Namespace").Text(), p.Get("MetricName").Text(), p.Get("Dimensions").List())
+		for _, q := range p.Get("Metrics").List() {
+			mt := q.Get("MetricStat", "Metric")
+			check(mt.Get("Namespace").Text(), mt.Get("MetricName").Text(), mt.Get("Dimensions").List())
 		}
 	}
 	for _, metric := range []string{metrics.SignatureFailures, metrics.StorageErrors, metrics.PublishFailures,
@@ -188,7 +200,7 @@ func TestMonitoringAlarms(t *testing.T) {
 		}
 	}
 	for _, metric := range []string{metrics.SignatureFailures, metrics.StorageErrors, metrics.PublishFailures} {
-		if id := ours[metric]; id != "" && !slices.ContainsFunc(l(tp.props(t, id)["AlarmActions"]), func(a any) bool { return target(a) == "OperationsTopic" }) {
+		if id := ours[metric]; id != "" && !notifies(props(t, tp, id)) {
 			t.Errorf("%s does not notify OperationsTopic", id)
 		}
 	}
@@ -196,19 +208,19 @@ func TestMonitoringAlarms(t *testing.T) {
 	// The silence alarm: "no Received for SilenceMinutes" AND "streams are
 	// live", paging the operations topic through the composite only.
 	silent, live := ours[metrics.Received], ours[metrics.StreamsWentLive]
-	composites := tp.ofType("AWS::CloudWatch::CompositeAlarm")
+	composites := tp.ResourcesOfType("AWS::CloudWatch::CompositeAlarm")
 	found := false
 	for _, id := range composites {
-		p := tp.props(t, id)
-		rule := refs(p["AlarmRule"])
+		p := props(t, tp, id)
+		rule := p.Get("AlarmRule").Refs()
 		if !slices.Contains(rule, silent) || !slices.Contains(rule, live) {
 			continue
 		}
 		found = true
-		if !strings.Contains(target(p["AlarmRule"]), " AND ") {
-			t.Errorf("%s: rule %q must require both", id, target(p["AlarmRule"]))
+		if !strings.Contains(p.Get("AlarmRule").Target(), " AND ") {
+			t.Errorf("%s: rule %q must require both", id, p.Get("AlarmRule").Target())
 		}
-		if !slices.ContainsFunc(l(p["AlarmActions"]), func(a any) bool { return target(a) == "OperationsTopic" }) {
+		if !notifies(p) {
 			t.Errorf("%s does not notify OperationsTopic", id)
 		}
 	}
@@ -216,16 +228,16 @@ func TestMonitoringAlarms(t *testing.T) {
 		t.Fatalf("no composite alarm combines %q and %q", silent, live)
 	}
 	for _, id := range []string{silent, live} {
-		if len(l(tp.props(t, id)["AlarmActions"])) != 0 {
+		if len(props(t, tp, id).Get("AlarmActions").List()) != 0 {
 			t.Errorf("%s pages on its own; it only feeds the composite alarm", id)
 		}
 	}
-	sp := tp.props(t, silent)
-	if target(sp["EvaluationPeriods"]) != "SilenceMinutes" || target(sp["DatapointsToAlarm"]) != "SilenceMinutes" ||
-		sp["Period"] != 60.0 || s(sp["TreatMissingData"]) != "breaching" || s(sp["ComparisonOperator"]) != "LessThanThreshold" {
+	sp := props(t, tp, silent)
+	if period, _ := sp.Get("Period").Number(); sp.Get("EvaluationPeriods").Target() != "SilenceMinutes" || sp.Get("DatapointsToAlarm").Target() != "SilenceMinutes" ||
+		period != 60 || sp.Get("TreatMissingData").Text() != "breaching" || sp.Get("ComparisonOperator").Text() != "LessThanThreshold" {
 		t.Errorf("%s must breach after SilenceMinutes minutes of no events (missing data is silence): %v", silent, sp)
 	}
-	if _, ok := m(tp["Parameters"])["SilenceMinutes"]; !ok {
+	if !tp.Parameter("SilenceMinutes").Exists() {
 		t.Error("no SilenceMinutes parameter")
 	}
 }

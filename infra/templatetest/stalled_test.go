@@ -53,8 +53,9 @@ func TestWebhookStalledStoreAnswersBeforeTheDeadline(t *testing.T) {
 		if json.Unmarshal([]byte(line), &l) != nil {
 			continue
 		}
+		msg, _ := l["error"].(string)
 		if l["msg"] == "webhook" && l["outcome"] == "unavailable" && l["status"] == 503.0 &&
-			strings.Contains(s(l["error"]), "deadline exceeded") && l["level"] == "ERROR" {
+			strings.Contains(msg, "deadline exceeded") && l["level"] == "ERROR" {
 			logged = true
 		}
 		if l[metrics.StorageErrors] == 1.0 {
@@ -77,9 +78,9 @@ func TestWebhookStalledStoreAnswersBeforeTheDeadline(t *testing.T) {
 func webhookTimeout(t *testing.T) time.Duration {
 	t.Helper()
 	tp := load(t)
-	secs, ok := tp.props(t, "WebhookFunction")["Timeout"].(float64)
+	secs, ok := props(t, tp, "WebhookFunction").Get("Timeout").Number()
 	if !ok {
-		secs, ok = path(tp, "Globals", "Function", "Timeout").(float64)
+		secs, ok = tp.Globals("Function").Get("Timeout").Number()
 	}
 	if !ok || secs <= 0 {
 		t.Fatal("template.yaml sets no timeout for WebhookFunction")

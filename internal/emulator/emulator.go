@@ -19,29 +19,12 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/streamhook/fastpix-receiver/internal/repo"
 )
 
 // ErrNotInstalled: the emulator is not in the cache; run `make deps`.
 var ErrNotInstalled = errors.New("emulator: not installed (run `make deps`)")
-
-// Root returns the repository root: the nearest folder above the working
-// directory that holds go.mod.
-func Root() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("emulator: working directory: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("emulator: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
 
 // CacheDir is where fetch.sh puts the emulators: $FPR_CACHE, or .cache at
 // the repository root.
@@ -49,11 +32,7 @@ func CacheDir() (string, error) {
 	if dir := os.Getenv("FPR_CACHE"); dir != "" {
 		return dir, nil
 	}
-	root, err := Root()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(root, ".cache"), nil
+	return repo.Path(".cache")
 }
 
 // Process is a running emulator.

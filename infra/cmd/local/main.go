@@ -26,6 +26,7 @@ import (
 
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/internal/emulator"
+	"github.com/streamhook/fastpix-receiver/internal/repo"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/secrets"
 )
@@ -79,7 +80,7 @@ func envPort(name string, def int) (int, error) {
 
 func run(ctx context.Context, httpPort, ddbPort, snsPort int, secret string) error {
 	begin := time.Now()
-	root, err := emulator.Root()
+	root, err := repo.Root()
 	if err != nil {
 		return err
 	}
