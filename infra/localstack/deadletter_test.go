@@ -32,6 +32,7 @@ import (
 	"github.com/streamhook/fastpix-receiver/internal/emulator"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
@@ -101,7 +102,7 @@ func TestPollerGivesUp(t *testing.T) {
 				var resp events.DynamoDBEventResponse
 				failing := false
 				for _, r := range ev.Records {
-					id := r.Change.NewImage["eventId"].String()
+					id := r.Change.NewImage[eventstore.KeyEventID].String()
 					mu.Lock()
 					seen = append(seen, id)
 					mu.Unlock()
@@ -126,7 +127,7 @@ func TestPollerGivesUp(t *testing.T) {
 				}
 				r := recorded{condition: b.Condition, attempts: b.Attempts, functionError: b.FunctionError}
 				for _, rec := range b.Records {
-					if v, ok := rec.Dynamodb.NewImage["eventId"].(*streamstypes.AttributeValueMemberS); ok {
+					if v, ok := rec.Dynamodb.NewImage[eventstore.KeyEventID].(*streamstypes.AttributeValueMemberS); ok {
 						r.ids = append(r.ids, v.Value)
 					}
 				}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 )
 
 // insertsOnly is the template's filter on the notifier's stream.
@@ -97,7 +98,7 @@ func TestPoller(t *testing.T) {
 					if r.EventName != "INSERT" {
 						t.Errorf("%s record reached the handler", r.EventName)
 					}
-					id := r.Change.NewImage["eventId"].String()
+					id := r.Change.NewImage[eventstore.KeyEventID].String()
 					batch = append(batch, id)
 					seq[id] = r.Change.SequenceNumber
 				}
@@ -161,9 +162,9 @@ func put(t *testing.T, client *dynamodb.Client, table, id, v string) {
 	_, err := client.PutItem(context.Background(), &dynamodb.PutItemInput{
 		TableName: aws.String(table),
 		Item: map[string]types.AttributeValue{
-			"eventId": &types.AttributeValueMemberS{Value: id},
-			"type":    &types.AttributeValueMemberS{Value: "video.live_stream.active"},
-			"v":       &types.AttributeValueMemberS{Value: v},
+			eventstore.KeyEventID: &types.AttributeValueMemberS{Value: id},
+			eventstore.AttrType:   &types.AttributeValueMemberS{Value: "video.live_stream.active"},
+			"v":                   &types.AttributeValueMemberS{Value: v},
 		},
 	})
 	if err != nil {

@@ -79,37 +79,3 @@ func TestReplay(t *testing.T) {
 		t.Errorf("live %d, down %d alerts; want 2 and 1", received(e.inbox, e.live), received(e.inbox, e.down))
 	}
 }
-
-func TestEventsOrderAndLimit(t *testing.T) {
-	e := newEnv(t)
-	for i, id := range []string{"c", "a", "b", "d"} {
-		e.put(id, "video.live_stream.updated", "stream-x", []int{3, 1, 2, 4}[i])
-	}
-	tests := []struct {
-		q    ops.EventQuery
-		want string
-		more bool
-	}{
-		{ops.EventQuery{StreamID: "stream-x"}, "a,b,c,d", false},
-		{ops.EventQuery{StreamID: "stream-x", Limit: 2}, "a,b", true},
-		{ops.EventQuery{StreamID: "stream-x", From: e.base.Add(2 * time.Minute), To: e.base.Add(3 * time.Minute)}, "b,c", false},
-		{ops.EventQuery{From: e.base.Add(2 * time.Minute)}, "b,c,d", false},
-		{ops.EventQuery{From: e.base, Limit: 3}, "a,b,c", true},
-	}
-	for _, tc := range tests {
-		recs, more, err := e.eventSource.Events(context.Background(), tc.q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, r := range recs {
-			ids = append(ids, r.EventID)
-		}
-		if strings.Join(ids, ",") != tc.want || more != tc.more {
-			t.Errorf("%+v: %v more=%v, want %s more=%v", tc.q, ids, more, tc.want, tc.more)
-		}
-	}
-	if _, _, err := e.eventSource.Events(context.Background(), ops.EventQuery{From: e.base.Add(time.Hour), To: e.base}); !errors.Is(err, ops.ErrBadRange) {
-		t.Errorf("inverted range: %v", err)
-	}
-}

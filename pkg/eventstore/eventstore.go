@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/streamhook/fastpix-receiver/internal/ddbitem"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 )
 
@@ -167,12 +168,7 @@ func (r Record) Item() map[string]types.AttributeValue {
 // stream record gives it.
 func RecordFromItem(item map[string]types.AttributeValue) (Record, error) {
 	var r Record
-	str := func(name string) string {
-		if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-			return v.Value
-		}
-		return ""
-	}
+	str := func(name string) string { return ddbitem.String(item, name) }
 	r.EventID = str(KeyEventID)
 	if r.EventID == "" {
 		return r, fmt.Errorf("eventstore: item has no %s", KeyEventID)

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/streamhook/fastpix-receiver/internal/ddbitem"
 )
 
 // Limits of a stream query.
@@ -241,12 +243,7 @@ func (r *Reader) StreamEvents(ctx context.Context, q StreamQuery) (Page, error) 
 }
 
 func cursorFromKey(key map[string]types.AttributeValue, q StreamQuery) (cursor, error) {
-	str := func(name string) string {
-		if v, ok := key[name].(*types.AttributeValueMemberS); ok {
-			return v.Value
-		}
-		return ""
-	}
+	str := func(name string) string { return ddbitem.String(key, name) }
 	c := cursor{StreamID: str(AttrStreamID), OccurredAt: str(AttrOccurredAt), EventID: str(KeyEventID), Ascending: q.Ascending}
 	if c.StreamID != q.StreamID || c.EventID == "" || c.OccurredAt == "" {
 		return c, fmt.Errorf("eventstore: query stream %s: unexpected LastEvaluatedKey", q.StreamID)

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/streamhook/fastpix-receiver/internal/ddbitem"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 )
 
@@ -299,12 +300,12 @@ func (s *Store) Get(ctx context.Context, streamID string) (State, error) {
 // treated as absent.
 func StateFromItem(item map[string]types.AttributeValue) State {
 	st := State{
-		StreamID:         sval(item, KeyStreamID),
-		Status:           sval(item, AttrStatus),
-		LastEventID:      sval(item, AttrLastEventID),
-		LastEventType:    sval(item, AttrLastEventType),
-		LastOccurredAt:   sval(item, AttrLastOccurredAt),
-		UpdatedAt:        sval(item, AttrUpdatedAt),
+		StreamID:         ddbitem.String(item, KeyStreamID),
+		Status:           ddbitem.String(item, AttrStatus),
+		LastEventID:      ddbitem.String(item, AttrLastEventID),
+		LastEventType:    ddbitem.String(item, AttrLastEventType),
+		LastOccurredAt:   ddbitem.String(item, AttrLastOccurredAt),
+		UpdatedAt:        ddbitem.String(item, AttrUpdatedAt),
 		SimulcastTargets: map[string]Target{},
 	}
 	if m, ok := item[AttrSimulcastTargets].(*types.AttributeValueMemberM); ok {
@@ -314,20 +315,13 @@ func StateFromItem(item map[string]types.AttributeValue) State {
 				continue
 			}
 			st.SimulcastTargets[id] = Target{
-				Status:         sval(e.Value, AttrStatus),
-				LastEventID:    sval(e.Value, AttrLastEventID),
-				LastEventType:  sval(e.Value, AttrLastEventType),
-				LastOccurredAt: sval(e.Value, AttrLastOccurredAt),
-				UpdatedAt:      sval(e.Value, AttrUpdatedAt),
+				Status:         ddbitem.String(e.Value, AttrStatus),
+				LastEventID:    ddbitem.String(e.Value, AttrLastEventID),
+				LastEventType:  ddbitem.String(e.Value, AttrLastEventType),
+				LastOccurredAt: ddbitem.String(e.Value, AttrLastOccurredAt),
+				UpdatedAt:      ddbitem.String(e.Value, AttrUpdatedAt),
 			}
 		}
 	}
 	return st
-}
-
-func sval(item map[string]types.AttributeValue, name string) string {
-	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
 }
