@@ -38,25 +38,36 @@ type Webhook struct {
 	Observer Observer
 }
 
-// Observer sees each webhook request's outcome, for metrics. outcome is one
-// of the Outcome constants; eventType is "" when the request carried no
-// readable event.
+// Observer sees each webhook request's outcome, for metrics. eventType is
+// "" when the request carried no readable event.
 type Observer interface {
-	ObserveWebhook(outcome, eventType string, status int, d time.Duration)
+	ObserveWebhook(outcome Outcome, eventType string, status int, d time.Duration)
 }
 
-// Outcomes of a webhook request, as logged and observed.
+// Outcome is what became of one webhook request, as logged (the "outcome"
+// field) and observed. Metrics map each to the metric that counts it, by
+// these constants: a new outcome must be added to Outcomes, whose test
+// (in pkg/metrics) fails until a metric counts it.
+type Outcome string
+
+// Outcomes of a webhook request.
 const (
-	OutcomeAccepted      = "accepted"
-	OutcomeDuplicate     = "duplicate"
-	OutcomeProbe         = "probe"
-	OutcomeUnauthorized  = "unauthorized"
-	OutcomeMalformed     = "malformed"
-	OutcomeTooLarge      = "too_large"
-	OutcomeMethod        = "method"
-	OutcomeNotConfigured = "not_configured"
-	OutcomeUnavailable   = "unavailable"
+	OutcomeAccepted      Outcome = "accepted"
+	OutcomeDuplicate     Outcome = "duplicate"
+	OutcomeProbe         Outcome = "probe"
+	OutcomeUnauthorized  Outcome = "unauthorized"
+	OutcomeMalformed     Outcome = "malformed"
+	OutcomeTooLarge      Outcome = "too_large"
+	OutcomeMethod        Outcome = "method"
+	OutcomeNotConfigured Outcome = "not_configured"
+	OutcomeUnavailable   Outcome = "unavailable"
 )
+
+// Outcomes lists every Outcome the handler reports.
+func Outcomes() []Outcome {
+	return []Outcome{OutcomeAccepted, OutcomeDuplicate, OutcomeProbe, OutcomeUnauthorized, OutcomeMalformed,
+		OutcomeTooLarge, OutcomeMethod, OutcomeNotConfigured, OutcomeUnavailable}
+}
 
 // MethodNotAllowedMessage answers any method but POST. The route takes
 // every method so that a person who opens the URL in a browser learns it is
@@ -81,7 +92,7 @@ func (h *Webhook) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 	attrs := []slog.Attr{
 		slog.String("requestId", req.RequestContext.RequestID),
-		slog.String("outcome", outcome),
+		slog.String("outcome", string(outcome)),
 		slog.Int("status", status),
 		slog.Float64("durationMs", float64(elapsed.Microseconds())/1000),
 	}
@@ -113,7 +124,7 @@ func (h *Webhook) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	return resp, nil
 }
 
-func (h *Webhook) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (int, string, answer, ingest.Result, error) {
+func (h *Webhook) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (int, Outcome, answer, ingest.Result, error) {
 	var res ingest.Result
 	if m := req.RequestContext.HTTP.Method; m != http.MethodPost {
 		return http.StatusMethodNotAllowed, OutcomeMethod, answer{Status: "rejected", Error: MethodNotAllowedMessage}, res, nil
@@ -130,8 +141,10 @@ func (h *Webhook) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	switch {
 	case err == nil && res.Outcome == ingest.Probe:
 		return http.StatusOK, OutcomeProbe, answer{Status: "ok"}, res, nil
+	case err == nil && res.Outcome == ingest.Duplicate:
+		return http.StatusOK, OutcomeDuplicate, answer{Status: string(res.Outcome), EventID: res.EventID}, res, nil
 	case err == nil:
-		return http.StatusOK, string(res.Outcome), answer{Status: string(res.Outcome), EventID: res.EventID}, res, nil
+		return http.StatusOK, OutcomeAccepted, answer{Status: string(res.Outcome), EventID: res.EventID}, res, nil
 	case errors.Is(err, ingest.ErrUnauthorized):
 		msg := "invalid signature"
 		if errors.Is(err, fastpix.ErrMissingSignature) {

@@ -1,4 +1,4 @@
-package httpapi
+package httpapi_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
+	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
 	"github.com/streamhook/fastpix-receiver/pkg/ingest"
 )
 
@@ -35,7 +36,7 @@ func readSeed(t *testing.T, file string) string {
 	return string(b)
 }
 
-func dynamoWebhook(t *testing.T) (*Webhook, *dynamodb.Client, string, *bytes.Buffer) {
+func dynamoWebhook(t *testing.T) (*httpapi.Webhook, *dynamodb.Client, string, *bytes.Buffer) {
 	t.Helper()
 	client := testenv.DynamoDB(t)
 	table := testenv.CreateTable(t, client, "EventsTable")

@@ -1,4 +1,4 @@
-package httpapi
+package httpapi_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
+	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
 	"github.com/streamhook/fastpix-receiver/pkg/ingest"
 	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 )
@@ -46,7 +47,7 @@ func (m *memWriter) Put(_ context.Context, r eventstore.Record) error {
 	return nil
 }
 
-func newWebhook(t *testing.T, w eventstore.Writer, keys ingest.Keys, logs *bytes.Buffer) *Webhook {
+func newWebhook(t *testing.T, w eventstore.Writer, keys ingest.Keys, logs *bytes.Buffer) *httpapi.Webhook {
 	t.Helper()
 	if keys == nil {
 		v, err := fastpix.NewVerifier(testSecret)
@@ -55,7 +56,7 @@ func newWebhook(t *testing.T, w eventstore.Writer, keys ingest.Keys, logs *bytes
 		}
 		keys = ingest.StaticKeys{V: v}
 	}
-	return &Webhook{
+	return &httpapi.Webhook{
 		Receiver: &ingest.Receiver{Keys: keys, Store: w},
 		Logger:   slog.New(slog.NewJSONHandler(logs, nil)),
 	}
@@ -166,7 +167,7 @@ func TestWebhookAnswers(t *testing.T) {
 		{
 			name: "body over 1 MiB",
 			req: func() events.APIGatewayV2HTTPRequest {
-				b := `{"id":"e1","type":"t","pad":"` + strings.Repeat("x", MaxBodyBytes) + `"}`
+				b := `{"id":"e1","type":"t","pad":"` + strings.Repeat("x", httpapi.MaxBodyBytes) + `"}`
 				return post(b, signed(t, b))
 			},
 			status: 413, answer: map[string]string{"status": "rejected", "error": "body larger than 1 MiB"},
@@ -174,7 +175,7 @@ func TestWebhookAnswers(t *testing.T) {
 		{
 			name: "base64 body over 1 MiB",
 			req: func() events.APIGatewayV2HTTPRequest {
-				r := post(base64.StdEncoding.EncodeToString(make([]byte, MaxBodyBytes+1)), nil)
+				r := post(base64.StdEncoding.EncodeToString(make([]byte, httpapi.MaxBodyBytes+1)), nil)
 				r.IsBase64Encoded = true
 				return r
 			},
@@ -196,7 +197,7 @@ func TestWebhookAnswers(t *testing.T) {
 				r.RequestContext.HTTP.Method = http.MethodGet
 				return r
 			},
-			status: 405, answer: map[string]string{"status": "rejected", "error": MethodNotAllowedMessage},
+			status: 405, answer: map[string]string{"status": "rejected", "error": httpapi.MethodNotAllowedMessage},
 		},
 		{
 			name:     "store unavailable",
@@ -310,7 +311,7 @@ func TestHeader(t *testing.T) {
 		{nil, ""},
 	}
 	for _, tt := range tests {
-		if got := Header(tt.headers, fastpix.SignatureHeader); got != tt.want {
+		if got := httpapi.Header(tt.headers, fastpix.SignatureHeader); got != tt.want {
 			t.Errorf("Header(%v) = %q, want %q", tt.headers, got, tt.want)
 		}
 	}

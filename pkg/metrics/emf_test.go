@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
 )
 
 // emfLine is the part of the format CloudWatch checks.
@@ -69,23 +71,24 @@ func validate(t *testing.T, line []byte) (emfLine, map[string]any) {
 
 func TestWebhookMetrics(t *testing.T) {
 	tests := []struct {
-		outcome, eventType string
-		status             int
-		want               []string
-		byType             bool
+		outcome   httpapi.Outcome
+		eventType string
+		status    int
+		want      []string
+		byType    bool
 	}{
-		{"accepted", "video.live_stream.active", 200, []string{HandlerLatency, Accepted, Received}, true},
-		{"duplicate", "video.live_stream.active", 200, []string{HandlerLatency, Duplicates, Received}, true},
-		{"probe", "", 200, []string{HandlerLatency, Probes}, false},
-		{"unauthorized", "", 401, []string{HandlerLatency, SignatureFailures}, false},
-		{"malformed", "", 400, []string{HandlerLatency, BadRequests}, false},
-		{"too_large", "", 413, []string{HandlerLatency, BadRequests}, false},
-		{"method", "", 405, []string{HandlerLatency, BadRequests}, false},
-		{"unavailable", "video.live_stream.idle", 503, []string{HandlerLatency, StorageErrors, Received}, true},
-		{"not_configured", "", 500, []string{HandlerLatency, ConfigErrors}, false},
+		{httpapi.OutcomeAccepted, "video.live_stream.active", 200, []string{HandlerLatency, Accepted, Received}, true},
+		{httpapi.OutcomeDuplicate, "video.live_stream.active", 200, []string{HandlerLatency, Duplicates, Received}, true},
+		{httpapi.OutcomeProbe, "", 200, []string{HandlerLatency, Probes}, false},
+		{httpapi.OutcomeUnauthorized, "", 401, []string{HandlerLatency, SignatureFailures}, false},
+		{httpapi.OutcomeMalformed, "", 400, []string{HandlerLatency, BadRequests}, false},
+		{httpapi.OutcomeTooLarge, "", 413, []string{HandlerLatency, BadRequests}, false},
+		{httpapi.OutcomeMethod, "", 405, []string{HandlerLatency, BadRequests}, false},
+		{httpapi.OutcomeUnavailable, "video.live_stream.idle", 503, []string{HandlerLatency, StorageErrors, Received}, true},
+		{httpapi.OutcomeNotConfigured, "", 500, []string{HandlerLatency, ConfigErrors}, false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.outcome, func(t *testing.T) {
+		t.Run(string(tt.outcome), func(t *testing.T) {
 			var buf bytes.Buffer
 			w := Webhook{E: &Emitter{W: &buf, Function: "webhook", Now: func() time.Time { return time.UnixMilli(1764168000123) }}}
 			w.ObserveWebhook(tt.outcome, tt.eventType, tt.status, 1500*time.Microsecond)
@@ -114,7 +117,7 @@ func TestWebhookMetrics(t *testing.T) {
 			if len(d.Dimensions) != wantSets || d.Dimensions[0][0] != "Function" || root["Function"] != "webhook" {
 				t.Errorf("dimensions %v", d.Dimensions)
 			}
-			if root[HandlerLatency] != 1.5 || root["outcome"] != tt.outcome || root["status"] != float64(tt.status) {
+			if root[HandlerLatency] != 1.5 || root["outcome"] != string(tt.outcome) || root["status"] != float64(tt.status) {
 				t.Errorf("values: %v", root)
 			}
 		})

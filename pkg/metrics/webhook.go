@@ -1,6 +1,10 @@
 package metrics
 
-import "time"
+import (
+	"time"
+
+	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
+)
 
 // Metric names of the webhook function. The template's dashboard and alarms
 // use the same names.
@@ -16,33 +20,31 @@ const (
 	HandlerLatency    = "HandlerLatency"    // request handling time, ms
 )
 
+// webhookOutcomeMetric is the metric that counts each webhook outcome.
+var webhookOutcomeMetric = map[httpapi.Outcome]string{
+	httpapi.OutcomeAccepted:      Accepted,
+	httpapi.OutcomeDuplicate:     Duplicates,
+	httpapi.OutcomeProbe:         Probes,
+	httpapi.OutcomeUnauthorized:  SignatureFailures,
+	httpapi.OutcomeMalformed:     BadRequests,
+	httpapi.OutcomeTooLarge:      BadRequests,
+	httpapi.OutcomeMethod:        BadRequests,
+	httpapi.OutcomeUnavailable:   StorageErrors,
+	httpapi.OutcomeNotConfigured: ConfigErrors,
+}
+
 // Webhook turns webhook request outcomes into metrics. It implements the
 // webhook handler's Observer.
 type Webhook struct {
 	E *Emitter
 }
 
+var _ httpapi.Observer = Webhook{}
+
 // ObserveWebhook records one request.
-func (w Webhook) ObserveWebhook(outcome, eventType string, status int, d time.Duration) {
-	name := ""
-	switch outcome {
-	case "accepted":
-		name = Accepted
-	case "duplicate":
-		name = Duplicates
-	case "probe":
-		name = Probes
-	case "unauthorized":
-		name = SignatureFailures
-	case "malformed", "too_large", "method":
-		name = BadRequests
-	case "unavailable":
-		name = StorageErrors
-	case "not_configured":
-		name = ConfigErrors
-	}
+func (w Webhook) ObserveWebhook(outcome httpapi.Outcome, eventType string, status int, d time.Duration) {
 	ms := []Metric{{Name: HandlerLatency, Unit: Milliseconds, Value: float64(d.Microseconds()) / 1000}}
-	if name != "" {
+	if name := webhookOutcomeMetric[outcome]; name != "" {
 		ms = append(ms, Metric{Name: name, Unit: Count, Value: 1})
 	}
 	var dims map[string]string
