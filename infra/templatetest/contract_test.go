@@ -2,8 +2,6 @@ package templatetest
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -76,10 +74,7 @@ func TestGlobals(t *testing.T) {
 // every target its function.
 func TestEveryFunctionHasItsMakefileTarget(t *testing.T) {
 	tp := load(t)
-	mk, err := os.ReadFile(filepath.Join(repoRoot(t), "Makefile"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mk := readRepoFile(t, "Makefile")
 	targets := map[string]bool{}
 	for _, mt := range regexp.MustCompile(`(?m)^build-([A-Za-z0-9]+):`).FindAllStringSubmatch(string(mk), -1) {
 		targets[mt[1]] = true
@@ -577,10 +572,7 @@ func TestAlarms(t *testing.T) {
 // template when it has no default, and in the README's Deploy section.
 func TestParametersDocumented(t *testing.T) {
 	tp := load(t)
-	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	readme := readRepoFile(t, "README.md")
 	_, deploy, _ := strings.Cut(string(readme), "\n## Deploy\n")
 	deploy, _, _ = strings.Cut(deploy, "\n## ")
 	params := tp.Section("Parameters")

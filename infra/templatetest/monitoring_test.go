@@ -5,7 +5,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -56,10 +55,7 @@ func emitted(t *testing.T) map[string]string {
 // functions' constructors (internal/app) set.
 func TestMetricsFunctionDimension(t *testing.T) {
 	for _, fn := range []string{"webhook", "notifier"} {
-		b, err := os.ReadFile(filepath.Join(repoRoot(t), "internal", "app", fn, fn+".go"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := readRepoFile(t, "internal", "app", fn, fn+".go")
 		if !strings.Contains(string(b), `metrics.Emitter{W: metricsOut, Function: "`+fn+`"}`) {
 			t.Errorf("internal/app/%s/%s.go does not emit metrics with Function %q", fn, fn, fn)
 		}

@@ -1,6 +1,8 @@
 package templatetest
 
 import (
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -24,6 +26,16 @@ func repoRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return root
+}
+
+// readRepoFile returns the file at elem under the repository root.
+func readRepoFile(t *testing.T, elem ...string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(append([]string{repoRoot(t)}, elem...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func load(t *testing.T) *samtemplate.Template {

@@ -33,14 +33,50 @@ import (
 	"github.com/streamhook/fastpix-receiver/internal/emulator"
 )
 
-var (
-	ddbOnce     sync.Once
-	ddbEndpoint string
-	ddbErr      error
+// shared is one emulator the tests of a process share: the one at the URL
+// in $env when set, or else one started on first use.
+type shared struct {
+	what    string
+	env     string
+	timeout time.Duration
+	start   func(context.Context) (*emulator.Process, error)
 
-	snsOnce     sync.Once
-	snsEndpoint string
-	snsErr      error
+	once     sync.Once
+	endpoint string
+	err      error
+}
+
+func (s *shared) url(t testing.TB) string {
+	t.Helper()
+	s.once.Do(func() {
+		if ep := os.Getenv(s.env); ep != "" {
+			s.endpoint = ep
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		defer cancel()
+		p, err := s.start(ctx)
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.endpoint = p.Endpoint
+	})
+	if s.err != nil {
+		t.Fatalf("%s: %v", s.what, s.err)
+	}
+	return s.endpoint
+}
+
+var (
+	sharedDynamoDB = &shared{what: "DynamoDB Local", env: "DYNAMODB_ENDPOINT", timeout: 90 * time.Second,
+		start: func(ctx context.Context) (*emulator.Process, error) {
+			return emulator.StartDynamoDB(ctx, emulator.DynamoDBOptions{})
+		}}
+	sharedSNS = &shared{what: "SNS emulator", env: "SNS_ENDPOINT", timeout: 60 * time.Second,
+		start: func(ctx context.Context) (*emulator.Process, error) {
+			return emulator.StartSNS(ctx, emulator.SNSOptions{})
+		}}
 
 	tmplOnce sync.Once
 	tmpl     *samtemplate.Template
@@ -62,24 +98,7 @@ func AWSConfig() aws.Config {
 // if needed.
 func DynamoDBEndpoint(t testing.TB) string {
 	t.Helper()
-	ddbOnce.Do(func() {
-		if ep := os.Getenv("DYNAMODB_ENDPOINT"); ep != "" {
-			ddbEndpoint = ep
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		p, err := emulator.StartDynamoDB(ctx, emulator.DynamoDBOptions{})
-		if err != nil {
-			ddbErr = err
-			return
-		}
-		ddbEndpoint = p.Endpoint
-	})
-	if ddbErr != nil {
-		t.Fatalf("DynamoDB Local: %v", ddbErr)
-	}
-	return ddbEndpoint
+	return sharedDynamoDB.url(t)
 }
 
 // DynamoDB returns a client of the shared DynamoDB Local.
@@ -106,24 +125,7 @@ func Streams(t testing.TB) *dynamodbstreams.Client {
 // if needed.
 func SNSEndpoint(t testing.TB) string {
 	t.Helper()
-	snsOnce.Do(func() {
-		if ep := os.Getenv("SNS_ENDPOINT"); ep != "" {
-			snsEndpoint = ep
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		p, err := emulator.StartSNS(ctx, emulator.SNSOptions{})
-		if err != nil {
-			snsErr = err
-			return
-		}
-		snsEndpoint = p.Endpoint
-	})
-	if snsErr != nil {
-		t.Fatalf("SNS emulator: %v", snsErr)
-	}
-	return snsEndpoint
+	return sharedSNS.url(t)
 }
 
 // SNS returns a client of the shared SNS emulator.
