@@ -46,7 +46,7 @@ func (n Node) Value() (Value, error) {
 		}
 		return Value{Sub: arg.Text()}, nil
 	case "Fn::GetAtt":
-		if t := n.Target(); t != "" && !strings.HasPrefix(t, "{") {
+		if t := getAtt(arg); t != "" {
 			return Value{Sub: "${" + t + "}"}, nil
 		}
 		return Value{}, errors.New("bad GetAtt")

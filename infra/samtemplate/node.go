@@ -184,13 +184,8 @@ func (n Node) Target() string {
 		return n.Text()
 	case name == "Ref":
 		return arg.Text()
-	case name == "Fn::GetAtt":
-		if arg.IsScalar() {
-			return arg.Text()
-		}
-		if parts := arg.List(); len(parts) == 2 {
-			return parts[0].Text() + "." + parts[1].Text()
-		}
+	case name == "Fn::GetAtt" && getAtt(arg) != "":
+		return getAtt(arg)
 	case name == "Fn::Sub":
 		return arg.List()[0].Text()
 	case n.n == nil:
@@ -198,6 +193,18 @@ func (n Node) Target() string {
 	}
 	b, _ := json.Marshal(n.Decode())
 	return string(b)
+}
+
+// getAtt is "X.Attr" for the argument of a GetAtt, written "X.Attr" or
+// [X, Attr]; "" for anything else.
+func getAtt(arg Node) string {
+	if arg.IsScalar() {
+		return arg.Text()
+	}
+	if parts := arg.List(); arg.Len() == 2 {
+		return parts[0].Text() + "." + parts[1].Text()
+	}
+	return ""
 }
 
 // Refs lists the logical ids (or pseudo parameters such as AWS::Region) a

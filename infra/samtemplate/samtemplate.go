@@ -39,7 +39,7 @@ func Load(path string) (*Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("samtemplate: %w", err)
 	}
-	t, err := Parse(b)
+	t, err := parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("samtemplate: %s: %w", path, err)
 	}
@@ -48,6 +48,14 @@ func Load(path string) (*Template, error) {
 
 // Parse parses template text.
 func Parse(text []byte) (*Template, error) {
+	t, err := parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("samtemplate: %w", err)
+	}
+	return t, nil
+}
+
+func parse(text []byte) (*Template, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(text, &doc); err != nil {
 		return nil, fmt.Errorf("parse: %w", err)

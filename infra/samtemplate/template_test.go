@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
@@ -331,5 +332,54 @@ func TestTable(t *testing.T) {
 	}
 	if _, err := tp.Table("LiveTopic"); err == nil {
 		t.Error("a topic read as a table")
+	}
+}
+
+// What the local stack cannot read is an error naming it, never a guess.
+func TestTemplateErrors(t *testing.T) {
+	parse := []struct{ name, text string }{
+		{"not YAML", "Resources: [unclosed"},
+		{"empty", ""},
+		{"a list", "- a\n- b\n"},
+		{"no Resources", "Parameters: {}\n"},
+	}
+	for _, tc := range parse {
+		if _, err := samtemplate.Parse([]byte(tc.text)); err == nil {
+			t.Errorf("%s: parsed", tc.name)
+		}
+	}
+	if _, err := samtemplate.Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
+		t.Error("loaded a missing file")
+	}
+
+	env := []struct{ name, value string }{
+		{"Sub with a variable map", `!Sub ["${X}", {X: !Ref Y}]`},
+		{"If", `!If [C, a, b]`},
+		{"null", `~`},
+		{"a mapping", `{a: b}`},
+		{"bad GetAtt", `!GetAtt [a, b, c]`},
+	}
+	for _, tc := range env {
+		text := "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Environment:\n        Variables:\n          V: " + tc.value + "\n"
+		tp, err := samtemplate.Parse([]byte(text))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if _, err := tp.Environment("Fn"); err == nil || !strings.Contains(err.Error(), "Fn environment V") {
+			t.Errorf("%s: environment error %v, want one naming Fn's V", tc.name, err)
+		}
+	}
+
+	tp := load(t)
+	if _, err := tp.Environment("LiveTopic"); err == nil {
+		t.Error("a topic has an environment")
+	}
+	bad := strings.Replace(testTemplate, "BatchSize: 25", "BatchSize: many", 1)
+	tp2, err := samtemplate.Parse([]byte(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tp2.StreamSource("Notifier"); err == nil || !strings.Contains(err.Error(), "BatchSize") {
+		t.Errorf("BatchSize many: %v", err)
 	}
 }
