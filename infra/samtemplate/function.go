@@ -241,11 +241,15 @@ func (t *Template) StreamSource(functionID string) (StreamSource, error) {
 	return src, nil
 }
 
-// Route is one HTTP API route of a function.
+// Route is one HTTP API route of a function: one of its HttpApi events.
 type Route struct {
 	Function string
 	Method   string // upper case; "ANY" for any
 	Path     string // e.g. /streams/{streamId}
+	// Event is the event's name; Properties its properties as written
+	// (ApiId, Auth, PayloadFormatVersion, …).
+	Event      string
+	Properties Node
 }
 
 // RouteKey is the route as API Gateway names it ("GET /streams/{streamId}").
@@ -257,7 +261,8 @@ func (t *Template) HTTPRoutes() []Route {
 	for _, id := range t.ResourcesOfType(TypeFunction) {
 		evs, _ := t.Events(id, "HttpApi")
 		for _, ev := range evs {
-			rt := Route{Function: id, Method: strings.ToUpper(ev.Properties.Get("Method").Text()), Path: ev.Properties.Get("Path").Text()}
+			rt := Route{Function: id, Method: strings.ToUpper(ev.Properties.Get("Method").Text()), Path: ev.Properties.Get("Path").Text(),
+				Event: ev.Name, Properties: ev.Properties}
 			if rt.Method == "" {
 				rt.Method = "ANY"
 			}

@@ -455,18 +455,11 @@ func TestHTTPAPI(t *testing.T) {
 	tp := load(t)
 	type route struct{ fn, auth string }
 	got := map[string]route{}
-	for _, id := range tp.ResourcesOfType(samtemplate.TypeFunction) {
-		evs, err := tp.Events(id, "HttpApi")
-		if err != nil {
-			t.Fatal(err)
+	for _, rt := range tp.HTTPRoutes() {
+		if rt.Properties.Get("ApiId").Target() != "HttpApi" {
+			t.Errorf("%s route %s is not on HttpApi", rt.Function, rt.Path)
 		}
-		for _, ev := range evs {
-			p := ev.Properties
-			if p.Get("ApiId").Target() != "HttpApi" {
-				t.Errorf("%s route %s is not on HttpApi", id, p.Get("Path").Text())
-			}
-			got[p.Get("Method").Text()+" "+p.Get("Path").Text()] = route{id, p.Get("Auth", "Authorizer").Text()}
-		}
+		got[rt.RouteKey()] = route{rt.Function, rt.Properties.Get("Auth", "Authorizer").Text()}
 	}
 	want := map[string]route{
 		"ANY /webhooks/fastpix":          {"WebhookFunction", ""},
