@@ -40,8 +40,16 @@ func (r *Rotation) read(ctx context.Context) ([]string, error) {
 	return split(aws.ToString(out.SecretString)), nil
 }
 
+// split reads the secret's value as the webhook does (fastpix.NewVerifier):
+// secrets separated by commas, white space around each ignored.
 func split(v string) []string {
-	return strings.FieldsFunc(v, func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\t' || c == '\r' })
+	var out []string
+	for s := range strings.SplitSeq(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (r *Rotation) write(ctx context.Context, secrets []string) error {

@@ -92,35 +92,22 @@ type Event struct {
 	Test bool
 }
 
-// envelope mirrors the JSON with raw fields, so each can be decoded on its own
-// and a wrong type in one optional field does not fail the whole event.
-type envelope struct {
-	ID          json.RawMessage `json:"id"`
-	Type        json.RawMessage `json:"type"`
-	Object      json.RawMessage `json:"object"`
-	Environment json.RawMessage `json:"environment"`
-	Workspace   json.RawMessage `json:"workspace"`
-	CreatedAt   json.RawMessage `json:"createdAt"`
-	Status      json.RawMessage `json:"status"`
-	// Data is decoded in the same pass as the envelope: one scan of the
-	// body, not two. A data that is not an object is a type error json
-	// reports after decoding everything else, and is then ignored.
-	Data dataFields `json:"data"`
-}
+// fields is a JSON object read with its keys exactly as sent. encoding/json
+// matches struct fields without regard to case, so "ID" after "id" would win
+// while every other JSON reader sees "id": the envelope is read through a map,
+// whose keys are exact.
+type fields map[string]json.RawMessage
 
-type dataFields struct {
-	StreamID     json.RawMessage `json:"streamId"`
-	LivestreamID json.RawMessage `json:"livestreamId"`
-	SimulcastID  json.RawMessage `json:"simulcastId"`
-	ID           json.RawMessage `json:"id"`
-	Status       json.RawMessage `json:"status"`
-	Test         json.RawMessage `json:"test"`
-}
-
-type refFields struct {
-	ID   json.RawMessage `json:"id"`
-	Name json.RawMessage `json:"name"`
-	Type json.RawMessage `json:"type"`
+// object decodes raw as a JSON object, or nil when it is not one.
+func object(raw json.RawMessage) fields {
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil
+	}
+	var f fields
+	if json.Unmarshal(raw, &f) != nil {
+		return nil
+	}
+	return f
 }
 
 // Parse decodes one webhook body. It fails with ErrProbe for a validation
@@ -138,52 +125,57 @@ func Parse(body []byte) (Event, error) {
 	if trimmed[0] != '{' {
 		return ev, ErrNotObject
 	}
-	var env envelope
+	var env fields
 	if err := json.Unmarshal(trimmed, &env); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if !errors.As(err, &typeErr) {
-			return ev, fmt.Errorf("%w: %v", ErrNotObject, err)
-		}
-		// Only data can have the wrong type (every other field is raw):
-		// read it as absent.
-		env.Data = dataFields{}
+		return ev, fmt.Errorf("%w: %v", ErrNotObject, err)
 	}
-	if env.ID == nil && env.Type == nil {
+	rawID, hasID := env["id"]
+	rawType, hasType := env["type"]
+	if !hasID && !hasType {
 		return ev, ErrProbe
 	}
 	var ok bool
-	if ev.ID, ok = nonEmptyString(env.ID); !ok {
+	if ev.ID, ok = nonEmptyString(rawID); !ok {
 		return ev, ErrMissingID
 	}
-	if ev.Type, ok = nonEmptyString(env.Type); !ok {
+	if ev.Type, ok = nonEmptyString(rawType); !ok {
 		return ev, ErrMissingType
 	}
-	ev.Object = parseRef(env.Object)
-	ev.Workspace = parseRef(env.Workspace)
+	ev.Object = parseRef(env["object"])
+	ev.Workspace = parseRef(env["workspace"])
 	if ev.Workspace.ID == "" && ev.Workspace.Name == "" {
-		ev.Workspace = parseRef(env.Environment)
+		ev.Workspace = parseRef(env["environment"])
 	}
-	ev.RawCreatedAt, _ = stringValue(env.CreatedAt)
-	if t, err := time.Parse(time.RFC3339Nano, ev.RawCreatedAt); err == nil {
-		ev.CreatedAt = t.UTC()
+	ev.RawCreatedAt, _ = stringValue(env["createdAt"])
+	if t, err := ParseTime(ev.RawCreatedAt); err == nil {
+		ev.CreatedAt = t
 	}
-	ev.Status, _ = stringValue(env.Status)
+	ev.Status, _ = stringValue(env["status"])
 
-	data := env.Data
+	data := object(env["data"])
 	if ev.Status == "" {
-		ev.Status, _ = stringValue(data.Status)
+		ev.Status, _ = stringValue(data["status"])
 	}
-	if b, err := boolValue(data.Test); err == nil {
+	if b, err := boolValue(data["test"]); err == nil {
 		ev.Test = b
 	}
-	streamID, _ := stringValue(data.StreamID)
-	dataID, _ := stringValue(data.ID)
+	streamID, _ := stringValue(data["streamId"])
+	dataID, _ := stringValue(data["id"])
 	switch {
 	case IsSimulcast(ev.Type):
-		ev.StreamID, _ = stringValue(data.LivestreamID)
-		ev.SimulcastID, _ = stringValue(data.SimulcastID)
+		// The parent is data.livestreamId, else data.streamId, else the
+		// envelope's object when it is the live stream; the target is
+		// data.simulcastId, else the object when it is the target.
+		ev.StreamID, _ = stringValue(data["livestreamId"])
+		ev.SimulcastID, _ = stringValue(data["simulcastId"])
 		if ev.StreamID == "" {
 			ev.StreamID = streamID
+		}
+		switch {
+		case ev.StreamID == "" && isLiveObject(ev.Object.Type):
+			ev.StreamID = ev.Object.ID
+		case ev.SimulcastID == "" && strings.Contains(ev.Object.Type, "simulcast"):
+			ev.SimulcastID = ev.Object.ID
 		}
 	case strings.HasPrefix(ev.Type, liveStreamPrefix):
 		ev.StreamID = streamID
@@ -199,6 +191,44 @@ func Parse(body []byte) (Event, error) {
 	return ev, nil
 }
 
+// isLiveObject: the envelope's object is a live stream ("live" in FastPix's
+// payloads; an object without a type is taken as the event's own stream).
+func isLiveObject(objectType string) bool {
+	return objectType == "" || objectType == "live" || objectType == "live_stream"
+}
+
+// ParseTime reads an RFC 3339 time as FastPix writes createdAt, in UTC. It
+// also takes what RFC 3339 allows and Go's time.RFC3339Nano does not: a
+// lower-case "t" or "z", and a leap second (":60"), read as the last
+// nanosecond of its minute so that it still sorts before the next one.
+func ParseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if len(s) < len("2006-01-02T15:04:05Z") {
+		return time.Time{}, fmt.Errorf("fastpix: time %q is not RFC 3339", s)
+	}
+	b := []byte(s)
+	if b[10] == 't' {
+		b[10] = 'T'
+	}
+	if b[len(b)-1] == 'z' {
+		b[len(b)-1] = 'Z'
+	}
+	leap := string(b[17:19]) == "60"
+	if leap {
+		b[17], b[18] = '5', '9'
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("fastpix: time %q is not RFC 3339", s)
+	}
+	if leap {
+		t = t.Truncate(time.Second).Add(time.Second - time.Nanosecond)
+	}
+	return t.UTC(), nil
+}
+
 // IsSimulcast reports whether an event type is about a simulcast target, in
 // either of the two spellings FastPix uses.
 func IsSimulcast(eventType string) bool {
@@ -212,14 +242,11 @@ func Action(eventType string) string {
 }
 
 func parseRef(raw json.RawMessage) Ref {
-	var f refFields
-	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &f) != nil {
-		return Ref{}
-	}
+	f := object(raw)
 	var r Ref
-	r.ID, _ = stringValue(f.ID)
-	r.Name, _ = stringValue(f.Name)
-	r.Type, _ = stringValue(f.Type)
+	r.ID, _ = stringValue(f["id"])
+	r.Name, _ = stringValue(f["name"])
+	r.Type, _ = stringValue(f["type"])
 	return r
 }
 

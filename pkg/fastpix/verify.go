@@ -39,25 +39,44 @@ type Verifier struct {
 
 // NewVerifier builds a Verifier from base64 signing secrets as the FastPix
 // dashboard shows them. Each argument may itself hold several secrets
-// separated by commas or white space.
+// separated by commas (white space around each is ignored).
+//
+// A secret that is not base64 is left out and reported: the error wraps
+// ErrBadSecret and names its position (never its value), and the Verifier
+// returned beside it holds the valid ones. A caller that validates what an
+// operator typed refuses on any error; a receiver keeps verifying with the
+// good secrets, so one bad element of "new,old" does not make it refuse
+// every delivery. With no valid secret the Verifier is nil.
 func NewVerifier(secrets ...string) (*Verifier, error) {
 	v := &Verifier{}
+	var bad []string
+	n := 0
 	for _, field := range secrets {
-		for _, s := range strings.FieldsFunc(field, func(r rune) bool {
-			return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r'
-		}) {
+		for s := range strings.SplitSeq(field, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			n++
 			key, err := decodeBase64(s)
 			if err != nil || len(key) == 0 {
 				// The secret itself is never part of the message.
-				return nil, fmt.Errorf("%w: secret %d", ErrBadSecret, len(v.keys)+1)
+				bad = append(bad, fmt.Sprintf("secret %d", n))
+				continue
 			}
 			v.keys = append(v.keys, key)
 		}
 	}
-	if len(v.keys) == 0 {
-		return nil, ErrNoSecret
+	var err error
+	if len(bad) > 0 {
+		err = fmt.Errorf("%w: %s of %d", ErrBadSecret, strings.Join(bad, ", "), n)
 	}
-	return v, nil
+	if len(v.keys) == 0 {
+		if err == nil {
+			err = ErrNoSecret
+		}
+		return nil, err
+	}
+	return v, err
 }
 
 // Secrets reports how many secrets the Verifier accepts.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -225,6 +226,11 @@ type CachedKeys struct {
 	MaxAge time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// BadSecret, when set, is told of each load that held secrets that are
+	// not base64 (err wraps fastpix.ErrBadSecret and names their positions,
+	// never their values). The valid secrets are used all the same; a
+	// metrics observer counts the bad ones. Without it they are logged.
+	BadSecret func(err error)
 
 	mu       sync.Mutex        // guards the rest, and serialises loads
 	v        *fastpix.Verifier // nil until a load succeeds
@@ -306,8 +312,17 @@ func (k *CachedKeys) build(ctx context.Context) (*fastpix.Verifier, bool, error)
 		return k.v, false, nil
 	}
 	v, err := fastpix.NewVerifier(secrets...)
-	if err != nil {
+	if v == nil {
 		return nil, false, err
+	}
+	if err != nil {
+		// One malformed element of "new,old" must not refuse deliveries
+		// signed with a good one: keep the good ones, and say so.
+		if k.BadSecret != nil {
+			k.BadSecret(err)
+		} else {
+			slog.ErrorContext(ctx, "signing secret skipped", "error", err.Error())
+		}
 	}
 	k.loaded = joined
 	return v, true, nil

@@ -341,3 +341,21 @@ func TestRotationWithoutAFailedDelivery(t *testing.T) {
 		t.Errorf("after a bad secret value: %+v %v", res, err)
 	}
 }
+
+// One malformed element of the secret's value must not refuse every
+// delivery of a cold container: the good secret verifies, the bad one is
+// reported.
+func TestCachedKeysSkipBadSecret(t *testing.T) {
+	var reported []error
+	k := &CachedKeys{
+		Load:      func(context.Context) ([]string, error) { return []string{secret + ",%%%"}, nil },
+		BadSecret: func(err error) { reported = append(reported, err) },
+	}
+	v, err := k.Verifier(context.Background())
+	if err != nil || v == nil || v.Secrets() != 1 {
+		t.Fatalf("Verifier = %v, %v; want the good secret", v, err)
+	}
+	if len(reported) != 1 || !errors.Is(reported[0], fastpix.ErrBadSecret) || strings.Contains(reported[0].Error(), "%%%") {
+		t.Errorf("reported %v; want one ErrBadSecret that does not repeat the value", reported)
+	}
+}
