@@ -66,7 +66,7 @@ func TestRedrive(t *testing.T) {
 	ctx := context.Background()
 	streams := testenv.Streams(t)
 	e.put("a-active", "video.live_stream.active", "stream-a", 0)
-	e.put("a-updated", "video.live_stream.updated", "stream-a", 1)
+	e.put("a-idle", "video.live_stream.idle", "stream-a", 1)
 	e.put("b-active", "video.live_stream.active", "stream-b", 2)
 	e.put("b-down", "video.live_stream.disconnected", "stream-b", 3)
 	e.put("c-active", "video.live_stream.active", "stream-c", 4)

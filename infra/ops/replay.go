@@ -2,7 +2,6 @@ package ops
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -75,7 +74,7 @@ func (r *Replayer) Replay(ctx context.Context, q EventQuery, apply bool) (Summar
 	}
 	verb := "published to"
 	if !apply {
-		n.State = &simulatedState{read: r.State, states: map[string]*streamstate.State{}}
+		n.State = &streamstate.Memory{Read: r.State}
 		n.Publisher = discard{}
 		verb = "would publish to"
 	}
@@ -125,47 +124,3 @@ func line(r eventstore.Record) string {
 type discard struct{}
 
 func (discard) Publish(context.Context, string, alerts.Message) error { return nil }
-
-// simulatedState applies updates to an in-memory copy of each stream's
-// state, read once, with the store's rule: an update passes when no event
-// is recorded yet, or when it is newer by occurredAt, ties broken by event
-// id (the same event again passes).
-type simulatedState struct {
-	read   streamstate.Reader
-	states map[string]*streamstate.State
-}
-
-func passes(lastAt, lastID, at, id string) bool {
-	return lastAt == "" || lastAt < at || (lastAt == at && lastID <= id)
-}
-
-func (s *simulatedState) Apply(ctx context.Context, u streamstate.Update) error {
-	st, ok := s.states[u.StreamID]
-	if !ok {
-		got, err := s.read.Get(ctx, u.StreamID)
-		switch {
-		case errors.Is(err, streamstate.ErrNotFound):
-			got = streamstate.State{StreamID: u.StreamID}
-		case err != nil:
-			return err
-		}
-		if got.SimulcastTargets == nil {
-			got.SimulcastTargets = map[string]streamstate.Target{}
-		}
-		st = &got
-		s.states[u.StreamID] = st
-	}
-	if u.SimulcastID != "" {
-		t := st.SimulcastTargets[u.SimulcastID]
-		if !passes(t.LastOccurredAt, t.LastEventID, u.OccurredAt, u.EventID) {
-			return streamstate.ErrStale
-		}
-		st.SimulcastTargets[u.SimulcastID] = streamstate.Target{Status: u.Status, LastEventID: u.EventID, LastEventType: u.EventType, LastOccurredAt: u.OccurredAt}
-		return nil
-	}
-	if !passes(st.LastOccurredAt, st.LastEventID, u.OccurredAt, u.EventID) {
-		return streamstate.ErrStale
-	}
-	st.Status, st.LastEventID, st.LastEventType, st.LastOccurredAt = u.Status, u.EventID, u.EventType, u.OccurredAt
-	return nil
-}

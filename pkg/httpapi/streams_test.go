@@ -92,7 +92,7 @@ func TestStreams(t *testing.T) {
 		{StreamID: "live", SimulcastID: "target-1", Status: "broadcasting", EventID: "live-3", EventType: "video.live_stream.simulcast.broadcasting", OccurredAt: eventstore.FormatTime(base.Add(3 * time.Minute))},
 		{StreamID: "stateonly", Status: "idle", EventID: "x", EventType: "video.live_stream.idle", OccurredAt: eventstore.FormatTime(base)},
 	} {
-		if err := st.Apply(ctx, u); err != nil {
+		if _, err := st.Apply(ctx, u); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -20,9 +20,12 @@ type fakeState struct {
 	err error
 }
 
-func (f *fakeState) Apply(_ context.Context, u streamstate.Update) error {
+func (f *fakeState) Apply(_ context.Context, u streamstate.Update) (streamstate.Transition, error) {
 	f.got = append(f.got, u)
-	return f.err
+	if f.err != nil {
+		return streamstate.Transition{}, f.err
+	}
+	return streamstate.Transition{Current: u.Status}, nil
 }
 
 type published struct {
@@ -83,66 +86,76 @@ func TestProcess(t *testing.T) {
 		{
 			name: "active is published to the live topic", r: rec("video.live_stream.active"),
 			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Live",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
 		},
 		{
 			name: "disconnected is published to the down topic", r: rec("video.live_stream.disconnected"),
 			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Down",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "disconnected", EventID: "ev-1", EventType: "video.live_stream.disconnected", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "disconnected", Rank: 6, EventID: "ev-1", EventType: "video.live_stream.disconnected", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
 		},
 		{
 			name: "simulcast target broadcasting updates the target", r: simulcast,
 			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Simulcast",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", SimulcastID: "target-1", Status: "broadcasting", EventID: "ev-1", EventType: simulcast.Type, OccurredAt: simulcast.OccurredAt},
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", SimulcastID: "target-1", Status: "broadcasting", Rank: 3, EventID: "ev-1", EventType: simulcast.Type, OccurredAt: simulcast.OccurredAt},
 		},
 		{
 			name: "older simulcast spelling too", r: oldSpelling,
 			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Simulcast",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", SimulcastID: "target-2", Status: "broadcasting", EventID: "ev-1", EventType: oldSpelling.Type, OccurredAt: oldSpelling.OccurredAt},
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", SimulcastID: "target-2", Status: "broadcasting", Rank: 3, EventID: "ev-1", EventType: oldSpelling.Type, OccurredAt: oldSpelling.OccurredAt},
 		},
 		{
 			name: "stale notable is suppressed", r: rec("video.live_stream.active"), stateErr: stale,
 			wantOutcome: notify.Suppressed,
-			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "active", EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
 		},
 		{
 			name: "non-notable takes its status from the payload", r: rec("video.live_stream.created"),
 			wantOutcome: notify.Recorded,
-			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "idle", EventID: "ev-1", EventType: "video.live_stream.created", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "idle", Rank: 1, EventID: "ev-1", EventType: "video.live_stream.created", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
 		},
 		{
 			name: "stale non-notable", r: rec("video.live_stream.idle"), stateErr: stale,
 			wantOutcome: notify.Stale,
-			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "idle", EventID: "ev-1", EventType: "video.live_stream.idle", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "idle", Rank: 7, EventID: "ev-1", EventType: "video.live_stream.idle", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
 		},
 		{
 			name: "idle becomes notable by configuration", r: rec("video.live_stream.idle"),
 			routes:      alerts.Routes{"video.live_stream.idle": "arn:aws:sns:us-east-1:1:Ops"},
 			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Ops",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "idle", EventID: "ev-1", EventType: "video.live_stream.idle", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "idle", Rank: 7, EventID: "ev-1", EventType: "video.live_stream.idle", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
 		},
 		{
 			name: "test stream published by default", r: test,
 			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Live",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
 		},
 		{
 			name: "test stream skipped when configured", r: test, skipTests: true,
 			wantOutcome: notify.TestSkipped,
-			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "active", EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
 		},
-		{name: "simulcast event without a target changes no state", r: targetless, wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Simulcast"},
+		{name: "simulcast event without a target is untracked, never alerted", r: targetless, wantOutcome: notify.Untracked},
+		{
+			name: "an update the store can never apply is unprocessable", r: rec("video.live_stream.active"),
+			stateErr: fmt.Errorf("wrapped: %w", streamstate.ErrUnprocessable), wantErr: notify.ErrUnprocessable,
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+		},
+		{
+			name: "a target beyond the bound is untracked, never alerted", r: simulcast,
+			stateErr: fmt.Errorf("wrapped: %w: %w", streamstate.ErrTooManyTargets, streamstate.ErrUnprocessable), wantOutcome: notify.Untracked,
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", SimulcastID: "target-1", Status: "broadcasting", Rank: 3, EventID: "ev-1", EventType: simulcast.Type, OccurredAt: simulcast.OccurredAt},
+		},
 		{name: "recording media event changes no state", r: media, wantOutcome: notify.Recorded},
 		{name: "event of no stream", r: noStream, wantOutcome: notify.Recorded},
 		{
 			name: "state store down", r: rec("video.live_stream.active"), stateErr: errors.New("throttled"),
 			wantErr:    notify.ErrState,
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
 		},
 		{
 			name: "SNS down", r: rec("video.live_stream.active"), pubErr: alerts.ErrPublish,
 			wantErr: notify.ErrPublish, wantTopic: "arn:aws:sns:us-east-1:1:Live",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
 		},
 	}
 	for _, tc := range tests {

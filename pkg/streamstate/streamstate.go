@@ -1,12 +1,21 @@
 // Package streamstate keeps the live view of each stream: its current
-// status, the last event that set it, and the latest status of each of its
-// simulcast targets, one DynamoDB item per stream.
+// status, the status transition that set it, the newest event about it that
+// is not a transition, and the status of each of its simulcast targets, one
+// DynamoDB item per stream.
 //
 // Events arrive late, twice and out of order, so every change is one
-// conditional write that only moves the state forward: an event is applied
-// when it is newer (by occurredAt, ties broken by event id) than the one the
-// state holds. Applying the very same event again succeeds, so a retried
-// batch whose publish failed the first time is published on the retry.
+// conditional write that only moves the state forward. A status is moved
+// only by status transitions, ordered by occurredAt, then by the
+// lifecycle's own order (a disconnect after the active it ends), then by
+// event id; other events about the stream (recording, updated) are kept
+// apart, in the detail attributes, ordered among themselves, so that they
+// never make a transition stale nor are made stale by one. Applying the
+// very same event again succeeds, so a retried batch whose publish failed
+// the first time is published on the retry.
+//
+// The item never outgrows DynamoDB's 400 KB: a deleted simulcast target's
+// entry is removed, at most MaxSimulcastTargets entries are kept, and the
+// ids in an entry are bounded (MaxTargetFieldBytes).
 //
 // The table's shape is declared here once; template.yaml's
 // StreamStateTable is checked against it.
@@ -16,11 +25,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/streamhook/fastpix-receiver/internal/ddbitem"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
@@ -34,18 +45,42 @@ const (
 	// AttrStatus is the stream's current status, e.g. "active".
 	AttrStatus = "status"
 	// AttrLastEventID, AttrLastEventType and AttrLastOccurredAt describe the
-	// event that set the status; AttrLastOccurredAt is in
+	// status transition that set the status; AttrLastOccurredAt is in
 	// eventstore.TimeLayout, so text order is time order.
 	AttrLastEventID    = "lastEventId"
 	AttrLastEventType  = "lastEventType"
 	AttrLastOccurredAt = "lastOccurredAt"
+	// AttrStatusOrder is that transition's place in the stream's history:
+	// its occurredAt and its lifecycle rank ("…Z/05"), so that text order
+	// is the order in which transitions apply; ties are broken by
+	// AttrLastEventID.
+	AttrStatusOrder = "statusOrder"
+	// AttrDetailEventID, AttrDetailEventType and AttrDetailOccurredAt
+	// describe the newest event about the stream that is not a status
+	// transition (recording, updated, …).
+	AttrDetailEventID    = "detailEventId"
+	AttrDetailEventType  = "detailEventType"
+	AttrDetailOccurredAt = "detailOccurredAt"
 	// AttrUpdatedAt is when the notifier last wrote the item
 	// (eventstore.TimeLayout).
 	AttrUpdatedAt = "updatedAt"
-	// AttrSimulcastTargets is a map: simulcast target id → a map with the
-	// same five attributes (status, lastEventId, lastEventType,
-	// lastOccurredAt, updatedAt) for that target.
+	// AttrSimulcastTargets is a map: simulcast target id → a map with
+	// status, lastEventId, lastEventType, lastOccurredAt, statusOrder and
+	// updatedAt for that target.
 	AttrSimulcastTargets = "simulcastTargets"
+)
+
+// Bounds that keep a state item far below DynamoDB's 400 KB item limit.
+const (
+	// MaxSimulcastTargets is how many simulcast targets one stream's item
+	// tracks. A deleted target's entry is removed; a new target beyond the
+	// bound is not tracked (ErrTooManyTargets): its events stay in the
+	// events table, its alerts are not sent, and the notifier logs and
+	// counts it.
+	MaxSimulcastTargets = 500
+	// MaxTargetFieldBytes bounds a target id, event id and event type kept
+	// in a target's entry: 500 entries of at most about 600 bytes.
+	MaxTargetFieldBytes = 128
 )
 
 var (
@@ -55,19 +90,54 @@ var (
 	// ErrStale: the event is not newer than what the state (or the
 	// simulcast target's entry) holds; nothing was written.
 	ErrStale = errors.New("streamstate: event older than current state")
-	// ErrInvalid: the update lacks a stream id, event id or time.
+	// ErrUnprocessable: the update can never be applied, however often it
+	// is retried (DynamoDB refused it as invalid, or it is incomplete or
+	// oversized). Callers log, count and skip it; they must not retry it.
+	ErrUnprocessable = errors.New("streamstate: update cannot be applied")
+	// ErrInvalid: the update lacks a stream id, event id or time, or a
+	// target field is longer than MaxTargetFieldBytes. It is
+	// ErrUnprocessable too.
 	ErrInvalid = errors.New("streamstate: invalid update")
+	// ErrTooManyTargets: the stream already tracks MaxSimulcastTargets
+	// targets and this is a new one; nothing was written. It is
+	// ErrUnprocessable too.
+	ErrTooManyTargets = errors.New("streamstate: too many simulcast targets")
 )
 
 // Update is one event applied to a stream's state. With SimulcastID set it
-// changes only that simulcast target's entry, not the stream's own status.
+// changes only that simulcast target's entry, not the stream itself.
 type Update struct {
 	StreamID    string
 	SimulcastID string
-	Status      string
-	EventID     string
-	EventType   string
-	OccurredAt  string // eventstore.TimeLayout
+	// Info: the event is not a status transition. It sets the stream's
+	// detail attributes and leaves the status alone; a target keeps no
+	// detail, so an Info update of a target changes nothing.
+	Info bool
+	// Status is the status a transition gives.
+	Status string
+	// Rank orders transitions with the same OccurredAt (the lifecycle's
+	// order, fastpix.Change.Rank).
+	Rank int
+	// Delete: the transition deletes the simulcast target; its entry is
+	// removed, so that the item does not grow with every target a stream
+	// ever had.
+	Delete     bool
+	EventID    string
+	EventType  string
+	OccurredAt string // eventstore.TimeLayout
+}
+
+// order is the update's AttrStatusOrder value.
+func (u Update) order() string {
+	return u.OccurredAt + "/" + fmt.Sprintf("%02d", max(0, min(u.Rank, 99)))
+}
+
+// Transition is what an applied update replaced: the status the stream (or
+// target) had before, and the one it has now. For an Info update both are
+// "" (the status was not touched).
+type Transition struct {
+	Previous string
+	Current  string
 }
 
 // Target is the latest known state of one simulcast target.
@@ -76,25 +146,33 @@ type Target struct {
 	LastEventID    string `json:"lastEventId"`
 	LastEventType  string `json:"lastEventType"`
 	LastOccurredAt string `json:"lastOccurredAt"`
+	StatusOrder    string `json:"-"`
 	UpdatedAt      string `json:"updatedAt"`
 }
 
 // State is a stream's current state. Status and the Last* fields are empty
-// when only simulcast target events have been seen for the stream.
+// when no status transition of the stream has been seen (only targets', or
+// only other events).
 type State struct {
 	StreamID         string            `json:"streamId"`
 	Status           string            `json:"status,omitempty"`
 	LastEventID      string            `json:"lastEventId,omitempty"`
 	LastEventType    string            `json:"lastEventType,omitempty"`
 	LastOccurredAt   string            `json:"lastOccurredAt,omitempty"`
+	StatusOrder      string            `json:"-"`
+	DetailEventID    string            `json:"detailEventId,omitempty"`
+	DetailEventType  string            `json:"detailEventType,omitempty"`
+	DetailOccurredAt string            `json:"detailOccurredAt,omitempty"`
 	UpdatedAt        string            `json:"updatedAt,omitempty"`
 	SimulcastTargets map[string]Target `json:"simulcastTargets"`
 }
 
-// Applier moves a stream's state forward. Apply returns ErrStale when the
-// update is older than the state; any other error is worth a retry.
+// Applier moves a stream's state forward. Apply returns what the update
+// replaced; ErrStale when it is older than the state; ErrUnprocessable
+// (wrapped) when no retry can ever apply it; any other error is worth a
+// retry.
 type Applier interface {
-	Apply(ctx context.Context, u Update) error
+	Apply(ctx context.Context, u Update) (Transition, error)
 }
 
 // Reader reads a stream's state.
@@ -121,25 +199,41 @@ var (
 	_ Reader  = (*Store)(nil)
 )
 
-// newer is the "only forward" rule, on the item itself or on a target's
-// entry (prefix "#targets.#tid."). Equal time and equal id is the same event
-// again, which passes: re-applying is harmless and lets a retry publish.
-func newer(prefix string) string {
-	t, id := prefix+"#lastOccurredAt", prefix+"#lastEventId"
-	return "attribute_not_exists(" + t + ") OR " + t + " < :t OR (" + t + " = :t AND " + id + " <= :id)"
+// statusNewer is the "only forward" rule of a status, on the item itself
+// or on a target's entry (prefix "#targets.#tid."). Equal order and equal
+// id is the same event again, which passes: re-applying is harmless and
+// lets a retry publish. An item written before statusOrder existed is
+// judged by its lastOccurredAt and lastEventId.
+func statusNewer(prefix string) string {
+	so, t, id := prefix+"#statusOrder", prefix+"#lastOccurredAt", prefix+"#lastEventId"
+	legacy := "attribute_not_exists(" + t + ") OR " + t + " < :t OR (" + t + " = :t AND " + id + " <= :id)"
+	return "(attribute_not_exists(" + so + ") AND (" + legacy + ")) OR " + so + " < :o OR (" + so + " = :o AND " + id + " <= :id)"
 }
 
 var (
-	// The stream's own update also makes sure the targets map exists (empty),
-	// so that the targets' updates of a stream whose events came in order
-	// take one request each: a map path can only be set inside a map that
-	// exists.
+	// The stream's own updates also make sure the targets map exists
+	// (empty), so that the targets' updates of a stream whose events came in
+	// order take one request each: a map path can only be set inside a map
+	// that exists.
 	streamUpdate = "SET #status = :status, #lastEventId = :id, #lastEventType = :type, " +
-		"#lastOccurredAt = :t, #updatedAt = :now, #targets = if_not_exists(#targets, :empty)"
-	streamCondition = newer("")
+		"#lastOccurredAt = :t, #statusOrder = :o, #updatedAt = :now, #targets = if_not_exists(#targets, :empty)"
+	streamCondition = statusNewer("")
 
+	detailUpdate = "SET #detailEventId = :id, #detailEventType = :type, #detailOccurredAt = :t, " +
+		"#updatedAt = :now, #targets = if_not_exists(#targets, :empty)"
+	detailCondition = "attribute_not_exists(#detailOccurredAt) OR #detailOccurredAt < :t OR " +
+		"(#detailOccurredAt = :t AND #detailEventId <= :id)"
+
+	// A target's entry is set when it is older than the update, or, for a
+	// target not tracked yet, while the map holds fewer than
+	// MaxSimulcastTargets entries.
 	targetUpdate    = "SET #targets.#tid = :entry"
-	targetCondition = "attribute_exists(#targets) AND (" + newer("#targets.#tid.") + ")"
+	targetCondition = "attribute_exists(#targets) AND ((attribute_exists(#targets.#tid) AND (" +
+		statusNewer("#targets.#tid.") + ")) OR (attribute_not_exists(#targets.#tid) AND size(#targets) < :max))"
+	// A deletion removes the entry (there may be none).
+	targetDelete          = "REMOVE #targets.#tid"
+	targetDeleteCondition = "attribute_exists(#targets) AND (attribute_not_exists(#targets.#tid) OR " +
+		statusNewer("#targets.#tid.") + ")"
 
 	targetsCreate          = "SET #targets = :targets"
 	targetsCreateCondition = "attribute_not_exists(#targets)"
@@ -149,22 +243,50 @@ var (
 		"#lastEventId":    AttrLastEventID,
 		"#lastEventType":  AttrLastEventType,
 		"#lastOccurredAt": AttrLastOccurredAt,
+		"#statusOrder":    AttrStatusOrder,
 		"#updatedAt":      AttrUpdatedAt,
 		"#targets":        AttrSimulcastTargets,
 	}
+	detailNames = map[string]string{
+		"#detailEventId":    AttrDetailEventID,
+		"#detailEventType":  AttrDetailEventType,
+		"#detailOccurredAt": AttrDetailOccurredAt,
+		"#updatedAt":        AttrUpdatedAt,
+		"#targets":          AttrSimulcastTargets,
+	}
 )
+
+// check refuses an update that no retry could apply, before any request.
+func (u Update) check() error {
+	if u.StreamID == "" || u.EventID == "" || u.OccurredAt == "" {
+		return fmt.Errorf("%w: %w: stream %.64q, event %.64q, occurredAt %.64q", ErrInvalid, ErrUnprocessable, u.StreamID, u.EventID, u.OccurredAt)
+	}
+	if u.SimulcastID != "" {
+		for name, v := range map[string]string{"simulcast target id": u.SimulcastID, "event id": u.EventID, "event type": u.EventType} {
+			if len(v) > MaxTargetFieldBytes {
+				return fmt.Errorf("%w: %w: %s is %d bytes, at most %d are kept", ErrInvalid, ErrUnprocessable, name, len(v), MaxTargetFieldBytes)
+			}
+		}
+	}
+	return nil
+}
 
 // Apply applies u with one conditional UpdateItem. A simulcast target update
 // takes a second request only for the first target of a stream whose item
 // has no targets map yet (a target event that came before any event of the
 // stream itself): the map is then created with a condition that it still
 // does not exist.
-func (s *Store) Apply(ctx context.Context, u Update) error {
-	if u.StreamID == "" || u.EventID == "" || u.OccurredAt == "" {
-		return fmt.Errorf("%w: stream %q, event %q, occurredAt %q", ErrInvalid, u.StreamID, u.EventID, u.OccurredAt)
+func (s *Store) Apply(ctx context.Context, u Update) (Transition, error) {
+	if err := u.check(); err != nil {
+		return Transition{}, err
 	}
-	if u.SimulcastID == "" {
+	switch {
+	case u.SimulcastID == "" && u.Info:
+		return Transition{}, s.applyDetail(ctx, u)
+	case u.SimulcastID == "":
 		return s.applyStream(ctx, u)
+	case u.Info:
+		return Transition{}, nil
 	}
 	return s.applyTarget(ctx, u)
 }
@@ -182,8 +304,18 @@ func (s *Store) key(streamID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{KeyStreamID: str(streamID)}
 }
 
-func (s *Store) applyStream(ctx context.Context, u Update) error {
-	_, err := s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+// failed sorts a failed request: a validation error (an item over 400 KB, a
+// malformed expression value) will fail the same way on every retry.
+func failed(err error, what string) error {
+	var api smithy.APIError
+	if errors.As(err, &api) && api.ErrorCode() == "ValidationException" {
+		return fmt.Errorf("%w: %s: %w", ErrUnprocessable, what, err)
+	}
+	return fmt.Errorf("streamstate: %s: %w", what, err)
+}
+
+func (s *Store) applyStream(ctx context.Context, u Update) (Transition, error) {
+	out, err := s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.Table),
 		Key:                      s.key(u.StreamID),
 		UpdateExpression:         aws.String(streamUpdate),
@@ -194,8 +326,37 @@ func (s *Store) applyStream(ctx context.Context, u Update) error {
 			":id":     str(u.EventID),
 			":type":   str(u.EventType),
 			":t":      str(u.OccurredAt),
+			":o":      str(u.order()),
 			":now":    str(s.now()),
 			":empty":  &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
+		},
+		// The old status comes back with the write: the transition is
+		// known without a read.
+		ReturnValues: types.ReturnValueUpdatedOld,
+	})
+	if err == nil {
+		return Transition{Previous: ddbitem.String(out.Attributes, AttrStatus), Current: u.Status}, nil
+	}
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return Transition{}, fmt.Errorf("%w: stream %s, event %s at %s", ErrStale, u.StreamID, u.EventID, u.OccurredAt)
+	}
+	return Transition{}, failed(err, fmt.Sprintf("update stream %s with event %s in %s", u.StreamID, u.EventID, s.Table))
+}
+
+func (s *Store) applyDetail(ctx context.Context, u Update) error {
+	_, err := s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.Table),
+		Key:                      s.key(u.StreamID),
+		UpdateExpression:         aws.String(detailUpdate),
+		ConditionExpression:      aws.String(detailCondition),
+		ExpressionAttributeNames: detailNames,
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":id":    str(u.EventID),
+			":type":  str(u.EventType),
+			":t":     str(u.OccurredAt),
+			":now":   str(s.now()),
+			":empty": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
 		},
 	})
 	if err == nil {
@@ -205,7 +366,7 @@ func (s *Store) applyStream(ctx context.Context, u Update) error {
 	if errors.As(err, &ccf) {
 		return fmt.Errorf("%w: stream %s, event %s at %s", ErrStale, u.StreamID, u.EventID, u.OccurredAt)
 	}
-	return fmt.Errorf("streamstate: update stream %s with event %s in %s: %w", u.StreamID, u.EventID, s.Table, err)
+	return failed(err, fmt.Sprintf("update stream %s with event %s in %s", u.StreamID, u.EventID, s.Table))
 }
 
 func (s *Store) targetEntry(u Update) *types.AttributeValueMemberM {
@@ -214,47 +375,80 @@ func (s *Store) targetEntry(u Update) *types.AttributeValueMemberM {
 		AttrLastEventID:    str(u.EventID),
 		AttrLastEventType:  str(u.EventType),
 		AttrLastOccurredAt: str(u.OccurredAt),
+		AttrStatusOrder:    str(u.order()),
 		AttrUpdatedAt:      str(s.now()),
 	}}
 }
 
-func (s *Store) applyTarget(ctx context.Context, u Update) error {
+// previousTarget reads a target's status out of UpdateItem's old
+// attributes.
+func previousTarget(attrs map[string]types.AttributeValue, tid string) string {
+	m, ok := attrs[AttrSimulcastTargets].(*types.AttributeValueMemberM)
+	if !ok {
+		return ""
+	}
+	e, ok := m.Value[tid].(*types.AttributeValueMemberM)
+	if !ok {
+		return ""
+	}
+	return ddbitem.String(e.Value, AttrStatus)
+}
+
+func (s *Store) applyTarget(ctx context.Context, u Update) (Transition, error) {
 	entry := s.targetEntry(u)
 	tnames := map[string]string{
 		"#targets":        AttrSimulcastTargets,
 		"#tid":            u.SimulcastID,
 		"#lastEventId":    AttrLastEventID,
 		"#lastOccurredAt": AttrLastOccurredAt,
+		"#statusOrder":    AttrStatusOrder,
 	}
+	values := map[string]types.AttributeValue{
+		":id": str(u.EventID),
+		":t":  str(u.OccurredAt),
+		":o":  str(u.order()),
+	}
+	update, condition := targetUpdate, targetCondition
+	if u.Delete {
+		update, condition = targetDelete, targetDeleteCondition
+	} else {
+		values[":entry"] = entry
+		values[":max"] = &types.AttributeValueMemberN{Value: strconv.Itoa(MaxSimulcastTargets)}
+	}
+	what := fmt.Sprintf("update simulcast target %s of stream %s with event %s in %s", u.SimulcastID, u.StreamID, u.EventID, s.Table)
 	// Two attempts at most: a lost race to create the map sends us back to
 	// the entry update once.
 	for range 2 {
-		_, err := s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                s.tablePtr(),
-			Key:                      s.key(u.StreamID),
-			UpdateExpression:         aws.String(targetUpdate),
-			ConditionExpression:      aws.String(targetCondition),
-			ExpressionAttributeNames: tnames,
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":id":    str(u.EventID),
-				":t":     str(u.OccurredAt),
-				":entry": entry,
-			},
-			// On a failed condition, the old item tells "no map yet" from
-			// "stale" without another read.
+		out, err := s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 s.tablePtr(),
+			Key:                       s.key(u.StreamID),
+			UpdateExpression:          aws.String(update),
+			ConditionExpression:       aws.String(condition),
+			ExpressionAttributeNames:  tnames,
+			ExpressionAttributeValues: values,
+			ReturnValues:              types.ReturnValueUpdatedOld,
+			// On a failed condition, the old item tells "no map yet",
+			// "stale" and "too many targets" apart without another read.
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		})
 		if err == nil {
-			return nil
+			return Transition{Previous: previousTarget(out.Attributes, u.SimulcastID), Current: u.Status}, nil
 		}
 		var ccf *types.ConditionalCheckFailedException
 		if !errors.As(err, &ccf) {
-			return fmt.Errorf("streamstate: update simulcast target %s of stream %s with event %s in %s: %w",
-				u.SimulcastID, u.StreamID, u.EventID, s.Table, err)
+			return Transition{}, failed(err, what)
 		}
-		if _, hasMap := ccf.Item[AttrSimulcastTargets]; hasMap {
-			return fmt.Errorf("%w: simulcast target %s of stream %s, event %s at %s",
+		targets, hasMap := ccf.Item[AttrSimulcastTargets].(*types.AttributeValueMemberM)
+		switch {
+		case hasMap && targets.Value[u.SimulcastID] == nil && !u.Delete:
+			return Transition{}, fmt.Errorf("%w: %w: stream %s tracks %d targets; target %s (event %s) is not kept",
+				ErrTooManyTargets, ErrUnprocessable, u.StreamID, len(targets.Value), u.SimulcastID, u.EventID)
+		case hasMap:
+			return Transition{}, fmt.Errorf("%w: simulcast target %s of stream %s, event %s at %s",
 				ErrStale, u.SimulcastID, u.StreamID, u.EventID, u.OccurredAt)
+		case u.Delete:
+			// No map: nothing to remove.
+			return Transition{Current: u.Status}, nil
 		}
 		_, err = s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                s.tablePtr(),
@@ -267,14 +461,13 @@ func (s *Store) applyTarget(ctx context.Context, u Update) error {
 			},
 		})
 		if err == nil {
-			return nil
+			return Transition{Current: u.Status}, nil
 		}
 		if !errors.As(err, &ccf) {
-			return fmt.Errorf("streamstate: create simulcast targets of stream %s for event %s in %s: %w",
-				u.StreamID, u.EventID, s.Table, err)
+			return Transition{}, failed(err, fmt.Sprintf("create simulcast targets of stream %s for event %s in %s", u.StreamID, u.EventID, s.Table))
 		}
 	}
-	return fmt.Errorf("streamstate: simulcast targets of stream %s keep changing under event %s; retry", u.StreamID, u.EventID)
+	return Transition{}, fmt.Errorf("streamstate: simulcast targets of stream %s keep changing under event %s; retry", u.StreamID, u.EventID)
 }
 
 func (s *Store) tablePtr() *string { return aws.String(s.Table) }
@@ -305,6 +498,10 @@ func StateFromItem(item map[string]types.AttributeValue) State {
 		LastEventID:      ddbitem.String(item, AttrLastEventID),
 		LastEventType:    ddbitem.String(item, AttrLastEventType),
 		LastOccurredAt:   ddbitem.String(item, AttrLastOccurredAt),
+		StatusOrder:      ddbitem.String(item, AttrStatusOrder),
+		DetailEventID:    ddbitem.String(item, AttrDetailEventID),
+		DetailEventType:  ddbitem.String(item, AttrDetailEventType),
+		DetailOccurredAt: ddbitem.String(item, AttrDetailOccurredAt),
 		UpdatedAt:        ddbitem.String(item, AttrUpdatedAt),
 		SimulcastTargets: map[string]Target{},
 	}
@@ -319,6 +516,7 @@ func StateFromItem(item map[string]types.AttributeValue) State {
 				LastEventID:    ddbitem.String(e.Value, AttrLastEventID),
 				LastEventType:  ddbitem.String(e.Value, AttrLastEventType),
 				LastOccurredAt: ddbitem.String(e.Value, AttrLastOccurredAt),
+				StatusOrder:    ddbitem.String(e.Value, AttrStatusOrder),
 				UpdatedAt:      ddbitem.String(e.Value, AttrUpdatedAt),
 			}
 		}

@@ -116,7 +116,7 @@ func TestApplyAgainstDynamoDBLocal(t *testing.T) {
 			ctx := context.Background()
 			for i, st := range tc.steps {
 				before := client.updates
-				err := store.Apply(ctx, st.u)
+				_, err := store.Apply(ctx, st.u)
 				if st.wantErr == nil && err != nil {
 					t.Fatalf("step %d: Apply: %v", i, err)
 				}
@@ -168,7 +168,7 @@ func TestApplyRejectsIncompleteUpdates(t *testing.T) {
 	for _, u := range tests {
 		// No client: an invalid update must be refused before any request.
 		store := &streamstate.Store{Table: "unused"}
-		if err := store.Apply(context.Background(), u); !errors.Is(err, streamstate.ErrInvalid) {
+		if _, err := store.Apply(context.Background(), u); !errors.Is(err, streamstate.ErrInvalid) || !errors.Is(err, streamstate.ErrUnprocessable) {
 			t.Errorf("Apply(%+v) = %v, want ErrInvalid", u, err)
 		}
 	}
