@@ -14,6 +14,7 @@ import (
 
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
+	"github.com/streamhook/fastpix-receiver/pkg/notify"
 )
 
 // Errors of redrive, per message.
@@ -91,13 +92,22 @@ type RedriveSummary struct {
 	Messages, Deleted, Left int
 	Records                 int // stored events re-processed
 	FromTable               int // messages whose batch was read from the events table
+	// Failed counts events that failed for a reason a retry can cure (their
+	// message is left for the next run); Skipped those no retry can process
+	// (notify.ErrUnprocessable: reported, and their message deleted).
+	Failed, Skipped int
 }
 
 // Redrive reads the queue until it has nothing visible, and for each
-// message re-reads its batch, processes every stored event of it in order,
-// and deletes the message only when all succeeded. A message that fails is
-// left: it comes back after the queue's visibility timeout, and Redrive
-// reports it (the error of the last failure is returned).
+// message re-reads its batch and processes every stored event of it in
+// order. An event that fails does not stop the batch: the events after it
+// are processed all the same (the state only moves forward, so the failed
+// one, retried later, is judged against them), and each failure is printed.
+// The message is deleted when no event failed for a reason a retry can
+// cure; an event no retry can process (notify.ErrUnprocessable) is reported
+// and skipped. A message with a failed event is left: it comes back after
+// the queue's visibility timeout, and Redrive reports it (the error of the
+// last failure is returned).
 //
 // The batch is re-read from the stream (GetShardIterator AT_SEQUENCE_NUMBER
 // the first record, GetRecords up to the last). When the stream no longer
@@ -134,8 +144,8 @@ func (r *Redriver) Redrive(ctx context.Context) (RedriveSummary, error) {
 			break
 		}
 	}
-	fmt.Fprintf(r.Out, "%d messages: %d deleted, %d left; %d events re-processed (%d batches from the events table)\n",
-		sum.Messages, sum.Deleted, sum.Left, sum.Records, sum.FromTable)
+	fmt.Fprintf(r.Out, "%d messages: %d deleted, %d left; %d events re-processed (%d batches from the events table), %d failed, %d skipped as unprocessable\n",
+		sum.Messages, sum.Deleted, sum.Left, sum.Records, sum.FromTable, sum.Failed, sum.Skipped)
 	if lastErr != nil {
 		return sum, fmt.Errorf("ops: %d of %d messages left in the queue; last: %w", sum.Left, sum.Messages, lastErr)
 	}
@@ -160,20 +170,34 @@ func (r *Redriver) one(ctx context.Context, m Message, sum *RedriveSummary) erro
 	if err != nil {
 		return err
 	}
+	var failed error
+	nFailed := 0
 	for _, rec := range recs {
 		if r.DryRun {
 			fmt.Fprintf(r.Out, "  %s  would be re-processed\n", line(rec))
 			continue
 		}
 		res, err := r.Processor.Process(ctx, rec)
-		if err != nil {
-			return fmt.Errorf("event %s: %w", rec.EventID, err)
+		switch {
+		case errors.Is(err, notify.ErrUnprocessable):
+			sum.Skipped++
+			fmt.Fprintf(r.Out, "  %s  SKIPPED, cannot be processed: %v\n", line(rec), err)
+			continue
+		case err != nil:
+			sum.Failed++
+			nFailed++
+			failed = fmt.Errorf("event %s: %w", rec.EventID, err)
+			fmt.Fprintf(r.Out, "  %s  FAILED: %v\n", line(rec), err)
+			continue
 		}
 		sum.Records++
 		fmt.Fprintf(r.Out, "  %s  %s %s\n", line(rec), res.Outcome, res.Topic)
 	}
 	if r.DryRun {
 		return nil
+	}
+	if failed != nil {
+		return fmt.Errorf("%d of %d events failed; last: %w", nFailed, len(recs), failed)
 	}
 	if err := r.Queue.Delete(ctx, m); err != nil {
 		return err

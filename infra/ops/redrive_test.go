@@ -15,6 +15,8 @@ import (
 	"github.com/streamhook/fastpix-receiver/infra/ops"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
+	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 )
 
@@ -196,5 +198,63 @@ func TestParseFailureRecord(t *testing.T) {
 			f.RequestContext.Condition != "RetryAttemptsExhausted" || f.Batch.ApproximateArrivalOfLastRecord.IsZero() {
 			t.Errorf("%+v %v", f, err)
 		}
+	}
+}
+
+// scriptedFailures is the notifier, except for the events it fails.
+type scriptedFailures struct {
+	inner ddbstream.Processor
+	fail  map[string]error
+	seen  []string
+}
+
+func (s *scriptedFailures) Process(ctx context.Context, r eventstore.Record) (notify.Result, error) {
+	s.seen = append(s.seen, r.EventID)
+	if err := s.fail[r.EventID]; err != nil {
+		return notify.Result{}, err
+	}
+	return s.inner.Process(ctx, r)
+}
+
+// Redrive goes on past a failing event: the events after it are processed,
+// the failure is reported, and the message is kept only when a retry can
+// help.
+func TestRedriveGoesOnPastAFailingEvent(t *testing.T) {
+	tests := []struct {
+		name        string
+		err         error
+		wantDeleted int
+		wantErr     error
+		wantOut     string
+	}{
+		{"a retry can help: the message is left", fmt.Errorf("%w: event b: throttled", notify.ErrState), 0, notify.ErrState, "FAILED"},
+		{"no retry can help: skipped and reported, the message deleted", fmt.Errorf("%w: event b: ValidationException", notify.ErrUnprocessable), 1, nil, "SKIPPED"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			e.put("a", "video.live_stream.active", "stream-a", 0)
+			e.put("b", "video.live_stream.active", "stream-b", 1)
+			e.put("c", "video.live_stream.active", "stream-c", 2)
+			reader, recs := streamRecords(t, e, 3)
+			q := newQueue(t)
+			if err := q.Send(ctx, failureMessage(reader.ARN, reader.Shard(aws.ToString(recs[0].Dynamodb.SequenceNumber)), recs[0], recs[2], 3)); err != nil {
+				t.Fatal(err)
+			}
+			p := &scriptedFailures{inner: e.notifier, fail: map[string]error{"b": tc.err}}
+			r := &ops.Redriver{Queue: q, Streams: emulatortest.Streams(t), Events: e.eventSource, Processor: p, Out: &e.out}
+			sum, err := r.Redrive(ctx)
+			if (tc.wantErr == nil) != (err == nil) || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
+				t.Fatalf("err %v, want %v", err, tc.wantErr)
+			}
+			if strings.Join(p.seen, ",") != "a,b,c" || sum.Records != 2 || sum.Deleted != tc.wantDeleted {
+				t.Errorf("processed %v, summary %+v; want a, b, c processed, 2 done, %d deleted\n%s", p.seen, sum, tc.wantDeleted, e.out.String())
+			}
+			if !strings.Contains(e.out.String(), tc.wantOut) {
+				t.Errorf("output does not report the event:\n%s", e.out.String())
+			}
+			waitFor(t, "alerts of a and c", func() bool { return received(e.inbox, e.live) >= 2 })
+		})
 	}
 }

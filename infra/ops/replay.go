@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,9 +44,9 @@ type Summary struct {
 }
 
 func (s Summary) String() string {
-	return fmt.Sprintf("%d events: %d published, %d suppressed (stale), %d test skipped, %d recorded, %d stale",
+	return fmt.Sprintf("%d events: %d published, %d suppressed (stale), %d test skipped, %d recorded, %d stale, %d untracked, %d unprocessable",
 		s.Events, s.Outcomes[notify.Published], s.Outcomes[notify.Suppressed], s.Outcomes[notify.TestSkipped],
-		s.Outcomes[notify.Recorded], s.Outcomes[notify.Stale])
+		s.Outcomes[notify.Recorded], s.Outcomes[notify.Stale], s.Outcomes[notify.Untracked], s.Outcomes[notify.Unprocessable])
 }
 
 // Replay processes the events q selects, oldest first, through
@@ -59,8 +60,9 @@ func (s Summary) String() string {
 // With apply true it is the notifier's own processing: the state moves
 // forward, and each event that is still the latest of its stream (or
 // target) is published again. An event already followed by a newer one is
-// suppressed as stale, as the notifier would. It stops at the first error;
-// running it again is safe (state updates only move forward).
+// suppressed as stale, as the notifier would. An event no retry can process
+// is reported and skipped; at any other error it stops (running it again
+// is safe: state updates only move forward).
 func (r *Replayer) Replay(ctx context.Context, q EventQuery, apply bool) (Summary, error) {
 	sum := Summary{Outcomes: map[notify.Outcome]int{}}
 	recs, more, err := r.Events.Events(ctx, q)
@@ -80,6 +82,13 @@ func (r *Replayer) Replay(ctx context.Context, q EventQuery, apply bool) (Summar
 	}
 	for _, rec := range recs {
 		res, err := n.Process(ctx, rec)
+		if errors.Is(err, notify.ErrUnprocessable) {
+			// No retry can process it: say so, and go on.
+			sum.Events++
+			sum.Outcomes[notify.Unprocessable]++
+			fmt.Fprintf(r.Out, "%s  SKIPPED, cannot be processed: %v\n", line(rec), err)
+			continue
+		}
 		if err != nil {
 			fmt.Fprintf(r.Out, "%s  FAILED  %s: %v\n", line(rec), rec.EventID, err)
 			return sum, fmt.Errorf("ops: replay stopped at event %s after %d events: %w", rec.EventID, sum.Events, err)

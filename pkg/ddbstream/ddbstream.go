@@ -60,44 +60,57 @@ var _ Observer = metrics.Notifier{}
 // Handle processes a batch in order. Only INSERT records are events (a
 // duplicate delivery writes nothing, and TTL expiries are REMOVEs).
 //
-// At the first record that fails for a reason a retry can cure, it stops
-// and reports that record and every later one as failed: Lambda retries
-// from the lowest reported sequence number, so order is kept and nothing
-// after the failure is taken as done. Records already processed are not
-// reported, so they are not published again.
+// A record that can never be processed (unreadable, or refused by the state
+// store as invalid: notify.ErrUnprocessable) is logged, counted and
+// skipped: it must not hold back, or send to the dead-letter queue, the
+// records after it. At the first record that fails for a reason a retry can
+// cure, it stops and reports that record and every later one as failed:
+// Lambda retries from the lowest reported sequence number, so order is kept
+// and nothing after the failure is taken as done. Records already processed
+// are not reported, so they are not published again.
 func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	log := h.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
-	counts := map[string]int{}
+	counts := map[notify.Outcome]int{}
 	for i, rec := range ev.Records {
 		if rec.EventName != string(streamstypes.OperationTypeInsert) {
-			counts["ignored"]++
+			counts[notify.Ignored]++
+			h.observe(metrics.NotifyRecord{Outcome: notify.Ignored})
 			continue
 		}
 		stored, err := RecordOf(rec)
 		if err != nil {
-			counts["unreadable"]++
-			h.observe(metrics.NotifyRecord{Outcome: "unreadable"})
+			counts[notify.Unreadable]++
+			h.observe(metrics.NotifyRecord{Outcome: notify.Unreadable})
 			log.ErrorContext(ctx, "stream record skipped", "sequenceNumber", rec.Change.SequenceNumber, "error", err.Error())
 			continue
 		}
 		res, err := h.Processor.Process(ctx, stored)
+		if errors.Is(err, notify.ErrUnprocessable) {
+			counts[notify.Unprocessable]++
+			res.Outcome = notify.Unprocessable
+			h.observe(observation(stored, res, nil))
+			log.ErrorContext(ctx, "record cannot be processed; skipped",
+				"sequenceNumber", rec.Change.SequenceNumber, "eventId", stored.EventID, "type", stored.Type,
+				"streamId", stored.StreamID, "error", err.Error())
+			continue
+		}
 		if err != nil {
 			for _, later := range ev.Records[i:] {
 				resp.BatchItemFailures = append(resp.BatchItemFailures,
 					events.DynamoDBBatchItemFailure{ItemIdentifier: later.Change.SequenceNumber})
 			}
-			counts["failed"] = len(ev.Records) - i
+			counts[notify.Failed] = len(ev.Records) - i
 			h.observe(observation(stored, res, err))
 			log.ErrorContext(ctx, "record failed; it and later records will be retried",
 				"sequenceNumber", rec.Change.SequenceNumber, "eventId", stored.EventID, "type", stored.Type,
 				"retried", len(ev.Records)-i, "error", err.Error())
 			break
 		}
-		counts[string(res.Outcome)]++
+		counts[res.Outcome]++
 		h.observe(observation(stored, res, nil))
 	}
 	h.summary(ctx, log, len(ev.Records), counts)
@@ -117,19 +130,25 @@ func (h *Handler) observe(r metrics.NotifyRecord) {
 // Observer.
 func observation(r eventstore.Record, res notify.Result, err error) metrics.NotifyRecord {
 	o := metrics.NotifyRecord{
-		Outcome:      string(res.Outcome),
+		Outcome:      res.Outcome,
 		EventType:    r.Type,
 		Topic:        res.Topic,
 		Status:       res.Status,
 		Simulcast:    fastpix.IsSimulcast(r.Type),
 		StateUpdated: res.StateUpdated,
+		Info:         res.Info,
+		ClockSkewed:  res.ClockSkewed,
 		PublishedAt:  res.PublishedAt,
 	}
-	if t, perr := time.Parse(time.RFC3339Nano, r.OccurredAt); perr == nil {
+	occurred := res.OccurredAt
+	if occurred == "" {
+		occurred = r.OccurredAt
+	}
+	if t, perr := time.Parse(time.RFC3339Nano, occurred); perr == nil {
 		o.OccurredAt = t
 	}
 	if err != nil {
-		o.Outcome = "failed"
+		o.Outcome = notify.Failed
 		switch {
 		case errors.Is(err, notify.ErrPublish):
 			o.Failure = metrics.FailurePublish
@@ -140,16 +159,10 @@ func observation(r eventstore.Record, res notify.Result, err error) metrics.Noti
 	return o
 }
 
-// metricNames are the outcomes counted in the batch summary log line.
-var metricNames = []string{
-	string(notify.Published), string(notify.Suppressed), string(notify.TestSkipped),
-	string(notify.Recorded), string(notify.Stale), "failed", "unreadable", "ignored",
-}
-
-func (h *Handler) summary(ctx context.Context, log *slog.Logger, n int, counts map[string]int) {
+func (h *Handler) summary(ctx context.Context, log *slog.Logger, n int, counts map[notify.Outcome]int) {
 	attrs := []slog.Attr{slog.Int("records", n)}
-	for _, name := range metricNames {
-		attrs = append(attrs, slog.Int(name, counts[name]))
+	for _, o := range notify.Outcomes() {
+		attrs = append(attrs, slog.Int(string(o), counts[o]))
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "batch processed", attrs...)
 }

@@ -3,6 +3,7 @@ package ddbstream_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
@@ -110,6 +111,17 @@ func TestHandleBatchFailures(t *testing.T) {
 			fail:     map[string]error{"a": publishErr},
 			wantSeen: []string{"a"},
 			wantFail: []string{"1", "2", "3"},
+		},
+		{
+			name: "a record no retry can process is skipped; the records after it go on",
+			records: []events.DynamoDBEventRecord{
+				insert("1", "a"), insert("2", "poison"), insert("3", "c"), insert("4", "poison2"), insert("5", "e"),
+			},
+			fail: map[string]error{
+				"poison":  fmt.Errorf("%w: event poison: %w", notify.ErrUnprocessable, errors.New("ValidationException: item size")),
+				"poison2": fmt.Errorf("%w: event poison2", notify.ErrUnprocessable),
+			},
+			wantSeen: []string{"a", "poison", "c", "poison2", "e"},
 		},
 		{name: "empty batch"},
 	}

@@ -3,6 +3,8 @@ package metrics
 import (
 	"strings"
 	"time"
+
+	"github.com/streamhook/fastpix-receiver/pkg/notify"
 )
 
 // Metric names of the notifier function. The template's dashboard and
@@ -15,6 +17,21 @@ const (
 	StateUpdates    = "StateUpdates"    // events that moved a stream's (or target's) state forward
 	StateFailures   = "StateFailures"   // records whose state update failed (DynamoDB error): retried
 	Unreadable      = "UnreadableRecords"
+	Recorded        = "EventsRecorded" // events that alert no one, applied (or about no state)
+	StaleEvents     = "StaleEvents"    // events that alert no one, older than the state
+	// Untracked counts simulcast events the state cannot follow (no target
+	// id, or a new target beyond streamstate.MaxSimulcastTargets): kept in
+	// the events table, never alerted.
+	Untracked = "UntrackedSimulcastEvents"
+	// Unprocessable counts records skipped because no retry could process
+	// them (the state store refused the update as invalid). Each is logged
+	// as "record cannot be processed; skipped" with its event id.
+	Unprocessable = "UnprocessableRecords"
+	// Ignored counts stream records that are not events (not INSERTs).
+	Ignored = "IgnoredRecords"
+	// ClockSkewed counts events whose createdAt was further ahead of our
+	// receive time than the tolerance, ordered by the receive time instead.
+	ClockSkewed = "ClockSkewed"
 	// AlertDelay is publish time minus the event's occurredAt (FastPix's
 	// createdAt), ms: FastPix's delivery, the webhook, the stream and the
 	// notifier together.
@@ -37,11 +54,30 @@ const (
 	FailurePublish = "publish"
 )
 
+// outcomeMetrics names the metric that counts each outcome; notify.Failed
+// is counted by failureMetrics, by its kind. A test checks that every
+// notify.Outcome is counted.
+var outcomeMetrics = map[notify.Outcome]string{
+	notify.Published:     Published,
+	notify.Suppressed:    SuppressedStale,
+	notify.TestSkipped:   TestSkipped,
+	notify.Recorded:      Recorded,
+	notify.Stale:         StaleEvents,
+	notify.Untracked:     Untracked,
+	notify.Unprocessable: Unprocessable,
+	notify.Unreadable:    Unreadable,
+	notify.Ignored:       Ignored,
+}
+
+var failureMetrics = map[string]string{
+	FailurePublish: PublishFailures,
+	FailureState:   StateFailures,
+}
+
 // NotifyRecord is what became of one stream record in the notifier.
 type NotifyRecord struct {
-	// Outcome is the notifier's outcome (published, suppressed,
-	// test_skipped, recorded, stale), "failed" or "unreadable".
-	Outcome   string
+	// Outcome is what became of the record.
+	Outcome   notify.Outcome
 	EventType string
 	// Topic is the ARN the alert went to, when published.
 	Topic string
@@ -51,6 +87,12 @@ type NotifyRecord struct {
 	Simulcast bool
 	// StateUpdated: the event moved the state forward.
 	StateUpdated bool
+	// Info: the event is about a stream but is not a status transition (it
+	// does not count as the stream going live or disconnecting).
+	Info bool
+	// ClockSkewed: createdAt was beyond the tolerance ahead of the receive
+	// time, and the event was ordered by the receive time.
+	ClockSkewed bool
 	// Failure is FailureState or FailurePublish when Outcome is "failed".
 	Failure string
 	// OccurredAt and PublishedAt give the alert delay (both set when
@@ -71,9 +113,9 @@ func (n Notifier) ObserveRecord(r NotifyRecord) {
 	count := func(name string) { ms = append(ms, Metric{Name: name, Unit: Count, Value: 1}) }
 	var dims map[string]string
 	switch r.Outcome {
-	case "published":
-		count(Published)
+	case notify.Published:
 		dims = map[string]string{"Topic": TopicName(r.Topic)}
+		count(Published)
 		if !r.OccurredAt.IsZero() && !r.PublishedAt.IsZero() {
 			d := r.PublishedAt.Sub(r.OccurredAt)
 			if d < 0 { // FastPix's clock ahead of ours
@@ -81,23 +123,21 @@ func (n Notifier) ObserveRecord(r NotifyRecord) {
 			}
 			ms = append(ms, Metric{Name: AlertDelay, Unit: Milliseconds, Value: float64(d.Microseconds()) / 1000})
 		}
-	case "suppressed":
-		count(SuppressedStale)
-	case "test_skipped":
-		count(TestSkipped)
-	case "unreadable":
-		count(Unreadable)
-	case "failed":
-		switch r.Failure {
-		case FailurePublish:
-			count(PublishFailures)
-		case FailureState:
-			count(StateFailures)
+	case notify.Failed:
+		if name, ok := failureMetrics[r.Failure]; ok {
+			count(name)
 		}
+	default:
+		if name, ok := outcomeMetrics[r.Outcome]; ok {
+			count(name)
+		}
+	}
+	if r.ClockSkewed {
+		count(ClockSkewed)
 	}
 	if r.StateUpdated {
 		count(StateUpdates)
-		if !r.Simulcast {
+		if !r.Simulcast && !r.Info {
 			switch r.Status {
 			case "active":
 				count(StreamsWentLive)
@@ -106,7 +146,7 @@ func (n Notifier) ObserveRecord(r NotifyRecord) {
 			}
 		}
 	}
-	props := map[string]any{"outcome": r.Outcome}
+	props := map[string]any{"outcome": string(r.Outcome)}
 	if r.EventType != "" {
 		props["eventType"] = r.EventType
 	}

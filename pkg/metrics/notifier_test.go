@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streamhook/fastpix-receiver/pkg/notify"
 )
 
 func TestNotifierMetrics(t *testing.T) {
@@ -37,7 +39,12 @@ func TestNotifierMetrics(t *testing.T) {
 		},
 		{name: "stale alert", r: NotifyRecord{Outcome: "suppressed", Status: "active"}, want: []string{SuppressedStale}},
 		{name: "test skipped", r: NotifyRecord{Outcome: "test_skipped", Status: "active", StateUpdated: true}, want: []string{TestSkipped, StateUpdates, StreamsWentLive}},
-		{name: "recorded", r: NotifyRecord{Outcome: "recorded", Status: "idle", StateUpdated: true}, want: []string{StateUpdates}},
+		{name: "recorded", r: NotifyRecord{Outcome: "recorded", Status: "idle", StateUpdated: true}, want: []string{Recorded, StateUpdates}},
+		{name: "stale", r: NotifyRecord{Outcome: "stale", Status: "idle"}, want: []string{StaleEvents}},
+		{name: "recording: not a stream going live", r: NotifyRecord{Outcome: "recorded", Status: "active", Info: true, StateUpdated: true}, want: []string{Recorded, StateUpdates}},
+		{name: "untracked target", r: NotifyRecord{Outcome: "untracked", Simulcast: true}, want: []string{Untracked}},
+		{name: "unprocessable", r: NotifyRecord{Outcome: "unprocessable"}, want: []string{Unprocessable}},
+		{name: "clock skewed", r: NotifyRecord{Outcome: "suppressed", ClockSkewed: true}, want: []string{SuppressedStale, ClockSkewed}},
 		{name: "publish failed", r: NotifyRecord{Outcome: "failed", Failure: FailurePublish, StateUpdated: true, Status: "active"}, want: []string{PublishFailures, StateUpdates, StreamsWentLive}},
 		{name: "state failed", r: NotifyRecord{Outcome: "failed", Failure: FailureState}, want: []string{StateFailures}},
 		{name: "unreadable", r: NotifyRecord{Outcome: "unreadable"}, want: []string{Unreadable}},
@@ -107,6 +114,25 @@ func TestTopicName(t *testing.T) {
 	} {
 		if got := TopicName(arn); got != want {
 			t.Errorf("TopicName(%q) = %q", arn, got)
+		}
+	}
+}
+
+// Every outcome the notifier and its stream adapter report is counted by a
+// metric of its own, so renaming one on either side cannot leave an alarm
+// watching a metric that stays at zero.
+func TestEveryNotifierOutcomeHasAMetric(t *testing.T) {
+	for _, o := range notify.Outcomes() {
+		failures := []string{""}
+		if o == notify.Failed {
+			failures = []string{FailurePublish, FailureState}
+		}
+		for _, f := range failures {
+			var buf bytes.Buffer
+			Notifier{E: &Emitter{W: &buf, Function: "notifier"}}.ObserveRecord(NotifyRecord{Outcome: o, Failure: f})
+			if n := strings.Count(buf.String(), `"Unit":"Count"`); n != 1 {
+				t.Errorf("outcome %s (failure %q) is counted by %d metrics: %s", o, f, n, buf.String())
+			}
 		}
 	}
 }
