@@ -144,6 +144,9 @@ func (q StreamQuery) Normalize() (StreamQuery, error) {
 	if q.StreamID == "" {
 		return q, fmt.Errorf("%w: no stream id", ErrBadQuery)
 	}
+	if len(q.StreamID) > MaxKeyBytes {
+		return q, fmt.Errorf("%w: stream id is %d bytes, at most %d", ErrBadQuery, len(q.StreamID), MaxKeyBytes)
+	}
 	switch {
 	case q.Limit == 0:
 		q.Limit = DefaultLimit
@@ -168,8 +171,10 @@ func (q StreamQuery) Normalize() (StreamQuery, error) {
 // and still have more behind it. So pages are read until the answer is full,
 // asking each time for one event more than is still needed: when that extra
 // event exists, the answer's cursor is the key of its last event; when the
-// index runs out first, there is no cursor. The caller thus never gets a
-// cursor that leads to an empty page, except when events expire in between.
+// index runs out first, there is no cursor. Reading stops after maxRequests
+// requests, so that one page's cost is bounded: with a filter that matches
+// few events, such a page can be short, even empty, and still carry a
+// cursor to continue from. A caller follows nextCursor until there is none.
 func (r *Reader) StreamEvents(ctx context.Context, q StreamQuery) (Page, error) {
 	q, err := q.Normalize()
 	if err != nil {

@@ -119,6 +119,14 @@ func (h *Streams) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if streamID == "" {
 		return http.StatusNotFound, queryError{"no such route"}, fmt.Errorf("route %q", route)
 	}
+	// Refused before any read: DynamoDB would answer a key over its limit
+	// with a validation error, which is the caller's mistake, not an outage.
+	switch {
+	case len(streamID) > eventstore.MaxKeyBytes:
+		return badRequest(fmt.Errorf("stream id is %d bytes; stream ids are at most %d", len(streamID), eventstore.MaxKeyBytes))
+	case strings.Contains(streamID, "/"):
+		return badRequest(errors.New("a stream id containing '/' cannot be asked for by path (FastPix's never contain one); read it from the events table"))
+	}
 	switch {
 	case strings.HasSuffix(route, "/events"):
 		return h.events(ctx, streamID, req.QueryStringParameters)
@@ -183,7 +191,8 @@ func (h *Streams) events(ctx context.Context, streamID string, params map[string
 	case errors.Is(err, eventstore.ErrBadCursor):
 		return badRequest(errors.New("bad cursor: pass back the nextCursor of a previous answer for the same stream and order"))
 	case errors.Is(err, eventstore.ErrBadQuery):
-		return badRequest(err)
+		// The caller reads the reason, not the package that found it.
+		return badRequest(errors.New(strings.TrimPrefix(err.Error(), eventstore.ErrBadQuery.Error()+": ")))
 	case err != nil:
 		return unavailable(err)
 	}

@@ -230,3 +230,62 @@ func TestStreams(t *testing.T) {
 		}
 	})
 }
+
+// noStore fails the test when a request reaches the stores.
+type noStore struct{ t *testing.T }
+
+func (n noStore) StreamEvents(context.Context, eventstore.StreamQuery) (eventstore.Page, error) {
+	n.t.Error("the events table was read")
+	return eventstore.Page{}, nil
+}
+
+func (n noStore) Get(context.Context, string) (streamstate.State, error) {
+	n.t.Error("the state table was read")
+	return streamstate.State{}, nil
+}
+
+// Requests no store can answer are the caller's mistake: 400 with a reason
+// that names no package, before any read (not 503, which pages an operator).
+func TestStreamsRefusesAtTheDoor(t *testing.T) {
+	long := strings.Repeat("s", eventstore.MaxKeyBytes+1)
+	tests := []struct {
+		name, path string
+		query      map[string]string
+		wantError  string
+	}{
+		{"stream id over 2 KB", "/streams/" + long, nil, "at most 2048"},
+		{"stream id over 2 KB, events", "/streams/" + long + "/events", nil, "at most 2048"},
+		{"stream id with a slash", "/streams/a%2Fb", nil, "'/'"},
+	}
+	h := &httpapi.Streams{Events: noStore{t}, State: noStore{t}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := streamsRequest(http.MethodGet, tc.path, tc.query)
+			if tc.path == "/streams/a%2Fb" {
+				req.PathParameters = map[string]string{"streamId": "a/b"}
+			}
+			resp, err := h.Handle(context.Background(), req)
+			var a answer
+			_ = json.Unmarshal([]byte(resp.Body), &a)
+			if err != nil || resp.StatusCode != http.StatusBadRequest || !strings.Contains(a.Error, tc.wantError) {
+				t.Errorf("%d %s (%v), want 400 about %q", resp.StatusCode, resp.Body, err, tc.wantError)
+			}
+		})
+	}
+}
+
+// fixedReader answers every query with err.
+type fixedReader struct{ err error }
+
+func (f fixedReader) StreamEvents(context.Context, eventstore.StreamQuery) (eventstore.Page, error) {
+	return eventstore.Page{}, f.err
+}
+
+func TestStreamsValidationMessagesNameNoPackage(t *testing.T) {
+	_, err := eventstore.StreamQuery{StreamID: "s", Types: make([]string, eventstore.MaxTypes+1)}.Normalize()
+	h := &httpapi.Streams{Events: fixedReader{err}, State: noStore{t}}
+	resp, _ := h.Handle(context.Background(), streamsRequest(http.MethodGet, "/streams/s/events", nil))
+	if resp.StatusCode != http.StatusBadRequest || strings.Contains(resp.Body, "eventstore") || !strings.Contains(resp.Body, "at most 10 types") {
+		t.Errorf("%d %s; want 400 saying why, naming no package", resp.StatusCode, resp.Body)
+	}
+}
