@@ -77,20 +77,94 @@ type stormEvent struct {
 	body     []byte
 	secrets  []string // credential values inside body
 	topicKey string
+	// info: about the stream, but not a status transition (recording,
+	// updated): it moves no status and no transition makes it stale.
+	info bool
+	// noTarget: a simulcast event that names no target.
+	noTarget bool
+	// createdAt, when set, is the createdAt sent instead of at (a sender's
+	// clock far ahead).
+	createdAt string
+	// eff is the time the notifier must order the event by: at, or the
+	// receive time when createdAt is beyond the tolerance ahead of it
+	// (stormEffective sets it from the events table).
+	eff string
+}
+
+// stormRanks is the lifecycle's order, from FASTPIX.md, that breaks ties of
+// equal times: a disconnect comes after the active it ends.
+var stormRanks = map[string]int{
+	"video.live_stream.created": 1, "video.live_stream.connected": 4, "video.live_stream.active": 5,
+	"video.live_stream.disconnected": 6, "video.live_stream.idle": 7, "video.live_stream.deleted": 9,
+	"simulcast.created": 1, "simulcast.starting": 2, "simulcast.broadcasting": 3, "simulcast.deleted": 9,
+}
+
+func (e *stormEvent) rank() int {
+	if e.target != "" || e.noTarget {
+		return stormRanks["simulcast."+e.typ[strings.LastIndexByte(e.typ, '.')+1:]]
+	}
+	return stormRanks[e.typ]
+}
+
+const stormLayout = "2006-01-02T15:04:05.000000000Z" // the tables' time format, by their schema
+
+func (e *stormEvent) effective() string {
+	if e.eff != "" {
+		return e.eff
+	}
+	return e.at.UTC().Format(stormLayout)
 }
 
 // newerThan is the "only forward" rule of the state, written here from the
-// specification (later createdAt wins, equal times are ordered by event id),
-// not taken from the code.
+// specification (later time wins, equal times are ordered by the
+// lifecycle, then by event id), not taken from the code.
 func (e *stormEvent) newerThan(o *stormEvent) bool {
-	if !e.at.Equal(o.at) {
-		return e.at.After(o.at)
+	if a, b := e.effective(), o.effective(); a != b {
+		return a > b
+	}
+	if e.rank() != o.rank() {
+		return e.rank() > o.rank()
 	}
 	return e.id > o.id
 }
 
-// stateKey is what the event moves: the stream, or one of its targets.
-func (e *stormEvent) stateKey() string { return e.stream + "|" + e.target }
+// stateKey is what the event moves: the stream's status, one of its
+// targets, or the stream's detail (events that are not transitions).
+func (e *stormEvent) stateKey() string {
+	if e.info {
+		return e.stream + "|#detail"
+	}
+	return e.stream + "|" + e.target
+}
+
+// stormEffective sets each event's effective time from what the webhook
+// stored: createdAt, unless it is more than the notifier's tolerance (the
+// default, 60 s) ahead of the receive time. It returns the skewed events.
+func stormEffective(t *testing.T, byID map[string]*stormEvent, items []map[string]types.AttributeValue) []string {
+	t.Helper()
+	var skewed []string
+	for _, it := range items {
+		rec, err := eventstore.RecordFromItem(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := byID[rec.EventID]
+		if e == nil {
+			continue
+		}
+		occurred, err1 := time.Parse(time.RFC3339Nano, rec.OccurredAt)
+		received, err2 := time.Parse(time.RFC3339Nano, rec.ReceivedAt)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("stored times of %s: %q %q", rec.EventID, rec.OccurredAt, rec.ReceivedAt)
+		}
+		e.eff = rec.OccurredAt
+		if occurred.Sub(received) > 60*time.Second {
+			e.eff = rec.ReceivedAt
+			skewed = append(skewed, e.id)
+		}
+	}
+	return skewed
+}
 
 func stormUUID(rng *rand.Rand) string {
 	b := make([]byte, 16)
@@ -199,7 +273,9 @@ type stormCreds struct{ key, srt, pb, simResp string }
 // stormBody is the event as FastPix sends it (FastPix's field order).
 func stormBody(e *stormEvent, c stormCreds) []byte {
 	var data any
-	if e.target != "" {
+	if e.noTarget {
+		data = map[string]any{"livestreamId": e.stream, "rtmpUrl": "rtmps://live.example.invalid:443/app", "isEnabled": true}
+	} else if e.target != "" {
 		data = map[string]any{
 			"simulcastId": e.target, "livestreamId": e.stream, "rtmpUrl": "rtmps://live.example.invalid:443/app",
 			"streamKey": e.secrets[0], "isEnabled": true, "metadata": map[string]any{"proof": "storm"},
@@ -213,8 +289,12 @@ func stormBody(e *stormEvent, c stormCreds) []byte {
 		}
 	}
 	d, _ := json.Marshal(data)
+	createdAt := e.createdAt
+	if createdAt == "" {
+		createdAt = e.at.Format(time.RFC3339Nano)
+	}
 	return fmt.Appendf(nil, `{"type":%q,"request_id":null,"object":{"type":"live","id":%q},"id":%q,"workspace":{"name":"Storm","id":"ws-storm"},"data":%s,"createdAt":%q,"attempts":[],"accessor":null}`,
-		e.typ, e.stream, e.id, d, e.at.Format(time.RFC3339Nano))
+		e.typ, e.stream, e.id, d, createdAt)
 }
 
 // stormCounter is an SDK HTTP client that counts every request that leaves
@@ -434,33 +514,79 @@ func (r *stormRig) scan(t testing.TB, table string) []map[string]types.Attribute
 // stormExpect is what the notifier must do with a sequence of stream
 // records, derived from the generated events and the order of the records
 // alone: a notable event is published unless an event of the same stream
-// (or the same simulcast target) that is newer was applied before it.
+// (or the same simulcast target) that is newer was applied before it, or it
+// is about a target the state does not track (none named, or a new one
+// beyond the bound of stormMaxTargets tracked targets per stream).
 type stormExpect struct {
 	published  map[string][]string // topic key → event ids, in processing order
 	suppressed []string            // notable and stale
+	untracked  []string            // simulcast events the state cannot follow
 	staleOther int                 // not notable and stale
 	// updates is the UpdateItem requests the state store must send: one per
-	// event, and one more for a simulcast target event that is the first
-	// event of its stream (its item has no targets map to update).
+	// event about a stream's state, and one more for a simulcast target
+	// event (not a deletion) of a stream whose item has no targets map yet
+	// (every other write makes one); none for a target event naming no
+	// target.
 	updates      int
 	firstTargets int
-	newest       map[string]*stormEvent // state key → newest event
+	// gets is the GetItem requests: one per target event whose condition
+	// failed (stale, beyond the bound, or no item yet), reading that
+	// target's entry to tell which.
+	gets    int
+	newest  map[string]*stormEvent     // state key → newest applied event
+	tracked map[string]map[string]bool // stream → targets in its state
 }
 
+// stormMaxTargets is the documented bound on a stream's tracked simulcast
+// targets (README, Alerts).
+const stormMaxTargets = 500
+
 func stormModel(byID map[string]*stormEvent, order []string) stormExpect {
-	x := stormExpect{published: map[string][]string{}, newest: map[string]*stormEvent{}}
-	seenStream := map[string]bool{}
+	x := stormExpect{published: map[string][]string{}, newest: map[string]*stormEvent{}, tracked: map[string]map[string]bool{}}
+	hasMap := map[string]bool{}
 	for _, id := range order {
 		e := byID[id]
-		x.updates++
-		if e.target != "" && !seenStream[e.stream] {
-			x.updates++
-			x.firstTargets++
+		if x.tracked[e.stream] == nil {
+			x.tracked[e.stream] = map[string]bool{}
 		}
-		seenStream[e.stream] = true
+		targets := x.tracked[e.stream]
+		if e.noTarget {
+			x.untracked = append(x.untracked, id)
+			continue
+		}
+		deletion := strings.HasSuffix(e.typ, ".deleted")
+		x.updates++
+		if e.target != "" && !hasMap[e.stream] {
+			x.gets++
+			if !deletion {
+				x.updates++
+				x.firstTargets++
+			}
+		}
+		itemBefore := hasMap[e.stream]
+		if !deletion || e.target == "" {
+			hasMap[e.stream] = true
+		}
 		cur := x.newest[e.stateKey()]
+		if e.target != "" && !targets[e.target] {
+			cur = nil // a target not in the state: any event of it is new
+		}
 		stale := cur != nil && cur.newerThan(e)
-		if !stale {
+		if e.target != "" && itemBefore && (stale || (!deletion && !targets[e.target] && len(targets) >= stormMaxTargets)) {
+			x.gets++
+		}
+		switch {
+		case stale:
+		case e.target != "" && deletion:
+			delete(targets, e.target)
+			delete(x.newest, e.stateKey())
+		case e.target != "" && !targets[e.target] && len(targets) >= stormMaxTargets:
+			x.untracked = append(x.untracked, id)
+			continue
+		default:
+			if e.target != "" {
+				targets[e.target] = true
+			}
 			x.newest[e.stateKey()] = e
 		}
 		switch {
@@ -475,6 +601,15 @@ func stormModel(byID map[string]*stormEvent, order []string) stormExpect {
 	return x
 }
 
+// stateRequests is the requests the state store must send, by operation.
+func (x stormExpect) stateRequests() map[string]int {
+	m := map[string]int{"UpdateItem": x.updates}
+	if x.gets > 0 {
+		m["GetItem"] = x.gets
+	}
+	return m
+}
+
 func (x stormExpect) publishes() int {
 	n := 0
 	for _, ids := range x.published {
@@ -483,42 +618,49 @@ func (x stormExpect) publishes() int {
 	return n
 }
 
-// checkStates compares every stream's state with the newest of its events.
-func (r *stormRig) checkStates(t *testing.T, evs []*stormEvent) (streams int) {
+// checkStates compares every stream's state with the model: its status set
+// by its newest status transition (whatever else came after it), its
+// detail by its newest other event, and exactly the targets the model
+// tracks, each at its newest event. For a stream whose targets stayed within
+// the bound, that is also the newest of all its generated events, whatever
+// the order they came in.
+func (r *stormRig) checkStates(t *testing.T, evs []*stormEvent, x stormExpect) (streams int) {
 	t.Helper()
 	newest := map[string]*stormEvent{}
-	targets := map[string]map[string]bool{}
 	for _, e := range evs {
+		if e.noTarget {
+			continue
+		}
 		if cur := newest[e.stateKey()]; cur == nil || e.newerThan(cur) {
 			newest[e.stateKey()] = e
 		}
-		if targets[e.stream] == nil {
-			targets[e.stream] = map[string]bool{}
-		}
-		if e.target != "" {
-			targets[e.stream][e.target] = true
-		}
 	}
-	layout := "2006-01-02T15:04:05.000000000Z" // the state's time format, by its schema
-	for stream, ts := range targets {
+	for stream, ts := range x.tracked {
 		streams++
 		st, err := r.state.Get(context.Background(), stream)
 		if err != nil {
 			t.Errorf("state of %s: %v", stream, err)
 			continue
 		}
-		want := newest[stream+"|"]
-		if st.Status != want.status || st.LastEventID != want.id || st.LastEventType != want.typ || st.LastOccurredAt != want.at.UTC().Format(layout) {
-			t.Errorf("stream %s: state %s by %s (%s at %s), want %s by %s (%s at %s)", stream,
-				st.Status, st.LastEventID, st.LastEventType, st.LastOccurredAt, want.status, want.id, want.typ, want.at.UTC().Format(layout))
+		if want := x.newest[stream+"|"]; want != nil {
+			if st.Status != want.status || st.LastEventID != want.id || st.LastEventType != want.typ || st.LastOccurredAt != want.effective() {
+				t.Errorf("stream %s: state %s by %s (%s at %s), want %s by %s (%s at %s)", stream,
+					st.Status, st.LastEventID, st.LastEventType, st.LastOccurredAt, want.status, want.id, want.typ, want.effective())
+			}
+			if all := newest[stream+"|"]; len(ts) < stormMaxTargets && all != want {
+				t.Errorf("stream %s: the model's state %s is not its newest transition %s", stream, want.id, all.id)
+			}
+		}
+		if want := x.newest[stream+"|#detail"]; want != nil && (st.DetailEventID != want.id || st.DetailOccurredAt != want.effective()) {
+			t.Errorf("stream %s: detail %s at %s, want %s at %s", stream, st.DetailEventID, st.DetailOccurredAt, want.id, want.effective())
 		}
 		if len(st.SimulcastTargets) != len(ts) {
 			t.Errorf("stream %s: %d simulcast targets in the state, want %d", stream, len(st.SimulcastTargets), len(ts))
 		}
 		for target := range ts {
-			want := newest[stream+"|"+target]
+			want := x.newest[stream+"|"+target]
 			got := st.SimulcastTargets[target]
-			if got.Status != want.status || got.LastEventID != want.id || got.LastOccurredAt != want.at.UTC().Format(layout) {
+			if got.Status != want.status || got.LastEventID != want.id || got.LastOccurredAt != want.effective() {
 				t.Errorf("stream %s target %s: %+v, want %s by %s", stream, target, got, want.status, want.id)
 			}
 		}
@@ -596,7 +738,13 @@ func (r *stormRig) handleAll(t *testing.T, recs []streamstypes.Record, batchSize
 		batch := events.DynamoDBEvent{Records: ev.Records[start:min(start+batchSize, len(ev.Records))]}
 		resp, err := r.handler.Handle(context.Background(), batch)
 		if err != nil || len(resp.BatchItemFailures) != 0 {
-			t.Fatalf("batch at %d: %v, %d failures", start, err, len(resp.BatchItemFailures))
+			var why []string
+			for _, l := range strings.Split(r.notifierLogs.String(), "\n") {
+				if strings.Contains(l, "will be retried") {
+					why = append(why, l)
+				}
+			}
+			t.Fatalf("batch at %d given up on: %v, %d failures: %v", start, err, len(resp.BatchItemFailures), why)
 		}
 		for _, rec := range batch.Records {
 			if rec.EventName == string(streamstypes.OperationTypeInsert) {

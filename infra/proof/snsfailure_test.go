@@ -218,7 +218,7 @@ func TestSNSStoppedMidBatch(t *testing.T) {
 	if duplicates > 0 {
 		t.Errorf("%d alerts published twice (bound: one per failed invocation; SNS was stopped between publishes, so none)", duplicates)
 	}
-	r.checkStates(t, evs)
+	r.checkStates(t, evs, x)
 	calls, ok := outage.counts()
 	line := fmt.Sprintf("snsfailure: records=%d alerts=%d published-before-outage=%d failed-from=record %d (seq %s, event %s) failed-records=%d retries-during-outage=1 rounds-after-restart=%d publish-calls=%d (failed %d) published=%d duplicates=%d Publish-requests=%d",
 		len(order), len(pubOrder), ok1, failAt, seqs[failAt], pubOrder[k], len(seqs)-failAt, rounds, calls, calls-ok, ok, duplicates, r.snsCount.counts()["Publish"])

@@ -272,10 +272,11 @@ func (u Update) check() error {
 }
 
 // Apply applies u with one conditional UpdateItem. A simulcast target update
-// takes a second request only for the first target of a stream whose item
-// has no targets map yet (a target event that came before any event of the
-// stream itself): the map is then created with a condition that it still
-// does not exist.
+// whose condition fails reads that target's entry (a GetItem projecting it)
+// to tell "stale" from "not tracked": a stream with no item yet (a target
+// event before any event of the stream itself) then gets its targets map
+// created with a condition that it still does not exist, and a stream
+// already tracking MaxSimulcastTargets others answers ErrTooManyTargets.
 func (s *Store) Apply(ctx context.Context, u Update) (Transition, error) {
 	if err := u.check(); err != nil {
 		return Transition{}, err
@@ -426,10 +427,9 @@ func (s *Store) applyTarget(ctx context.Context, u Update) (Transition, error) {
 			ConditionExpression:       aws.String(condition),
 			ExpressionAttributeNames:  tnames,
 			ExpressionAttributeValues: values,
-			ReturnValues:              types.ReturnValueUpdatedOld,
-			// On a failed condition, the old item tells "no map yet",
-			// "stale" and "too many targets" apart without another read.
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+			// The old entry comes back with the write: the transition is
+			// known without a read.
+			ReturnValues: types.ReturnValueUpdatedOld,
 		})
 		if err == nil {
 			return Transition{Previous: previousTarget(out.Attributes, u.SimulcastID), Current: u.Status}, nil
@@ -438,17 +438,23 @@ func (s *Store) applyTarget(ctx context.Context, u Update) (Transition, error) {
 		if !errors.As(err, &ccf) {
 			return Transition{}, failed(err, what)
 		}
-		targets, hasMap := ccf.Item[AttrSimulcastTargets].(*types.AttributeValueMemberM)
+		// Why the condition failed is read from this target's entry alone
+		// (not the whole item, which holds hundreds of targets): every
+		// write but a deletion creates the item with its targets map, so
+		// an item without the entry has a full map.
+		exists, tracked, err := s.targetEntryExists(ctx, u)
 		switch {
-		case hasMap && targets.Value[u.SimulcastID] == nil && !u.Delete:
-			return Transition{}, fmt.Errorf("%w: %w: stream %s tracks %d targets; target %s (event %s) is not kept",
-				ErrTooManyTargets, ErrUnprocessable, u.StreamID, len(targets.Value), u.SimulcastID, u.EventID)
-		case hasMap:
+		case err != nil:
+			return Transition{}, failed(err, what)
+		case tracked:
 			return Transition{}, fmt.Errorf("%w: simulcast target %s of stream %s, event %s at %s",
 				ErrStale, u.SimulcastID, u.StreamID, u.EventID, u.OccurredAt)
 		case u.Delete:
-			// No map: nothing to remove.
+			// Not tracked: nothing to remove.
 			return Transition{Current: u.Status}, nil
+		case exists:
+			return Transition{}, fmt.Errorf("%w: %w: stream %s tracks %d targets; target %s (event %s) is not kept",
+				ErrTooManyTargets, ErrUnprocessable, u.StreamID, MaxSimulcastTargets, u.SimulcastID, u.EventID)
 		}
 		_, err = s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                s.tablePtr(),
@@ -468,6 +474,30 @@ func (s *Store) applyTarget(ctx context.Context, u Update) (Transition, error) {
 		}
 	}
 	return Transition{}, fmt.Errorf("streamstate: simulcast targets of stream %s keep changing under event %s; retry", u.StreamID, u.EventID)
+}
+
+// targetEntryExists reads whether the stream's item exists and holds u's
+// target, projecting that one entry.
+func (s *Store) targetEntryExists(ctx context.Context, u Update) (item, entry bool, err error) {
+	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:                s.tablePtr(),
+		Key:                      s.key(u.StreamID),
+		ConsistentRead:           aws.Bool(true),
+		ProjectionExpression:     aws.String("#k, #targets.#tid"),
+		ExpressionAttributeNames: map[string]string{"#k": KeyStreamID, "#targets": AttrSimulcastTargets, "#tid": u.SimulcastID},
+	})
+	if err != nil {
+		return false, false, err
+	}
+	if len(out.Item) == 0 {
+		return false, false, nil
+	}
+	return true, hasTarget(out.Item, u.SimulcastID), nil
+}
+
+func hasTarget(item map[string]types.AttributeValue, tid string) bool {
+	m, ok := item[AttrSimulcastTargets].(*types.AttributeValueMemberM)
+	return ok && m.Value[tid] != nil
 }
 
 func (s *Store) tablePtr() *string { return aws.String(s.Table) }
