@@ -201,6 +201,12 @@ func TestCreatedAtForms(t *testing.T) {
 		{"2024-04-02T11:17:52Z", time.Date(2024, 4, 2, 11, 17, 52, 0, time.UTC)},
 		{"2024-04-02T13:17:52.5+02:00", time.Date(2024, 4, 2, 11, 17, 52, 500000000, time.UTC)},
 		{"yesterday", time.Time{}},
+		// What RFC 3339 allows beyond Go's layout: lower-case t and z, and
+		// a leap second, read as the last nanosecond of its minute.
+		{"2024-04-02t11:17:52.5z", time.Date(2024, 4, 2, 11, 17, 52, 500000000, time.UTC)},
+		{"2016-12-31T23:59:60Z", time.Date(2016, 12, 31, 23, 59, 59, 999999999, time.UTC)},
+		{"2016-12-31T23:59:60.5Z", time.Date(2016, 12, 31, 23, 59, 59, 999999999, time.UTC)},
+		{"2017-01-01T01:59:60+02:00", time.Date(2016, 12, 31, 23, 59, 59, 999999999, time.UTC)},
 	}
 	for _, tt := range tests {
 		ev, err := Parse([]byte(`{"id":"e","type":"t","createdAt":"` + tt.raw + `"}`))
