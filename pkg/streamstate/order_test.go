@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
@@ -220,5 +222,28 @@ func TestValidationIsUnprocessable(t *testing.T) {
 		if _, err := fake.Apply(ctx, u); !errors.Is(err, streamstate.ErrUnprocessable) {
 			t.Errorf("%s: %v, want ErrUnprocessable", u.EventID, err)
 		}
+	}
+}
+
+// An item written before statusOrder existed is judged by its
+// lastOccurredAt and lastEventId: an older transition is still stale.
+func TestLegacyItemOrder(t *testing.T) {
+	ddb := emulatortest.DynamoDB(t)
+	ctx := context.Background()
+	table := emulatortest.CreateTable(t, ddb, "StreamStateTable")
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
+		streamstate.KeyStreamID: s("s"), streamstate.AttrStatus: s("disconnected"), streamstate.AttrLastEventID: s("d"),
+		streamstate.AttrLastEventType: s("video.live_stream.disconnected"), streamstate.AttrLastOccurredAt: s(at(time.Second)),
+		streamstate.AttrSimulcastTargets: &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	store := &streamstate.Store{Client: ddb, Table: table}
+	if _, err := store.Apply(ctx, transition("a", "active", 5, 0)); !errors.Is(err, streamstate.ErrStale) {
+		t.Errorf("older transition on a legacy item: %v, want ErrStale", err)
+	}
+	if tr, err := store.Apply(ctx, transition("i", "idle", 7, 2*time.Second)); err != nil || tr.Previous != "disconnected" {
+		t.Errorf("newer transition on a legacy item: %+v, %v", tr, err)
 	}
 }
