@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -487,5 +488,54 @@ func TestNotifierSNSOutage(t *testing.T) {
 	}
 	if st.Status != "disconnected" {
 		t.Errorf("state after the retry = %+v", st)
+	}
+}
+
+// recordingPublisher keeps the event ids it published.
+type recordingPublisher struct{ ids []string }
+
+func (p *recordingPublisher) Publish(_ context.Context, _ string, m alerts.Message) error {
+	var d struct{ EventID string }
+	_ = json.Unmarshal([]byte(m.Default), &d)
+	p.ids = append(p.ids, d.EventID)
+	return nil
+}
+
+// A record whose state update DynamoDB refuses as invalid (here an item
+// over 400 KB, DynamoDB Local's own ValidationException) is skipped: the
+// batch is not failed, and the other streams' alerts after it are sent.
+func TestPoisonRecordDoesNotHoldBackTheBatch(t *testing.T) {
+	ddb := emulatortest.DynamoDB(t)
+	pub := &recordingPublisher{}
+	h := &ddbstream.Handler{
+		Processor: &notify.Notifier{
+			State:     &streamstate.Store{Client: ddb, Table: emulatortest.CreateTable(t, ddb, "StreamStateTable")},
+			Publisher: pub, Routes: alerts.Routes{"video.live_stream.active": "arn:aws:sns:us-east-1:1:Live"},
+			Logger: slog.New(slog.DiscardHandler),
+		},
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	record := func(seq, id, stream string) events.DynamoDBEventRecord {
+		r := eventstore.Record{EventID: id, Type: "video.live_stream.active", StreamID: stream,
+			OccurredAt: "2024-04-02T11:17:52.000000000Z", ReceivedAt: "2024-04-02T11:17:53.000000000Z",
+			Payload: `{"id":"` + id + `","type":"video.live_stream.active"}`}
+		image := map[string]events.DynamoDBAttributeValue{}
+		for k, v := range r.Item() {
+			image[k] = events.NewStringAttribute(v.(*types.AttributeValueMemberS).Value)
+		}
+		return events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{SequenceNumber: seq, NewImage: image}}
+	}
+	poison := record("2", "poison", strings.Repeat("p", 2048))
+	// A stream id at DynamoDB's key limit and an event type no item can
+	// hold: the update is refused as invalid, every time.
+	poison.Change.NewImage[eventstore.AttrType] = events.NewStringAttribute("video.live_stream.active" + strings.Repeat("x", 410*1024))
+	resp, err := h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		record("1", "a", "s1"), poison, record("3", "c", "s3"),
+	}})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("resp %+v, err %v; want no failure reported", resp, err)
+	}
+	if strings.Join(pub.ids, ",") != "a,c" {
+		t.Errorf("published %v, want a and c", pub.ids)
 	}
 }
