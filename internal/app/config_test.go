@@ -13,6 +13,7 @@ import (
 	"github.com/streamhook/fastpix-receiver/internal/app/webhook"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
+	"github.com/streamhook/fastpix-receiver/pkg/notify"
 	"github.com/streamhook/fastpix-receiver/pkg/secrets"
 )
 
@@ -53,9 +54,13 @@ func TestConfigFromEnv(t *testing.T) {
 			wantErr: []string{"EVENTS_TABLE is not set", `RETENTION_DAYS must be a positive whole number, got "90d"`}},
 
 		{fn: "notifier", name: "defaults: no routes, test events published", env: map[string]string{"STATE_TABLE": "state"},
-			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{}, PublishTestEvents: true}},
+			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{}, PublishTestEvents: true, ClockSkewTolerance: notify.DefaultClockSkewTolerance}},
+		{fn: "notifier", name: "clock skew tolerance", env: map[string]string{"STATE_TABLE": "state", "CLOCK_SKEW_TOLERANCE_SECONDS": "300"},
+			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{}, PublishTestEvents: true, ClockSkewTolerance: 5 * time.Minute}},
+		{fn: "notifier", name: "clock skew tolerance not a number", env: map[string]string{"STATE_TABLE": "state", "CLOCK_SKEW_TOLERANCE_SECONDS": "1m"},
+			wantErr: []string{`CLOCK_SKEW_TOLERANCE_SECONDS must be a positive whole number, got "1m"`}},
 		{fn: "notifier", name: "as deployed", env: map[string]string{"STATE_TABLE": "state", "ALERT_ROUTES": routes, "PUBLISH_TEST_EVENTS": "false"},
-			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{"video.live_stream.active": topic}}},
+			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{"video.live_stream.active": topic}, ClockSkewTolerance: notify.DefaultClockSkewTolerance}},
 		{fn: "notifier", name: "no table", env: map[string]string{"ALERT_ROUTES": routes}, wantErr: []string{"STATE_TABLE is not set"}},
 		{fn: "notifier", name: "routes not JSON", env: map[string]string{"STATE_TABLE": "state", "ALERT_ROUTES": "live=arn"}, wantErr: []string{"ALERT_ROUTES"}},
 		{fn: "notifier", name: "publish not a boolean", env: map[string]string{"STATE_TABLE": "state", "PUBLISH_TEST_EVENTS": "sometimes"},

@@ -18,6 +18,10 @@ const (
 	StorageErrors     = "StorageErrors"     // event not stored (503): FastPix retries
 	ConfigErrors      = "ConfigErrors"      // no usable signing secret (500)
 	HandlerLatency    = "HandlerLatency"    // request handling time, ms
+	// BadSecrets counts loads of the signing secrets that left out one or
+	// more that are not base64 (the others still verify; the log names
+	// their positions).
+	BadSecrets = "BadSecrets"
 )
 
 // webhookOutcomeMetric is the metric that counts each webhook outcome.
@@ -53,4 +57,10 @@ func (w Webhook) ObserveWebhook(outcome httpapi.Outcome, eventType string, statu
 		dims = map[string]string{"EventType": eventType}
 	}
 	w.E.Emit(dims, map[string]any{"outcome": outcome, "status": status}, ms...)
+}
+
+// ObserveBadSecrets records a load of the signing secrets that left a
+// malformed one out.
+func (w Webhook) ObserveBadSecrets() {
+	w.E.Emit(nil, nil, Metric{Name: BadSecrets, Unit: Count, Value: 1})
 }

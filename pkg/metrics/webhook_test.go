@@ -31,3 +31,12 @@ func TestEveryWebhookOutcomeHasAMetric(t *testing.T) {
 		}
 	}
 }
+
+func TestWebhookBadSecrets(t *testing.T) {
+	var buf bytes.Buffer
+	Webhook{E: &Emitter{W: &buf, Function: "webhook"}}.ObserveBadSecrets()
+	_, root := validate(t, buf.Bytes())
+	if root[BadSecrets] != float64(1) || root["Function"] != "webhook" {
+		t.Errorf("bad secrets line: %v", root)
+	}
+}

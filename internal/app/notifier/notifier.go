@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -27,6 +28,10 @@ const (
 	EnvStateTable        = "STATE_TABLE"
 	EnvAlertRoutes       = "ALERT_ROUTES"
 	EnvPublishTestEvents = "PUBLISH_TEST_EVENTS"
+	// EnvClockSkewTolerance is how many seconds ahead of the receive time
+	// an event's createdAt is trusted (notify.DefaultClockSkewTolerance
+	// when unset).
+	EnvClockSkewTolerance = "CLOCK_SKEW_TOLERANCE_SECONDS"
 )
 
 // Config is the notifier's configuration.
@@ -38,6 +43,9 @@ type Config struct {
 	// PublishTestEvents publishes alerts about test streams too (with the
 	// attribute test=true).
 	PublishTestEvents bool
+	// ClockSkewTolerance is how far ahead of the receive time createdAt is
+	// trusted; beyond it an event is ordered by its receive time.
+	ClockSkewTolerance time.Duration
 }
 
 // ConfigFromEnv reads the configuration through getenv; a missing or
@@ -49,10 +57,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if err3 != nil {
 		err3 = fmt.Errorf("%s: %w", EnvAlertRoutes, err3)
 	}
-	if err := errors.Join(err1, err2, err3); err != nil {
+	skew, err4 := lambdaenv.PositiveInt(getenv, EnvClockSkewTolerance, int(notify.DefaultClockSkewTolerance/time.Second))
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return Config{}, fmt.Errorf("notifier: %w", err)
 	}
-	return Config{StateTable: table, Routes: routes, PublishTestEvents: publish}, nil
+	return Config{StateTable: table, Routes: routes, PublishTestEvents: publish, ClockSkewTolerance: time.Duration(skew) * time.Second}, nil
 }
 
 // Processor builds what handles one stored event, and returns the state
@@ -63,11 +72,12 @@ func Processor(cfg Config, awsCfg aws.Config, log *slog.Logger) (*notify.Notifie
 	}
 	store := &streamstate.Store{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
 	return &notify.Notifier{
-		State:          store,
-		Publisher:      &alerts.SNSPublisher{Client: sns.NewFromConfig(awsCfg)},
-		Routes:         cfg.Routes,
-		SkipTestEvents: !cfg.PublishTestEvents,
-		Logger:         log,
+		State:              store,
+		Publisher:          &alerts.SNSPublisher{Client: sns.NewFromConfig(awsCfg)},
+		Routes:             cfg.Routes,
+		SkipTestEvents:     !cfg.PublishTestEvents,
+		ClockSkewTolerance: cfg.ClockSkewTolerance,
+		Logger:             log,
 	}, store, nil
 }
 
@@ -84,7 +94,8 @@ func New(cfg Config, awsCfg aws.Config, log *slog.Logger, metricsOut io.Writer) 
 	if len(cfg.Routes) == 0 {
 		log.Warn(EnvAlertRoutes + " is empty: state is kept, no alert is published")
 	}
-	log.Info("notifier configured", "stateTable", cfg.StateTable, "routedTypes", cfg.Routes.Types(), "publishTestEvents", cfg.PublishTestEvents)
+	log.Info("notifier configured", "stateTable", cfg.StateTable, "routedTypes", cfg.Routes.Types(), "publishTestEvents", cfg.PublishTestEvents,
+		"clockSkewTolerance", cfg.ClockSkewTolerance.String())
 	return &ddbstream.Handler{
 		Processor: n,
 		Logger:    log,

@@ -74,12 +74,21 @@ func New(cfg Config, awsCfg aws.Config, log *slog.Logger, metricsOut io.Writer) 
 	}
 	// The Receiver finds Refresh by a run-time assertion: this declaration
 	// makes losing it a build failure, not a silent end of secret rotation.
+	observer := metrics.Webhook{E: &metrics.Emitter{W: metricsOut, Function: "webhook"}}
 	var keys interface {
 		ingest.Keys
 		ingest.Refresher
-	} = &ingest.CachedKeys{Load: cfg.Secret.Loader(func() secrets.GetSecretValueAPI {
-		return secretsmanager.NewFromConfig(awsCfg)
-	})}
+	} = &ingest.CachedKeys{
+		Load: cfg.Secret.Loader(func() secrets.GetSecretValueAPI {
+			return secretsmanager.NewFromConfig(awsCfg)
+		}),
+		// A malformed element of "new,old" is left out, said and counted;
+		// the good secrets keep verifying.
+		BadSecret: func(err error) {
+			log.Error("signing secret skipped", "error", err.Error())
+			observer.ObserveBadSecrets()
+		},
+	}
 	return &httpapi.Webhook{
 		Receiver: &ingest.Receiver{
 			Keys:      keys,
@@ -87,6 +96,6 @@ func New(cfg Config, awsCfg aws.Config, log *slog.Logger, metricsOut io.Writer) 
 			Retention: cfg.Retention,
 		},
 		Logger:   log,
-		Observer: metrics.Webhook{E: &metrics.Emitter{W: metricsOut, Function: "webhook"}},
+		Observer: observer,
 	}, nil
 }
