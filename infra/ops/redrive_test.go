@@ -243,7 +243,7 @@ func TestRedriveGoesOnPastAFailingEvent(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := &scriptedFailures{inner: e.notifier, fail: map[string]error{"b": tc.err}}
-			r := &ops.Redriver{Queue: q, Streams: emulatortest.Streams(t), Events: e.eventSource, Processor: p, Out: &e.out}
+			r := &ops.Redriver{Queue: q, Streams: testenv.Streams(t), Events: e.eventSource, Processor: p, Out: &e.out}
 			sum, err := r.Redrive(ctx)
 			if (tc.wantErr == nil) != (err == nil) || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
 				t.Fatalf("err %v, want %v", err, tc.wantErr)

@@ -505,11 +505,11 @@ func (p *recordingPublisher) Publish(_ context.Context, _ string, m alerts.Messa
 // over 400 KB, DynamoDB Local's own ValidationException) is skipped: the
 // batch is not failed, and the other streams' alerts after it are sent.
 func TestPoisonRecordDoesNotHoldBackTheBatch(t *testing.T) {
-	ddb := emulatortest.DynamoDB(t)
+	ddb := testenv.DynamoDB(t)
 	pub := &recordingPublisher{}
 	h := &ddbstream.Handler{
 		Processor: &notify.Notifier{
-			State:     &streamstate.Store{Client: ddb, Table: emulatortest.CreateTable(t, ddb, "StreamStateTable")},
+			State:     &streamstate.Store{Client: ddb, Table: testenv.CreateTable(t, ddb, "StreamStateTable")},
 			Publisher: pub, Routes: alerts.Routes{"video.live_stream.active": "arn:aws:sns:us-east-1:1:Live"},
 			Logger: slog.New(slog.DiscardHandler),
 		},

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
 
@@ -118,12 +118,12 @@ func TestStatusOrder(t *testing.T) {
 			wantTarget: map[string]string{"t1": "broadcasting"},
 		},
 	}
-	ddb := emulatortest.DynamoDB(t)
+	ddb := testenv.DynamoDB(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			stores := map[string]streamstate.Applier{
-				"dynamodb": &streamstate.Store{Client: ddb, Table: emulatortest.CreateTable(t, ddb, "StreamStateTable")},
+				"dynamodb": &streamstate.Store{Client: ddb, Table: testenv.CreateTable(t, ddb, "StreamStateTable")},
 				"memory":   &streamstate.Memory{},
 			}
 			for name, store := range stores {
@@ -157,10 +157,10 @@ func TestStatusOrder(t *testing.T) {
 // writable, the targets beyond the bound are refused as unprocessable, the
 // tracked ones keep moving, and a deletion frees a place.
 func TestSimulcastTargetBound(t *testing.T) {
-	ddb := emulatortest.DynamoDB(t)
+	ddb := testenv.DynamoDB(t)
 	ctx := context.Background()
 	stores := map[string]streamstate.Applier{
-		"dynamodb": &streamstate.Store{Client: ddb, Table: emulatortest.CreateTable(t, ddb, "StreamStateTable")},
+		"dynamodb": &streamstate.Store{Client: ddb, Table: testenv.CreateTable(t, ddb, "StreamStateTable")},
 		"memory":   &streamstate.Memory{},
 	}
 	long := strings.Repeat("x", streamstate.MaxTargetFieldBytes)
@@ -208,10 +208,10 @@ func (validationClient) UpdateItem(context.Context, *dynamodb.UpdateItemInput, .
 
 // What DynamoDB refuses as invalid is unprocessable, never a retry.
 func TestValidationIsUnprocessable(t *testing.T) {
-	ddb := emulatortest.DynamoDB(t)
+	ddb := testenv.DynamoDB(t)
 	ctx := context.Background()
 	// DynamoDB Local's own answer to an item over 400 KB.
-	real := &streamstate.Store{Client: ddb, Table: emulatortest.CreateTable(t, ddb, "StreamStateTable")}
+	real := &streamstate.Store{Client: ddb, Table: testenv.CreateTable(t, ddb, "StreamStateTable")}
 	huge := transition("h", "active", 5, 0)
 	huge.EventType = strings.Repeat("t", 410*1024)
 	if _, err := real.Apply(ctx, huge); !errors.Is(err, streamstate.ErrUnprocessable) {
@@ -228,9 +228,9 @@ func TestValidationIsUnprocessable(t *testing.T) {
 // An item written before statusOrder existed is judged by its
 // lastOccurredAt and lastEventId: an older transition is still stale.
 func TestLegacyItemOrder(t *testing.T) {
-	ddb := emulatortest.DynamoDB(t)
+	ddb := testenv.DynamoDB(t)
 	ctx := context.Background()
-	table := emulatortest.CreateTable(t, ddb, "StreamStateTable")
+	table := testenv.CreateTable(t, ddb, "StreamStateTable")
 	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 	if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
 		streamstate.KeyStreamID: s("s"), streamstate.AttrStatus: s("disconnected"), streamstate.AttrLastEventID: s("d"),
