@@ -338,7 +338,7 @@ func TestDeadLetterRedrive(t *testing.T) {
 	r := &ops.Redriver{
 		Queue:   dlq,
 		Streams: streams,
-		Events:  &ops.EventSource{Client: ddb, Table: st.EventsTable},
+		Events:  &eventstore.RangeReader{Client: ddb, Table: st.EventsTable},
 		Processor: &notify.Notifier{
 			State:     &streamstate.Store{Client: ddb, Table: st.StateTable},
 			Publisher: &alerts.SNSPublisher{Client: snsClient},

@@ -10,7 +10,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/streamhook/fastpix-receiver/infra/ops"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
@@ -42,7 +41,7 @@ type env struct {
 	routes        alerts.Routes
 	publisher     alerts.Publisher
 	notifier      *notify.Notifier
-	eventSource   *ops.EventSource
+	eventSource   *eventstore.RangeReader
 	base          time.Time
 	out           bytes.Buffer
 }
@@ -62,7 +61,7 @@ func newEnv(t *testing.T) *env {
 	e.store = &streamstate.Store{Client: e.ddb, Table: e.state}
 	e.publisher = &alerts.SNSPublisher{Client: snsClient}
 	e.notifier = &notify.Notifier{State: e.store, Publisher: e.publisher, Routes: e.routes, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	e.eventSource = &ops.EventSource{Client: e.ddb, Table: e.events}
+	e.eventSource = &eventstore.RangeReader{Client: e.ddb, Table: e.events}
 	return e
 }
 

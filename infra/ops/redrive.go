@@ -73,7 +73,7 @@ type Redriver struct {
 	Queue   Queue
 	Streams StreamsAPI
 	// Events is the fallback when the stream no longer has the records.
-	Events    *EventSource
+	Events    *eventstore.RangeReader
 	Processor ddbstream.Processor
 	Out       io.Writer
 	// DryRun reads and prints the batches; it processes and deletes
@@ -289,17 +289,17 @@ func (r *Redriver) fromTable(ctx context.Context, b BatchInfo) ([]eventstore.Rec
 	if margin <= 0 {
 		margin = time.Minute
 	}
-	recs, more, err := r.Events.Events(ctx, EventQuery{
+	recs, more, err := r.Events.Events(ctx, eventstore.RangeQuery{
 		ByReceivedAt: true,
 		From:         b.ApproximateArrivalOfFirstRecord.Add(-margin),
 		To:           b.ApproximateArrivalOfLastRecord.Add(margin),
-		Limit:        10 * DefaultEventLimit,
+		Limit:        10 * eventstore.DefaultRangeLimit,
 	})
 	if err != nil {
 		return nil, err
 	}
 	if more {
-		return nil, fmt.Errorf("ops: more than %d events in the batch's window; replay the window instead", 10*DefaultEventLimit)
+		return nil, fmt.Errorf("ops: more than %d events in the batch's window; replay the window instead", 10*eventstore.DefaultRangeLimit)
 	}
 	return recs, nil
 }

@@ -26,7 +26,7 @@ var _ StateStore = (*streamstate.Store)(nil)
 // to an outage longer than the stream's retries (24 hours of DynamoDB
 // stream retention), or to see what the notifier makes of a stream.
 type Replayer struct {
-	Events    *EventSource
+	Events    *eventstore.RangeReader
 	State     StateStore
 	Publisher alerts.Publisher
 	Routes    alerts.Routes
@@ -63,7 +63,7 @@ func (s Summary) String() string {
 // suppressed as stale, as the notifier would. An event no retry can process
 // is reported and skipped; at any other error it stops (running it again
 // is safe: state updates only move forward).
-func (r *Replayer) Replay(ctx context.Context, q EventQuery, apply bool) (Summary, error) {
+func (r *Replayer) Replay(ctx context.Context, q eventstore.RangeQuery, apply bool) (Summary, error) {
 	sum := Summary{Outcomes: map[notify.Outcome]int{}}
 	recs, more, err := r.Events.Events(ctx, q)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/streamhook/fastpix-receiver/infra/ops"
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
@@ -30,22 +31,22 @@ func TestReplay(t *testing.T) {
 	}
 	steps := []struct {
 		name  string
-		q     ops.EventQuery
+		q     eventstore.RangeQuery
 		apply bool
 		want  want
 		// after: the state of stream-1 ("" = none) and the alerts received
 		state1 string
 		alerts int
 	}{
-		{name: "dry run of a stream changes and sends nothing", q: ops.EventQuery{StreamID: "stream-1"},
+		{name: "dry run of a stream changes and sends nothing", q: eventstore.RangeQuery{StreamID: "stream-1"},
 			want: want{published: 2, recorded: 1, events: 3}, state1: "", alerts: 0},
-		{name: "dry run of a time range across streams", q: ops.EventQuery{From: e.base, To: e.base.Add(time.Hour)},
+		{name: "dry run of a time range across streams", q: eventstore.RangeQuery{From: e.base, To: e.base.Add(time.Hour)},
 			want: want{published: 3, recorded: 1, events: 4}, state1: "", alerts: 0},
-		{name: "apply a stream", q: ops.EventQuery{StreamID: "stream-1"}, apply: true,
+		{name: "apply a stream", q: eventstore.RangeQuery{StreamID: "stream-1"}, apply: true,
 			want: want{published: 2, recorded: 1, events: 3}, state1: "disconnected", alerts: 2},
-		{name: "dry run again: only the latest would be re-sent", q: ops.EventQuery{StreamID: "stream-1", From: e.base.Add(5 * time.Minute)},
+		{name: "dry run again: only the latest would be re-sent", q: eventstore.RangeQuery{StreamID: "stream-1", From: e.base.Add(5 * time.Minute)},
 			want: want{published: 1, suppressed: 1, events: 2}, state1: "disconnected", alerts: 2},
-		{name: "apply the range", q: ops.EventQuery{From: e.base.Add(20 * time.Minute), To: e.base.Add(40 * time.Minute)}, apply: true,
+		{name: "apply the range", q: eventstore.RangeQuery{From: e.base.Add(20 * time.Minute), To: e.base.Add(40 * time.Minute)}, apply: true,
 			want: want{published: 1, events: 1}, state1: "disconnected", alerts: 3},
 	}
 	for _, s := range steps {

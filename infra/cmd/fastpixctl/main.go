@@ -128,7 +128,7 @@ func addNotifierFlags(fs *flag.FlagSet) notifierFlags {
 // build assembles the notifier as its Lambda is assembled
 // (internal/app/notifier), from the flags, plus the events table replay and
 // redrive read.
-func (f notifierFlags) build(cfg aws.Config) (*notify.Notifier, *ops.EventSource, *streamstate.Store, error) {
+func (f notifierFlags) build(cfg aws.Config) (*notify.Notifier, *eventstore.RangeReader, *streamstate.Store, error) {
 	events, err := need("events-table", *f.events, "EVENTS_TABLE")
 	if err != nil {
 		return nil, nil, nil, err
@@ -149,7 +149,7 @@ func (f notifierFlags) build(cfg aws.Config) (*notify.Notifier, *ops.EventSource
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return n, &ops.EventSource{Client: dynamodb.NewFromConfig(cfg), Table: events}, store, nil
+	return n, &eventstore.RangeReader{Client: dynamodb.NewFromConfig(cfg), Table: events}, store, nil
 }
 
 func replay(ctx context.Context, args []string) error {
@@ -158,12 +158,12 @@ func replay(ctx context.Context, args []string) error {
 	stream := fs.String("stream", "", "the stream's events (byStream index); without it, every event in -from..-to (a table scan)")
 	from := fs.String("from", "", "earliest occurredAt: RFC 3339, or a duration from now such as -6h")
 	to := fs.String("to", "", "latest occurredAt (default: now)")
-	limit := fs.Int("limit", ops.DefaultEventLimit, "most events to process")
+	limit := fs.Int("limit", eventstore.DefaultRangeLimit, "most events to process")
 	apply := fs.Bool("apply", false, "really update state and publish (default: dry run)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	q := ops.EventQuery{StreamID: *stream, Limit: *limit}
+	q := eventstore.RangeQuery{StreamID: *stream, Limit: *limit}
 	var err error
 	if q.From, err = parseTime(*from); err != nil {
 		return err

@@ -1,0 +1,9 @@
+// Package ops is the operator's toolbox behind `fastpixctl`: re-sending
+// alerts from stored events (replay), re-processing what the notifier gave
+// up on (redrive), rotating the signing secret without a failed delivery,
+// and reading a stream's state and history (inspect).
+//
+// Every command works on the same stores and the same notifier code as the
+// functions (pkg/notify, pkg/streamstate, pkg/eventstore), so what a
+// command does is what the notifier would have done.
+package ops
