@@ -44,6 +44,14 @@ func main() {
 		os.Exit(2)
 	}
 	secret := os.Getenv(secrets.EnvSecret)
+	// The SDK sends a client to the global AWS_ENDPOINT_URL, when it is set
+	// without a service's own variable, before it looks at the emulators'
+	// endpoints the stack configures: the local system must never reach
+	// past the emulators, so the global override is dropped here.
+	if v, ok := os.LookupEnv("AWS_ENDPOINT_URL"); ok {
+		fmt.Fprintf(os.Stderr, "ignoring AWS_ENDPOINT_URL=%s: the local stack talks only to its emulators\n", v)
+		os.Unsetenv("AWS_ENDPOINT_URL")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
