@@ -68,6 +68,10 @@ type Config struct {
 	// RetryDelay is the pause before a failed stream batch is delivered
 	// again (1 s when zero).
 	RetryDelay time.Duration
+	// PublishLatency holds each of the notifier's SNS requests this long
+	// before it is sent (none when zero): goaws answers in a millisecond,
+	// SNS in tens of them (make bench-burst sets 70 ms).
+	PublishLatency time.Duration
 }
 
 // Stack is the running local system.
@@ -107,6 +111,8 @@ type Stack struct {
 	wg        sync.WaitGroup
 	stopOnce  sync.Once
 	errc      chan error
+	// publishLatency is Config.PublishLatency, for the notifier's clients.
+	publishLatency time.Duration
 }
 
 // Start brings the stack up: it reads the template, starts the emulators,
@@ -152,6 +158,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.createQueues(ctx, tmpl); err != nil {
 		return nil, err
 	}
+	s.publishLatency = cfg.PublishLatency
 	fns, err := s.buildFunctions(tmpl, s.templateVars(tmpl), awsCfg, cfg.Metrics)
 	if err != nil {
 		return nil, err
@@ -328,7 +335,7 @@ func (s *Stack) buildFunctions(tmpl *samtemplate.Template, vars map[string]strin
 	if fns.webhook, err = webhook.New(webhookCfg, awsCfg, s.log, metricsOut); err != nil {
 		return nil, err
 	}
-	if fns.notifier, err = notifier.New(notifierCfg, awsCfg, s.log, metricsOut); err != nil {
+	if fns.notifier, err = notifier.New(notifierCfg, withPublishLatency(awsCfg, s.publishLatency), s.log, metricsOut); err != nil {
 		return nil, err
 	}
 	if fns.streams, err = streams.New(streamsCfg, awsCfg, s.log); err != nil {

@@ -166,6 +166,14 @@ type StreamSource struct {
 	Table            string
 	StartingPosition string // TRIM_HORIZON or LATEST
 	BatchSize        int
+	// MaximumBatchingWindowInSeconds is how long the mapping may wait to
+	// fill a batch (0, the default for streams: it hands over what one
+	// poll read).
+	MaximumBatchingWindowInSeconds int
+	// ParallelizationFactor is how many batches of one shard may be in
+	// flight at once (1, the default), records split among them by
+	// partition key.
+	ParallelizationFactor int
 	// FilterPatterns are the FilterCriteria's patterns (JSON text); a record
 	// reaches the function when any matches, or always when there is none.
 	FilterPatterns []string
@@ -193,7 +201,7 @@ func (t *Template) StreamSource(functionID string) (StreamSource, error) {
 		return StreamSource{}, fmt.Errorf("samtemplate: %s has no DynamoDB event", functionID)
 	}
 	p := evs[0].Properties
-	src := StreamSource{StartingPosition: "TRIM_HORIZON", BatchSize: 100, MaximumRetryAttempts: -1, MaximumRecordAgeInSeconds: -1}
+	src := StreamSource{StartingPosition: "TRIM_HORIZON", BatchSize: 100, ParallelizationFactor: 1, MaximumRetryAttempts: -1, MaximumRecordAgeInSeconds: -1}
 	stream, err := p.Get("Stream").Value()
 	if err != nil {
 		return src, fmt.Errorf("samtemplate: %s event %s: Stream: %w", functionID, evs[0].Name, err)
@@ -205,7 +213,9 @@ func (t *Template) StreamSource(functionID string) (StreamSource, error) {
 	}
 	for key, dst := range map[string]*int{
 		"BatchSize": &src.BatchSize, "MaximumRetryAttempts": &src.MaximumRetryAttempts,
-		"MaximumRecordAgeInSeconds": &src.MaximumRecordAgeInSeconds,
+		"MaximumRecordAgeInSeconds":      &src.MaximumRecordAgeInSeconds,
+		"MaximumBatchingWindowInSeconds": &src.MaximumBatchingWindowInSeconds,
+		"ParallelizationFactor":          &src.ParallelizationFactor,
 	} {
 		if s := p.Get(key).Text(); s != "" {
 			if *dst, err = strconv.Atoi(s); err != nil {

@@ -83,6 +83,8 @@ Resources:
             Stream: !GetAtt EventsTable.StreamArn
             StartingPosition: LATEST
             BatchSize: 25
+            MaximumBatchingWindowInSeconds: 2
+            ParallelizationFactor: 4
             MaximumRetryAttempts: 3
             MaximumRecordAgeInSeconds: 600
             DestinationConfig:
@@ -173,6 +175,7 @@ func TestTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if src.Table != "EventsTable" || src.StartingPosition != "LATEST" || src.BatchSize != 25 || src.MaximumRetryAttempts != 3 ||
+		src.MaximumBatchingWindowInSeconds != 2 || src.ParallelizationFactor != 4 ||
 		!src.ReportBatchItemFailures || !slices.Equal(src.FilterPatterns, []string{`{"eventName": ["INSERT"]}`, `{"eventName":["MODIFY"]}`}) {
 		t.Fatalf("stream source %+v", src)
 	}
