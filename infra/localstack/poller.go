@@ -3,7 +3,11 @@ package localstack
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"slices"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -42,6 +46,14 @@ type Poller struct {
 	// polling starts; shards that appear later are read from their start.
 	StartingPosition string
 	BatchSize        int
+	// ParallelizationFactor is how many batches of one shard may be with
+	// the handler at once (1 when zero or less): each record goes to one of
+	// that many lanes by the hash of its key, so one key's records stay in
+	// order, as the mapping's ParallelizationFactor does. Each lane hands
+	// over its next batch as soon as its last one is done (a failed one
+	// after RetryDelay, on its own), while the shard is read on, up to
+	// BatchSize records waiting per lane.
+	ParallelizationFactor int
 	// ReportBatchItemFailures: honour the handler's BatchItemFailures.
 	ReportBatchItemFailures bool
 	// MaximumRetryAttempts: after this many retries a batch is given up on
@@ -65,6 +77,9 @@ type Poller struct {
 	// when zero).
 	RetryDelay time.Duration
 	Logger     *slog.Logger
+
+	inflight sync.WaitGroup // the lanes' batches with the handler
+	wake     chan struct{}  // a lane is free again
 }
 
 // Conditions of a FailedBatch, as Lambda names them in the on-failure
@@ -95,12 +110,57 @@ type shard struct {
 	id, parent string
 	iter       *string
 	lastSeq    string
-	pending    []streamstypes.Record
-	attempts   int
-	notBefore  time.Time
-	closed     bool // the shard has no more records
-	done       bool // closed and everything delivered
-	initial    bool // open when polling started
+	notBefore  time.Time // after a read error
+	closed     bool      // the shard has no more records
+	done       bool      // closed and everything delivered
+	initial    bool      // open when polling started
+
+	mu    sync.Mutex // guards lanes: the poller appends, a lane's delivery takes from the front
+	lanes []*lane
+}
+
+// lane is the records of one lane of a shard (ParallelizationFactor) not
+// yet processed, in stream order.
+type lane struct {
+	pending   []streamstypes.Record
+	attempts  int
+	notBefore time.Time
+	busy      bool // a batch of it is with the handler
+}
+
+// queued is how many records wait in the shard's lanes, and whether a batch
+// is with the handler; s.mu must be held.
+func (s *shard) queued() (records int, busy bool) {
+	for _, l := range s.lanes {
+		records += len(l.pending)
+		busy = busy || l.busy
+	}
+	return records, busy
+}
+
+// laneOf is the lane of a record: the hash of its key attributes.
+func laneOf(r streamstypes.Record, lanes int) int {
+	if lanes <= 1 || r.Dynamodb == nil {
+		return 0
+	}
+	names := make([]string, 0, len(r.Dynamodb.Keys))
+	for k := range r.Dynamodb.Keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	h := fnv.New32a()
+	for _, k := range names {
+		h.Write([]byte(k))
+		switch v := r.Dynamodb.Keys[k].(type) {
+		case *streamstypes.AttributeValueMemberS:
+			h.Write([]byte(v.Value))
+		case *streamstypes.AttributeValueMemberN:
+			h.Write([]byte(v.Value))
+		case *streamstypes.AttributeValueMemberB:
+			h.Write(v.Value)
+		}
+	}
+	return int(h.Sum32() % uint32(lanes))
 }
 
 // Run polls until ctx ends.
@@ -116,6 +176,8 @@ func (p *Poller) Run(ctx context.Context) error {
 	if retryDelay <= 0 {
 		retryDelay = time.Second
 	}
+	p.wake = make(chan struct{}, 1)
+	defer p.inflight.Wait() // the batches with the handler finish (ctx ends them) before Run returns
 	shards := map[string]*shard{}
 	var order []string
 	var lastDescribe time.Time
@@ -131,7 +193,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			}
 			for i, id := range ids {
 				if _, ok := shards[id]; !ok {
-					shards[id] = &shard{id: id, parent: parents[i], initial: first}
+					shards[id] = &shard{id: id, parent: parents[i], initial: first, lanes: p.newLanes()}
 					order = append(order, id)
 				}
 			}
@@ -163,11 +225,20 @@ func (p *Poller) Run(ctx context.Context) error {
 		if !busy {
 			select {
 			case <-ctx.Done():
+			case <-p.wake: // a lane is free again
 			case <-time.After(interval):
 			}
 		}
 	}
 	return nil
+}
+
+func (p *Poller) newLanes() []*lane {
+	lanes := make([]*lane, max(p.ParallelizationFactor, 1))
+	for i := range lanes {
+		lanes[i] = &lane{}
+	}
+	return lanes
 }
 
 func (p *Poller) describe(ctx context.Context) (ids, parents []string, err error) {
@@ -194,13 +265,17 @@ func (p *Poller) step(ctx context.Context, s *shard, retryDelay time.Duration, l
 	if time.Now().Before(s.notBefore) {
 		return false, nil
 	}
-	if len(s.pending) > 0 {
-		p.deliver(ctx, s, retryDelay, log)
-		return true, nil
-	}
+	started := p.startLanes(ctx, s, retryDelay, log)
+	s.mu.Lock()
+	queued, busy := s.queued()
+	s.mu.Unlock()
 	if s.closed {
-		s.done = true
-		return false, nil
+		s.done = queued == 0 && !busy
+		return started, nil
+	}
+	room := p.batchSize()*len(s.lanes) - queued
+	if room <= 0 {
+		return started, nil // the lanes have enough to do
 	}
 	if s.iter == nil {
 		in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(p.StreamARN), ShardId: aws.String(s.id)}
@@ -219,61 +294,102 @@ func (p *Poller) step(ctx context.Context, s *shard, retryDelay time.Duration, l
 		}
 		s.iter = out.ShardIterator
 	}
-	batch := p.BatchSize
-	if batch <= 0 || batch > 1000 {
-		batch = 100
-	}
-	out, err := p.Client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: s.iter, Limit: aws.Int32(int32(batch))})
+	// One read fills the lanes, as far as one GetRecords (at most 1,000
+	// records) can.
+	out, err := p.Client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: s.iter, Limit: aws.Int32(int32(min(room, 1000)))})
 	if err != nil {
-		return false, fmt.Errorf("records of %s: %w", s.id, err)
+		return started, fmt.Errorf("records of %s: %w", s.id, err)
 	}
 	s.iter = out.NextShardIterator
 	if s.iter == nil {
 		s.closed = true
 	}
 	if len(out.Records) == 0 {
-		return false, nil
+		return started, nil
 	}
 	s.lastSeq = aws.ToString(out.Records[len(out.Records)-1].Dynamodb.SequenceNumber)
+	s.mu.Lock()
 	for _, r := range out.Records {
 		if p.Filter.Match(ddbstream.FromStreamsRecord(r)) {
-			s.pending = append(s.pending, r)
+			l := s.lanes[laneOf(r, len(s.lanes))]
+			l.pending = append(l.pending, r)
 		}
 	}
-	if len(s.pending) > 0 {
-		p.deliver(ctx, s, retryDelay, log)
-	}
+	s.mu.Unlock()
+	p.startLanes(ctx, s, retryDelay, log)
 	return true, nil
 }
 
-func (p *Poller) deliver(ctx context.Context, s *shard, retryDelay time.Duration, log *slog.Logger) {
-	ev := ddbstream.FromStreamsRecords(p.StreamARN, s.pending)
+func (p *Poller) batchSize() int {
+	if p.BatchSize <= 0 || p.BatchSize > 1000 {
+		return 100
+	}
+	return p.BatchSize
+}
+
+// startLanes hands each free lane that has records and is not waiting for
+// a retry its next batch, in a goroutine of its own, and reports whether
+// any started.
+func (p *Poller) startLanes(ctx context.Context, s *shard, retryDelay time.Duration, log *slog.Logger) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	started := false
+	now := time.Now()
+	for _, l := range s.lanes {
+		if l.busy || len(l.pending) == 0 || now.Before(l.notBefore) {
+			continue
+		}
+		l.busy, started = true, true
+		batch := slices.Clone(l.pending[:min(len(l.pending), p.batchSize())])
+		p.inflight.Go(func() {
+			p.deliver(ctx, s, l, batch, retryDelay, log)
+			select {
+			case p.wake <- struct{}{}:
+			default:
+			}
+		})
+	}
+	return started
+}
+
+// deliver hands batch, the lane's first records, to the handler, and
+// settles the lane by the answer.
+func (p *Poller) deliver(ctx context.Context, sh *shard, s *lane, batch []streamstypes.Record, retryDelay time.Duration, log *slog.Logger) {
+	shardID := sh.id
+	ev := ddbstream.FromStreamsRecords(p.StreamARN, batch)
 	resp, err := p.Handler(ctx, ev)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	defer func() { s.busy = false }()
 	from := -1 // index of the first record to deliver again
 	switch {
 	case err != nil:
 		from = 0
-		log.Warn("notifier failed on the batch", "records", len(s.pending), "attempt", s.attempts+1, "error", err.Error())
+		log.Warn("notifier failed on the batch", "records", len(batch), "attempt", s.attempts+1, "error", err.Error())
 	case p.ReportBatchItemFailures && len(resp.BatchItemFailures) > 0:
 		from = 0 // a failure naming no record of the batch fails it all
-		first := len(s.pending)
+		first := len(batch)
 		for _, f := range resp.BatchItemFailures {
-			for i, r := range s.pending {
+			for i, r := range batch {
 				if aws.ToString(r.Dynamodb.SequenceNumber) == f.ItemIdentifier && i < first {
 					first = i
 				}
 			}
 		}
-		if first < len(s.pending) {
+		if first < len(batch) {
 			from = first
 		}
-		log.Warn("notifier reported failed records", "records", len(s.pending)-from, "attempt", s.attempts+1, "sequenceNumber", aws.ToString(s.pending[from].Dynamodb.SequenceNumber))
+		log.Warn("notifier reported failed records", "records", len(batch)-from, "attempt", s.attempts+1, "sequenceNumber", aws.ToString(batch[from].Dynamodb.SequenceNumber))
 	}
 	if from < 0 {
-		s.pending, s.attempts = nil, 0
+		s.pending, s.attempts = s.pending[len(batch):], 0
 		return
 	}
 	s.attempts++
+	// What failed, and the records of the lane not yet handed over, which
+	// wait behind it; a batch given up on is the failed part only, as the
+	// mapping records it.
+	rest := s.pending[len(batch):]
 	s.pending = s.pending[from:]
 	condition := ""
 	switch {
@@ -284,9 +400,9 @@ func (p *Poller) deliver(ctx context.Context, s *shard, retryDelay time.Duration
 	}
 	if condition != "" {
 		p.giveUp(ctx, s, FailedBatch{
-			StreamARN: p.StreamARN, ShardID: s.id, Records: s.pending,
+			StreamARN: p.StreamARN, ShardID: shardID, Records: batch[from:],
 			Condition: condition, Attempts: s.attempts, FunctionError: err != nil,
-		}, retryDelay, log)
+		}, rest, retryDelay, log)
 		return
 	}
 	log.Info("delivering the failed records again", "records", len(s.pending), "in", retryDelay.String())
@@ -294,13 +410,13 @@ func (p *Poller) deliver(ctx context.Context, s *shard, retryDelay time.Duration
 }
 
 // giveUp hands b to OnFailure and forgets it once recorded.
-func (p *Poller) giveUp(ctx context.Context, s *shard, b FailedBatch, retryDelay time.Duration, log *slog.Logger) {
+func (p *Poller) giveUp(ctx context.Context, s *lane, b FailedBatch, rest []streamstypes.Record, retryDelay time.Duration, log *slog.Logger) {
 	first, last := aws.ToString(b.Records[0].Dynamodb.SequenceNumber), aws.ToString(b.Records[len(b.Records)-1].Dynamodb.SequenceNumber)
 	if p.OnFailure == nil {
 		log.Error("records dropped: the notifier failed on them and the event source has no on-failure destination",
 			"condition", b.Condition, "records", len(b.Records), "attempts", b.Attempts, "shard", b.ShardID,
 			"startSequenceNumber", first, "endSequenceNumber", last)
-		s.pending, s.attempts = nil, 0
+		s.pending, s.attempts = rest, 0
 		return
 	}
 	if err := p.OnFailure(ctx, b); err != nil {
@@ -313,7 +429,7 @@ func (p *Poller) giveUp(ctx context.Context, s *shard, b FailedBatch, retryDelay
 		s.notBefore = time.Now().Add(retryDelay)
 		return
 	}
-	s.pending, s.attempts = nil, 0
+	s.pending, s.attempts = rest, 0
 }
 
 // recordAge is how long ago the record entered the stream (0 when the

@@ -446,7 +446,7 @@ func (s *Stack) poller(tmpl *samtemplate.Template, fns *functions, client *dynam
 	}
 	return &Poller{
 		Client: client, StreamARN: s.streamARN, Handler: fns.notifier.Handle, Filter: filter,
-		StartingPosition: source.StartingPosition, BatchSize: source.BatchSize,
+		StartingPosition: source.StartingPosition, BatchSize: source.BatchSize, ParallelizationFactor: source.ParallelizationFactor,
 		ReportBatchItemFailures: source.ReportBatchItemFailures, MaximumRetryAttempts: source.MaximumRetryAttempts,
 		MaximumRecordAge: time.Duration(source.MaximumRecordAgeInSeconds) * time.Second, OnFailure: onFailure,
 		RetryDelay: retryDelay, Logger: s.log,

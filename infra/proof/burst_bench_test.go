@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 )
 
 // The kickoff burst: streams going live at the top of the hour.

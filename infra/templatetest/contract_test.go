@@ -442,11 +442,25 @@ func TestNotifierEventSource(t *testing.T) {
 		{"finite MaximumRecordAgeInSeconds (60..604800)", num("MaximumRecordAgeInSeconds") >= 60 && num("MaximumRecordAgeInSeconds") <= 604800},
 		{"on-failure destination: the SQS dead-letter queue", p.Get("DestinationConfig", "OnFailure", "Destination").Target() == "NotifierDeadLetterQueue.Arn" && p.Get("DestinationConfig", "OnFailure", "Type").Text() == "SQS"},
 		{"the dead-letter queue keeps messages a set time", props(t, tp, "NotifierDeadLetterQueue").Get("MessageRetentionPeriod").Exists()},
+		// Bursts: alert delay is the figure (BENCHMARKS.md, kickoff burst).
+		{"no batching window (MaximumBatchingWindowInSeconds 0 or unset): a batch waits for nothing", num("MaximumBatchingWindowInSeconds") == 0},
+		{"ParallelizationFactor 2..10: batches of one shard side by side", num("ParallelizationFactor") >= 2 && num("ParallelizationFactor") <= 10},
+		{"BatchSize 10..1000", num("BatchSize") >= 10 && num("BatchSize") <= 1000},
+		{"the notifier's Timeout covers a batch of one stream's records one after another (0.2 s each)", notifierTimeout(t, tp) >= 0.2*num("BatchSize")},
 	} {
 		if !c.ok {
 			t.Errorf("notifier event source: want %s", c.what)
 		}
 	}
+}
+
+// notifierTimeout is the notifier's Timeout, its own or the Globals'.
+func notifierTimeout(t *testing.T, tp *samtemplate.Template) float64 {
+	if v, ok := props(t, tp, "NotifierFunction").Get("Timeout").Number(); ok {
+		return v
+	}
+	v, _ := tp.Globals("Function").Get("Timeout").Number()
+	return v
 }
 
 // The HTTP API: the webhook route open (FastPix signs, it does not sign

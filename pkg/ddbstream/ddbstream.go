@@ -36,6 +36,12 @@ type Processor interface {
 
 var _ Processor = (*notify.Notifier)(nil)
 
+// DefaultMaxConcurrency is how many records of different streams a
+// Handler processes at once when MaxConcurrency is zero. The work is
+// waiting (a state update, an SNS publish of tens of milliseconds), not
+// computing, so it is well above the CPU count.
+const DefaultMaxConcurrency = 16
+
 // Handler is the notifier's Lambda handler. The event source mapping must
 // have FunctionResponseTypes [ReportBatchItemFailures].
 type Handler struct {
@@ -47,6 +53,11 @@ type Handler struct {
 	// batch: metrics.Notifier turns that into CloudWatch metrics (EMF lines,
 	// no API call).
 	Observer Observer
+	// MaxConcurrency bounds how many records are processed at once
+	// (DefaultMaxConcurrency when zero or less). 1 processes the batch one
+	// record after another in batch order. Processor must be safe for
+	// concurrent use.
+	MaxConcurrency int
 }
 
 // Observer sees the notifier's outcomes, for metrics.
@@ -57,17 +68,31 @@ type Observer interface {
 
 var _ Observer = metrics.Notifier{}
 
-// Handle processes a batch in order. Only INSERT records are events (a
-// duplicate delivery writes nothing, and TTL expiries are REMOVEs).
+// Handle processes a batch. Only INSERT records are events (a duplicate
+// delivery writes nothing, and TTL expiries are REMOVEs).
+//
+// Records of different streams are independent (each stream's state is its
+// own item, moved only forward by a conditional update), so they are
+// processed concurrently, at most MaxConcurrency at once, earliest record
+// first. The records of one stream (records with no stream id each on
+// their own) are processed one after another in batch order, and after one
+// of them fails the stream's later records are not processed: they are
+// retried with it, so a stream's state never moves past an event whose
+// alert has not left.
 //
 // A record that can never be processed (unreadable, or refused by the state
 // store as invalid: notify.ErrUnprocessable) is logged, counted and
 // skipped: it must not hold back, or send to the dead-letter queue, the
-// records after it. At the first record that fails for a reason a retry can
-// cure, it stops and reports that record and every later one as failed:
-// Lambda retries from the lowest reported sequence number, so order is kept
-// and nothing after the failure is taken as done. Records already processed
-// are not reported, so they are not published again.
+// records after it.
+//
+// The batch contract is Lambda's: the first record (in batch order) that
+// fails for a reason a retry can cure is reported with every later record,
+// whatever became of them, and Lambda retries from the lowest reported
+// sequence number. Records before it are all done and are not reported.
+// Records after it that succeeded in another stream are processed again on
+// the retry: their state update is re-applied (the same event passes its
+// own condition) and their alert may be published a second time, which the
+// at-least-once promise allows. No record after a known failure is started.
 func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	log := h.Logger
 	if log == nil {
@@ -75,49 +100,92 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 	}
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 	counts := map[notify.Outcome]int{}
+	outs := make([]recordOutcome, len(ev.Records))
+	var todo []batchItem
 	for i, rec := range ev.Records {
 		if rec.EventName != string(streamstypes.OperationTypeInsert) {
-			counts[notify.Ignored]++
-			h.observe(metrics.NotifyRecord{Outcome: notify.Ignored})
+			outs[i].kind = outcomeIgnored
 			continue
 		}
 		stored, err := RecordOf(rec)
 		if err != nil {
-			counts[notify.Unreadable]++
-			h.observe(metrics.NotifyRecord{Outcome: notify.Unreadable})
-			log.ErrorContext(ctx, "stream record skipped", "sequenceNumber", rec.Change.SequenceNumber, "error", err.Error())
+			outs[i] = recordOutcome{kind: outcomeUnreadable, err: err}
 			continue
 		}
-		res, err := h.Processor.Process(ctx, stored)
-		if errors.Is(err, notify.ErrUnprocessable) {
-			counts[notify.Unprocessable]++
-			res.Outcome = notify.Unprocessable
-			h.observe(observation(stored, res, nil))
-			log.ErrorContext(ctx, "record cannot be processed; skipped",
-				"sequenceNumber", rec.Change.SequenceNumber, "eventId", stored.EventID, "type", stored.Type,
-				"streamId", stored.StreamID, "error", err.Error())
-			continue
-		}
-		if err != nil {
+		outs[i].stored = stored
+		todo = append(todo, batchItem{index: i, key: stored.StreamID})
+	}
+	failedAt := runOrdered(todo, h.concurrency(), func(i int) bool {
+		res, err := h.Processor.Process(ctx, outs[i].stored)
+		outs[i].res, outs[i].err, outs[i].kind = res, err, outcomeProcessed
+		return err == nil || errors.Is(err, notify.ErrUnprocessable)
+	})
+
+	for i, rec := range ev.Records {
+		o := outs[i]
+		if i == failedAt {
 			for _, later := range ev.Records[i:] {
 				resp.BatchItemFailures = append(resp.BatchItemFailures,
 					events.DynamoDBBatchItemFailure{ItemIdentifier: later.Change.SequenceNumber})
 			}
 			counts[notify.Failed] = len(ev.Records) - i
-			h.observe(observation(stored, res, err))
-			log.ErrorContext(ctx, "record failed; it and later records will be retried",
-				"sequenceNumber", rec.Change.SequenceNumber, "eventId", stored.EventID, "type", stored.Type,
-				"retried", len(ev.Records)-i, "error", err.Error())
-			break
 		}
-		counts[res.Outcome]++
-		h.observe(observation(stored, res, nil))
+		switch {
+		case o.kind == outcomeIgnored:
+			counts[notify.Ignored]++
+			h.observe(metrics.NotifyRecord{Outcome: notify.Ignored})
+		case o.kind == outcomeUnreadable:
+			counts[notify.Unreadable]++
+			h.observe(metrics.NotifyRecord{Outcome: notify.Unreadable})
+			log.ErrorContext(ctx, "stream record skipped", "sequenceNumber", rec.Change.SequenceNumber, "error", o.err.Error())
+		case o.kind == outcomeNotRun:
+			// After the first failure: reported above, retried by Lambda.
+		case errors.Is(o.err, notify.ErrUnprocessable):
+			counts[notify.Unprocessable]++
+			o.res.Outcome = notify.Unprocessable
+			h.observe(observation(o.stored, o.res, nil))
+			log.ErrorContext(ctx, "record cannot be processed; skipped",
+				"sequenceNumber", rec.Change.SequenceNumber, "eventId", o.stored.EventID, "type", o.stored.Type,
+				"streamId", o.stored.StreamID, "error", o.err.Error())
+		case o.err != nil:
+			h.observe(observation(o.stored, o.res, o.err))
+			log.ErrorContext(ctx, "record failed; it and later records will be retried",
+				"sequenceNumber", rec.Change.SequenceNumber, "eventId", o.stored.EventID, "type", o.stored.Type,
+				"retried", len(ev.Records)-failedAt, "error", o.err.Error())
+		default:
+			counts[o.res.Outcome]++
+			h.observe(observation(o.stored, o.res, nil))
+		}
 	}
 	h.summary(ctx, log, len(ev.Records), counts)
 	if h.Observer != nil {
 		h.Observer.ObserveBatch(len(ev.Records), len(resp.BatchItemFailures))
 	}
 	return resp, nil
+}
+
+func (h *Handler) concurrency() int {
+	if h.MaxConcurrency > 0 {
+		return h.MaxConcurrency
+	}
+	return DefaultMaxConcurrency
+}
+
+type outcomeKind int
+
+const (
+	outcomeNotRun outcomeKind = iota
+	outcomeIgnored
+	outcomeUnreadable
+	outcomeProcessed
+)
+
+// recordOutcome is what became of one record of a batch.
+type recordOutcome struct {
+	kind   outcomeKind
+	stored eventstore.Record
+	res    notify.Result
+	err    error
 }
 
 func (h *Handler) observe(r metrics.NotifyRecord) {

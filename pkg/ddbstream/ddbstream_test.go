@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,11 +25,14 @@ import (
 // order it saw the others in.
 type fakeProcessor struct {
 	fail map[string]error
+	mu   sync.Mutex
 	seen []string
 }
 
 func (f *fakeProcessor) Process(_ context.Context, r eventstore.Record) (notify.Result, error) {
+	f.mu.Lock()
 	f.seen = append(f.seen, r.EventID)
+	f.mu.Unlock()
 	if err := f.fail[r.EventID]; err != nil {
 		return notify.Result{}, err
 	}
@@ -126,24 +131,35 @@ func TestHandleBatchFailures(t *testing.T) {
 		{name: "empty batch"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			p := &fakeProcessor{fail: tc.fail}
-			h := &ddbstream.Handler{Processor: p, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-			resp, err := h.Handle(context.Background(), events.DynamoDBEvent{Records: tc.records})
-			if err != nil {
-				t.Fatalf("Handle returned an error (the whole batch would be retried): %v", err)
-			}
-			var failed []string
-			for _, f := range resp.BatchItemFailures {
-				failed = append(failed, f.ItemIdentifier)
-			}
-			if !reflect.DeepEqual(failed, tc.wantFail) {
-				t.Errorf("failures = %v, want %v", failed, tc.wantFail)
-			}
-			if !reflect.DeepEqual(p.seen, tc.wantSeen) {
-				t.Errorf("processed %v, want %v", p.seen, tc.wantSeen)
-			}
-		})
+		// One at a time the batch is processed in order and nothing after
+		// the failure is started; with concurrency (these records name no
+		// stream, so each is on its own) the same records are reported, and
+		// every record before the failure is done.
+		for _, limit := range []int{1, 0} {
+			t.Run(fmt.Sprintf("%s/concurrency=%d", tc.name, limit), func(t *testing.T) {
+				p := &fakeProcessor{fail: tc.fail}
+				h := &ddbstream.Handler{Processor: p, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), MaxConcurrency: limit}
+				resp, err := h.Handle(context.Background(), events.DynamoDBEvent{Records: tc.records})
+				if err != nil {
+					t.Fatalf("Handle returned an error (the whole batch would be retried): %v", err)
+				}
+				var failed []string
+				for _, f := range resp.BatchItemFailures {
+					failed = append(failed, f.ItemIdentifier)
+				}
+				if !reflect.DeepEqual(failed, tc.wantFail) {
+					t.Errorf("failures = %v, want %v", failed, tc.wantFail)
+				}
+				if limit == 1 && !reflect.DeepEqual(p.seen, tc.wantSeen) {
+					t.Errorf("processed %v, want %v", p.seen, tc.wantSeen)
+				}
+				for _, id := range tc.wantSeen {
+					if !slices.Contains(p.seen, id) {
+						t.Errorf("processed %v: %s is missing", p.seen, id)
+					}
+				}
+			})
+		}
 	}
 }
 
