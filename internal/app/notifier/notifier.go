@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -81,13 +83,31 @@ func Processor(cfg Config, awsCfg aws.Config, log *slog.Logger) (*notify.Notifie
 	}, store, nil
 }
 
+// keepConnections is awsCfg with n idle connections kept per host (the
+// SDK keeps 10) when it uses the SDK's own HTTP client: the handler has up
+// to n calls to DynamoDB and to SNS in flight, and a connection closed
+// after one burst is a new TLS handshake, one more round trip, in the next.
+// A client of the caller's own is left as it is.
+func keepConnections(awsCfg aws.Config, n int) aws.Config {
+	c, ok := awsCfg.HTTPClient.(*awshttp.BuildableClient)
+	if awsCfg.HTTPClient == nil {
+		c, ok = awshttp.NewBuildableClient(), true
+	}
+	if ok {
+		awsCfg.HTTPClient = c.WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, n)
+		})
+	}
+	return awsCfg
+}
+
 // New builds the notifier's stream handler. Its log lines go to log, its
 // metrics (EMF lines) to metricsOut: os.Stdout in Lambda, nil to drop them.
 func New(cfg Config, awsCfg aws.Config, log *slog.Logger, metricsOut io.Writer) (*ddbstream.Handler, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	n, _, err := Processor(cfg, awsCfg, log)
+	n, _, err := Processor(cfg, keepConnections(awsCfg, ddbstream.DefaultMaxConcurrency), log)
 	if err != nil {
 		return nil, err
 	}
