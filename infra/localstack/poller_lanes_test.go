@@ -25,10 +25,7 @@ import (
 func TestPollerParallelization(t *testing.T) {
 	client := testenv.DynamoDB(t)
 	streams := testenv.Streams(t)
-	filter, err := localstack.NewFilter([]string{`{"eventName":["INSERT"]}`})
-	if err != nil {
-		t.Fatal(err)
-	}
+	filter := insertsOnly(t)
 	table := testenv.CreateTable(t, client, "EventsTable")
 	desc, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	if err != nil {
