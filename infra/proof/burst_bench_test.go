@@ -171,7 +171,7 @@ func BenchmarkBurst(b *testing.B) {
 	warm := burstEvents(b, fmt.Sprintf("warm%d", time.Now().UnixNano()), burstWarmupStreams, proofSecret)
 	burstSend(b, url, warm, burstSenders)
 	if err := waitAlerts(ctx, alerts, 2*burstWarmupStreams); err != nil {
-		b.Fatal(err)
+		b.Fatalf("FINDING: warm-up: %v\n%s", err, burstMissing(warm, alerts, logs.String()))
 	}
 	time.Sleep(time.Second)
 
@@ -190,7 +190,7 @@ func BenchmarkBurst(b *testing.B) {
 		}
 		answered, took, start, end := burstSend(b, url, ds, burstSenders)
 		if err := waitAlerts(ctx, alerts, nAlerted); err != nil {
-			b.Fatal(err)
+			b.Fatalf("FINDING: %v\n%s", err, burstMissing(ds, alerts, logs.String()[logStart:]))
 		}
 		// A repeated publish would come on a retry, a second or more later.
 		time.Sleep(2 * time.Second)
@@ -260,6 +260,26 @@ func btoi(v bool) int {
 		return 1
 	}
 	return 0
+}
+
+// burstMissing describes the alerted events no alert came for, with the
+// log lines that name them.
+func burstMissing(ds []burstDelivery, a *burstAlerts, logs string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var b strings.Builder
+	for _, d := range ds {
+		if !d.alerted || len(a.at[d.id]) > 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "no alert for %s\n", d.id)
+		for line := range strings.SplitSeq(logs, "\n") {
+			if strings.Contains(line, d.id) {
+				fmt.Fprintf(&b, "  %s\n", line)
+			}
+		}
+	}
+	return b.String()
 }
 
 // waitAlerts waits until n alerts are counted.

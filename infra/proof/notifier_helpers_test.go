@@ -529,9 +529,11 @@ type stormExpect struct {
 	// target.
 	updates      int
 	firstTargets int
+	beyondBound  int // target events beyond the bound on an existing item
 	// gets is the GetItem requests: one per target event whose condition
 	// failed (stale, beyond the bound, or no item yet), reading that
-	// target's entry to tell which.
+	// target's entry to tell which; beyond the bound, the update and the
+	// read are made twice.
 	gets    int
 	newest  map[string]*stormEvent     // state key → newest applied event
 	tracked map[string]map[string]bool // stream → targets in its state
@@ -572,8 +574,17 @@ func stormModel(byID map[string]*stormEvent, order []string) stormExpect {
 			cur = nil // a target not in the state: any event of it is new
 		}
 		stale := cur != nil && cur.newerThan(e)
-		if e.target != "" && itemBefore && (stale || (!deletion && !targets[e.target] && len(targets) >= stormMaxTargets)) {
+		full := e.target != "" && !deletion && !targets[e.target] && len(targets) >= stormMaxTargets
+		if e.target != "" && itemBefore && (stale || full) {
 			x.gets++
+		}
+		if itemBefore && full {
+			// A map without the entry may have been made between the
+			// update and the read: the update is tried, and read, once more
+			// before the map counts as full.
+			x.updates++
+			x.gets++
+			x.beyondBound++
 		}
 		switch {
 		case stale:

@@ -233,8 +233,8 @@ func TestStorm(t *testing.T) {
 		fmt.Sprintf("storm: answers=%v stored=%d stream-records=%d shards=%d", answers, len(items), len(recs), r.reader.Shards()),
 		fmt.Sprintf("storm: notable=%d published=%d (expected %d) suppressed=%d (expected %d) stale-not-notable=%d states-checked=%d",
 			notable, nPub, x.publishes(), len(suppressed), len(x.suppressed), x.staleOther, nStreams),
-		fmt.Sprintf("storm: requests PutItem=%d (expected %d: one per delivery) UpdateItem=%d (expected %d = %d events - %d targetless + %d first-target) Publish=%d (expected %d) all=%v %v %v",
-			put["PutItem"], total, upd["UpdateItem"], x.updates, len(order), hostile.nNoTarget, x.firstTargets, pub["Publish"], x.publishes(), put, upd, pub),
+		fmt.Sprintf("storm: requests PutItem=%d (expected %d: one per delivery) UpdateItem=%d (expected %d = %d events - %d targetless + %d first-target + %d beyond the bound, tried twice) Publish=%d (expected %d) all=%v %v %v",
+			put["PutItem"], total, upd["UpdateItem"], x.updates, len(order), hostile.nNoTarget, x.firstTargets, x.beyondBound, pub["Publish"], x.publishes(), put, upd, pub),
 	}
 	for _, l := range lines {
 		t.Log(l)

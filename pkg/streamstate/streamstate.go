@@ -417,9 +417,10 @@ func (s *Store) applyTarget(ctx context.Context, u Update) (Transition, error) {
 		values[":max"] = &types.AttributeValueMemberN{Value: strconv.Itoa(MaxSimulcastTargets)}
 	}
 	what := fmt.Sprintf("update simulcast target %s of stream %s with event %s in %s", u.SimulcastID, u.StreamID, u.EventID, s.Table)
-	// Two attempts at most: a lost race to create the map sends us back to
-	// the entry update once.
-	for range 2 {
+	// Two attempts at most: a lost race to create the map, or an item made
+	// between the update and the read, sends us back to the entry update
+	// once.
+	for attempt := range 2 {
 		out, err := s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 s.tablePtr(),
 			Key:                       s.key(u.StreamID),
@@ -441,11 +442,19 @@ func (s *Store) applyTarget(ctx context.Context, u Update) (Transition, error) {
 		// Why the condition failed is read from this target's entry alone
 		// (not the whole item, which holds hundreds of targets): every
 		// write but a deletion creates the item with its targets map, so
-		// an item without the entry has a full map.
-		exists, tracked, err := s.targetEntryExists(ctx, u)
+		// an item without the entry has a full map. But the read comes
+		// after the update: the stream's other events run side by side
+		// (batches of one shard at once, and a stream's events hash to
+		// different ones), and one of them may have made the item, or
+		// this entry, in between. Then what the read shows does not
+		// explain the failure, and the update is tried once more.
+		exists, held, tracked, err := s.readTargetEntry(ctx, u)
+		explained := !tracked || !statusBefore(held.StatusOrder, held.LastOccurredAt, held.LastEventID, u)
 		switch {
 		case err != nil:
 			return Transition{}, failed(err, what)
+		case !explained, attempt == 0 && exists && !tracked && !u.Delete:
+			continue
 		case tracked:
 			return Transition{}, fmt.Errorf("%w: simulcast target %s of stream %s, event %s at %s",
 				ErrStale, u.SimulcastID, u.StreamID, u.EventID, u.OccurredAt)
@@ -476,9 +485,9 @@ func (s *Store) applyTarget(ctx context.Context, u Update) (Transition, error) {
 	return Transition{}, fmt.Errorf("streamstate: simulcast targets of stream %s keep changing under event %s; retry", u.StreamID, u.EventID)
 }
 
-// targetEntryExists reads whether the stream's item exists and holds u's
-// target, projecting that one entry.
-func (s *Store) targetEntryExists(ctx context.Context, u Update) (item, entry bool, err error) {
+// readTargetEntry reads whether the stream's item exists and holds u's target,
+// and that target's entry, projecting that one entry.
+func (s *Store) readTargetEntry(ctx context.Context, u Update) (item bool, entry Target, tracked bool, err error) {
 	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:                s.tablePtr(),
 		Key:                      s.key(u.StreamID),
@@ -487,17 +496,13 @@ func (s *Store) targetEntryExists(ctx context.Context, u Update) (item, entry bo
 		ExpressionAttributeNames: map[string]string{"#k": KeyStreamID, "#targets": AttrSimulcastTargets, "#tid": u.SimulcastID},
 	})
 	if err != nil {
-		return false, false, err
+		return false, Target{}, false, err
 	}
 	if len(out.Item) == 0 {
-		return false, false, nil
+		return false, Target{}, false, nil
 	}
-	return true, hasTarget(out.Item, u.SimulcastID), nil
-}
-
-func hasTarget(item map[string]types.AttributeValue, tid string) bool {
-	m, ok := item[AttrSimulcastTargets].(*types.AttributeValueMemberM)
-	return ok && m.Value[tid] != nil
+	entry, tracked = StateFromItem(out.Item).SimulcastTargets[u.SimulcastID]
+	return true, entry, tracked, nil
 }
 
 func (s *Store) tablePtr() *string { return aws.String(s.Table) }
