@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -496,9 +497,11 @@ func TestHTTPAPI(t *testing.T) {
 	if !g.Get("Auth", "EnableIamAuthorizer").Bool() {
 		t.Error("Globals.HttpApi.Auth.EnableIamAuthorizer must be true for AWS_IAM routes")
 	}
-	for _, k := range []string{"ThrottlingRateLimit", "ThrottlingBurstLimit"} {
-		if v, _ := g.Get("DefaultRouteSettings", k).Number(); v <= 0 {
-			t.Errorf("DefaultRouteSettings.%s is not set", k)
+	// A kickoff (hundreds of streams going live in one minute) is hundreds
+	// of deliveries a second: the throttle must let it through.
+	for k, least := range map[string]float64{"ThrottlingRateLimit": 300, "ThrottlingBurstLimit": 750} {
+		if v := numberOrDefault(t, tp, g.Get("DefaultRouteSettings", k)); v < least {
+			t.Errorf("DefaultRouteSettings.%s is %v; a kickoff burst needs at least %v", k, v, least)
 		}
 	}
 	dest := g.Get("AccessLogSettings", "DestinationArn").Target()
@@ -645,4 +648,23 @@ func TestOutputs(t *testing.T) {
 			t.Errorf("output %s = %q, want %q", name, got, want)
 		}
 	}
+}
+
+// numberOrDefault is n's number, or the default of the parameter n refers
+// to (!Ref Param).
+func numberOrDefault(t *testing.T, tp *samtemplate.Template, n samtemplate.Node) float64 {
+	t.Helper()
+	if v, ok := n.Number(); ok {
+		return v
+	}
+	if name, _ := n.Intrinsic(); name == "Ref" {
+		if v, ok := tp.Parameter(n.Target()).Get("Default").Number(); ok {
+			return v
+		}
+		if v, err := strconv.ParseFloat(tp.Parameter(n.Target()).Get("Default").Text(), 64); err == nil {
+			return v
+		}
+	}
+	t.Errorf("%v is neither a number nor a parameter with a numeric default", n)
+	return 0
 }

@@ -270,7 +270,7 @@ json.dump(tr.template(), sys.stdout)
 		}
 		stageFound = true
 		for _, k := range []string{"ThrottlingRateLimit", "ThrottlingBurstLimit"} {
-			if v, _ := r.Properties().Get("DefaultRouteSettings", k).Number(); v <= 0 {
+			if v := numberOrDefault(t, cfn, r.Properties().Get("DefaultRouteSettings", k)); v <= 0 {
 				t.Errorf("the transformed stage has no %s", k)
 			}
 		}
