@@ -188,8 +188,12 @@ func startWebhookUnderRIE(t *testing.T, env ...string) (string, *testenv.SyncBuf
 		t.Fatalf("build webhook: %v\n%s", err, out)
 	}
 
-	port := freePort(t)
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port), "./bootstrap")
+	// Both of the emulator's ports are free ones: its Runtime API defaults
+	// to 127.0.0.1:9001, which another emulator on the machine (a parallel
+	// test, another checkout's run) may hold.
+	port, runtimePort := freePort(t), freePort(t)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", runtimePort), "./bootstrap")
 	cmd.Dir = dir
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
