@@ -65,6 +65,9 @@ type Config struct {
 	Metrics io.Writer
 	// Inbox receives each alert as a person would see it (nil: not printed).
 	Inbox io.Writer
+	// Changes receives each message of the change feed as one line (nil:
+	// not printed).
+	Changes io.Writer
 	// RetryDelay is the pause before a failed stream batch is delivered
 	// again (1 s when zero).
 	RetryDelay time.Duration
@@ -94,11 +97,18 @@ type Stack struct {
 	DeadLetterQueue string
 	// Routes is the notifier's routing, event type → topic ARN.
 	Routes alerts.Routes
+	// ChangesTopic is the change feed's topic ARN (the notifier's
+	// CHANGES_TOPIC_ARN); "" when the template declares none.
+	ChangesTopic string
 	// HTTPRoutes are the API's routes ("POST /webhooks/fastpix", …).
 	HTTPRoutes []string
 	// Secret is the signing secret in use.
 	Secret string
-	Inbox  *Inbox
+	// Inbox is subscribed to the alert topics: every topic but the change
+	// feed's, which would drown it.
+	Inbox *Inbox
+	// Feed is subscribed to the change feed alone (nil without one).
+	Feed *FeedTail
 	// Warnings are what the template says that the stack cannot do
 	// locally.
 	Warnings []string
@@ -163,7 +173,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.subscribeInbox(ctx, snsClient, cfg.Inbox); err != nil {
+	if err := s.subscribeInbox(ctx, snsClient, cfg.Inbox, cfg.Changes); err != nil {
 		return nil, err
 	}
 	gw, err := s.gateway(tmpl, fns)
@@ -328,7 +338,7 @@ func (s *Stack) buildFunctions(tmpl *samtemplate.Template, vars map[string]strin
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, err
 	}
-	s.Routes = notifierCfg.Routes
+	s.Routes, s.ChangesTopic = notifierCfg.Routes, notifierCfg.ChangesTopicARN
 
 	fns := &functions{vars: vars}
 	var err error
@@ -374,17 +384,28 @@ func functionConfig[C any](tmpl *samtemplate.Template, id string, vars, override
 	return cfg, nil
 }
 
-// subscribeInbox starts the alert inbox and subscribes it to every topic.
-func (s *Stack) subscribeInbox(ctx context.Context, client *sns.Client, out io.Writer) error {
+// subscribeInbox starts the alert inbox and subscribes it to every topic
+// but the change feed's, and subscribes the feed's own subscriber to that
+// one.
+func (s *Stack) subscribeInbox(ctx context.Context, client *sns.Client, inbox, changes io.Writer) error {
 	var err error
-	if s.Inbox, err = StartInbox(client, out, s.log); err != nil {
+	if s.Inbox, err = StartInbox(client, inbox, s.log); err != nil {
 		return err
+	}
+	if s.ChangesTopic != "" {
+		if s.Feed, err = StartFeedTail(client, changes, s.log); err != nil {
+			return err
+		}
 	}
 	subCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(s.Topics))
 	for _, arn := range s.Topics {
+		if arn == s.ChangesTopic {
+			wg.Go(func() { errs <- s.Feed.Subscribe(subCtx, arn) })
+			continue
+		}
 		wg.Go(func() { errs <- s.Inbox.Subscribe(subCtx, arn) })
 	}
 	wg.Wait()
@@ -534,6 +555,9 @@ func (s *Stack) Stop() {
 		s.wg.Wait()
 		if s.Inbox != nil {
 			s.Inbox.Close()
+		}
+		if s.Feed != nil {
+			s.Feed.Close()
 		}
 		for _, p := range s.procs {
 			p.Stop()

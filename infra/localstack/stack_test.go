@@ -211,6 +211,67 @@ func TestLocalStack(t *testing.T) {
 		t.Fatalf("inbox:\n got %v\nwant %v", gotAlerts, want)
 	}
 
+	// The change feed: one message per applied status change of the
+	// stream and its target, in the order they were applied, each with
+	// the status it replaced; nothing for the duplicate delivery nor the
+	// late active. It has its own subscriber: the inbox gets none of it.
+	type change struct{ target, previous, status, eventID string }
+	var wantFeed []change
+	last := map[string]string{} // "" (the stream) or the target → status
+	for _, d := range stored {
+		if d.Late {
+			continue
+		}
+		action := d.Type[strings.LastIndex(d.Type, ".")+1:]
+		key, status := "", action
+		if strings.Contains(d.Type, ".simulcast") {
+			key = localstack.DemoSimulcastID
+		} else if action == "created" {
+			status = "idle" // the seed's payload status
+		}
+		wantFeed = append(wantFeed, change{key, last[key], status, d.EventID})
+		last[key] = status
+	}
+	if st.Feed == nil || st.ChangesTopic == "" {
+		t.Fatal("the stack has no change feed")
+	}
+	var gotFeed []change
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		gotFeed = gotFeed[:0]
+		for _, c := range st.Feed.Changes() {
+			if c.StreamID != localstack.DemoStreamID || c.OccurredAt == "" || c.WorkspaceID == "" {
+				t.Fatalf("feed message %+v", c)
+			}
+			gotFeed = append(gotFeed, change{c.SimulcastTargetID, c.PreviousStatus, c.Status, c.EventID})
+		}
+		if len(gotFeed) >= len(wantFeed) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if fmt.Sprint(gotFeed) != fmt.Sprint(wantFeed) {
+		t.Fatalf("change feed:\n got %v\nwant %v", gotFeed, wantFeed)
+	}
+	for _, a := range st.Inbox.Alerts() {
+		if a.TopicARN == st.ChangesTopic {
+			t.Fatalf("the alert inbox got a change feed message: %+v", a)
+		}
+	}
+
+	// The fleet: the demo stream is idle, with its target broadcasting.
+	var fleet struct {
+		Streams []struct {
+			StreamID, Status string
+			SimulcastTargets map[string]struct{ Status string }
+		}
+	}
+	if code := getJSON(t, st.URL+"/streams?status=idle", &fleet); code != http.StatusOK || len(fleet.Streams) != 1 ||
+		fleet.Streams[0].StreamID != localstack.DemoStreamID || fleet.Streams[0].SimulcastTargets[localstack.DemoSimulcastID].Status != "broadcasting" {
+		t.Fatalf("GET /streams?status=idle: %d %+v", code, fleet)
+	}
+	if code := getJSON(t, st.URL+"/streams?status=active,connected", &fleet); code != http.StatusOK || len(fleet.Streams) != 0 {
+		t.Fatalf("GET /streams?status=active,connected: %d %+v, want none", code, fleet)
+	}
+
 	// The functions are wired as in Lambda: both write their metrics.
 	for _, fn := range []string{"webhook", "notifier"} {
 		if !strings.Contains(metrics.String(), `"Function":"`+fn+`"`) {
@@ -227,6 +288,8 @@ func TestLocalStack(t *testing.T) {
 		{"/streams/no-such-stream/events", http.StatusNotFound},
 		{"/streams/" + localstack.DemoStreamID + "/events?cursor=bm90LWEtY3Vyc29y", http.StatusBadRequest},
 		{"/streams/" + localstack.DemoStreamID + "/events?limit=1000", http.StatusBadRequest},
+		{"/streams", http.StatusBadRequest},
+		{"/streams?status=live", http.StatusBadRequest},
 		{"/nowhere", http.StatusNotFound},
 	} {
 		if code := getJSON(t, st.URL+tc.path, nil); code != tc.want {

@@ -19,7 +19,7 @@ var functions = []struct {
 	env []string // the variables the function's ConfigFromEnv (internal/app) reads
 }{
 	{"WebhookFunction", []string{"EVENTS_TABLE", "RETENTION_DAYS", "FASTPIX_WEBHOOK_SECRET_ARN"}},
-	{"NotifierFunction", []string{"STATE_TABLE", "ALERT_ROUTES", "PUBLISH_TEST_EVENTS"}},
+	{"NotifierFunction", []string{"STATE_TABLE", "ALERT_ROUTES", "PUBLISH_TEST_EVENTS", "CHANGES_TOPIC_ARN"}},
 	{"StreamsFunction", []string{"EVENTS_TABLE", "STATE_TABLE"}},
 }
 
@@ -156,8 +156,9 @@ func TestTablesMatchTheCode(t *testing.T) {
 			stream:  "NEW_IMAGE",
 		},
 		{
-			id:  "StreamStateTable",
-			key: []string{"HASH:" + streamstate.KeyStreamID},
+			id:      "StreamStateTable",
+			key:     []string{"HASH:" + streamstate.KeyStreamID},
+			indexes: map[string][]string{streamstate.IndexByStatus: {"HASH:" + streamstate.AttrStatus, "RANGE:" + streamstate.AttrListOrder}},
 		},
 	}
 	for _, c := range cases {
@@ -306,6 +307,50 @@ func TestAlertRoutesNameTheTemplatesTopics(t *testing.T) {
 	}
 }
 
+// The change feed: its own topic, encrypted like the others, named to the
+// notifier, with no subscriber in the template (teams subscribe theirs with
+// a filter policy; an email or SMS subscription would drown people) and
+// no alert routed to it. The fleet listing's index carries what a listing
+// shows.
+func TestChangeFeedAndFleetIndex(t *testing.T) {
+	tp := load(t)
+	const topic = "StreamChangesTopic"
+	if tp.TypeOf(topic) != "AWS::SNS::Topic" {
+		t.Fatalf("%s is not an AWS::SNS::Topic", topic)
+	}
+	if k := props(t, tp, topic).Get("KmsMasterKeyId").Target(); k != "AlertsKey" {
+		t.Errorf("%s is encrypted with %q, want AlertsKey", topic, k)
+	}
+	env := props(t, tp, "NotifierFunction").Get("Environment", "Variables")
+	if got := env.Get("CHANGES_TOPIC_ARN").Target(); got != topic {
+		t.Errorf("NotifierFunction CHANGES_TOPIC_ARN = %q, want Ref %s", got, topic)
+	}
+	if routes := env.Get("ALERT_ROUTES").Target(); strings.Contains(routes, topic) {
+		t.Errorf("ALERT_ROUTES routes alerts to the change feed: %s", routes)
+	}
+	for _, id := range tp.ResourcesOfType("AWS::SNS::Subscription") {
+		if props(t, tp, id).Get("TopicArn").Target() == topic {
+			t.Errorf("%s subscribes to the change feed: the template declares no consumer", id)
+		}
+	}
+	tbl, err := tp.Table("StreamStateTable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, g := range tbl.GlobalSecondaryIndexes {
+		if g.Name == streamstate.IndexByStatus {
+			found = true
+			if g.ProjectionType != "ALL" {
+				t.Errorf("index %s projects %s; the listing reads the workspace and the targets from it: ALL", g.Name, g.ProjectionType)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("StreamStateTable has no index %s", streamstate.IndexByStatus)
+	}
+}
+
 type grant struct{ action, resource string }
 
 // statements returns the function's own policy statements as action →
@@ -353,11 +398,13 @@ func TestLeastPrivilege(t *testing.T) {
 			{"sns:Publish", "SimulcastBroadcastingTopic"},
 			{"sns:Publish", "StreamDisconnectedTopic"},
 			{"sns:Publish", "StreamLiveTopic"},
+			{"sns:Publish", "StreamChangesTopic"},
 			{"sqs:SendMessage", "NotifierDeadLetterQueue.Arn"},
 		},
 		"StreamsFunction": {
 			{"dynamodb:GetItem", "StreamStateTable.Arn"},
 			{"dynamodb:Query", "${EventsTable.Arn}/index/" + eventstore.IndexByStream},
+			{"dynamodb:Query", "${StreamStateTable.Arn}/index/" + streamstate.IndexByStatus},
 		},
 	}
 	cmp := func(a, b grant) int { return strings.Compare(a.action+" "+a.resource, b.action+" "+b.resource) }
@@ -478,6 +525,7 @@ func TestHTTPAPI(t *testing.T) {
 	}
 	want := map[string]route{
 		"ANY /webhooks/fastpix":          {"WebhookFunction", ""},
+		"GET /streams":                   {"StreamsFunction", "AWS_IAM"},
 		"GET /streams/{streamId}":        {"StreamsFunction", "AWS_IAM"},
 		"GET /streams/{streamId}/events": {"StreamsFunction", "AWS_IAM"},
 	}
@@ -641,6 +689,7 @@ func TestOutputs(t *testing.T) {
 		"StreamDisconnectedTopicArn":    "StreamDisconnectedTopic",
 		"SimulcastBroadcastingTopicArn": "SimulcastBroadcastingTopic",
 		"OperationsTopicArn":            "OperationsTopic",
+		"StreamChangesTopicArn":         "StreamChangesTopic",
 		"NotifierDeadLetterQueueUrl":    "NotifierDeadLetterQueue",
 		"WebhookSecretArn":              "WebhookSecret",
 	} {

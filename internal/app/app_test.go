@@ -134,6 +134,16 @@ func TestConstructorsTogether(t *testing.T) {
 		t.Errorf("state %s (%v), want active after app-e1", resp.Body, err)
 	}
 
+	// The fleet listing reads the same state through its index.
+	req = events.APIGatewayV2HTTPRequest{RouteKey: httpapi.RouteFleet, RawPath: "/streams", QueryStringParameters: map[string]string{"status": "active"}}
+	req.RequestContext.HTTP.Method = http.MethodGet
+	resp, err = query.Handle(ctx, req)
+	var fleet httpapi.FleetPage
+	if err != nil || resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(resp.Body), &fleet) != nil ||
+		len(fleet.Streams) != 1 || fleet.Streams[0].StreamID != "app-s1" {
+		t.Errorf("GET /streams?status=active: %d %s, %v; want app-s1 listed", resp.StatusCode, resp.Body, err)
+	}
+
 	for fn, out := range map[string]*testenv.SyncBuffer{"webhook": webhookMetrics, "notifier": notifierMetrics} {
 		if !strings.Contains(out.String(), `"Function":"`+fn+`"`) || !strings.Contains(out.String(), `"_aws"`) {
 			t.Errorf("%s wrote no metric: %q", fn, out.String())

@@ -22,9 +22,10 @@ import (
 // variable and, when malformed, the value.
 func TestConfigFromEnv(t *testing.T) {
 	const (
-		arn    = "arn:aws:secretsmanager:us-east-1:123456789012:secret:fastpix-AbCdEf"
-		topic  = "arn:aws:sns:us-east-1:123456789012:live"
-		routes = `{"video.live_stream.active":"` + topic + `"}`
+		arn     = "arn:aws:secretsmanager:us-east-1:123456789012:secret:fastpix-AbCdEf"
+		topic   = "arn:aws:sns:us-east-1:123456789012:live"
+		routes  = `{"video.live_stream.active":"` + topic + `"}`
+		changes = "arn:aws:sns:us-east-1:123456789012:changes"
 	)
 	read := map[string]func(getenv func(string) string) (any, error){
 		"webhook":  func(g func(string) string) (any, error) { return webhook.ConfigFromEnv(g) },
@@ -59,8 +60,8 @@ func TestConfigFromEnv(t *testing.T) {
 			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{}, PublishTestEvents: true, ClockSkewTolerance: 5 * time.Minute}},
 		{fn: "notifier", name: "clock skew tolerance not a number", env: map[string]string{"STATE_TABLE": "state", "CLOCK_SKEW_TOLERANCE_SECONDS": "1m"},
 			wantErr: []string{`CLOCK_SKEW_TOLERANCE_SECONDS must be a positive whole number, got "1m"`}},
-		{fn: "notifier", name: "as deployed", env: map[string]string{"STATE_TABLE": "state", "ALERT_ROUTES": routes, "PUBLISH_TEST_EVENTS": "false"},
-			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{"video.live_stream.active": topic}, ClockSkewTolerance: notify.DefaultClockSkewTolerance}},
+		{fn: "notifier", name: "as deployed", env: map[string]string{"STATE_TABLE": "state", "ALERT_ROUTES": routes, "PUBLISH_TEST_EVENTS": "false", "CHANGES_TOPIC_ARN": changes},
+			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{"video.live_stream.active": topic}, ClockSkewTolerance: notify.DefaultClockSkewTolerance, ChangesTopicARN: changes}},
 		{fn: "notifier", name: "no table", env: map[string]string{"ALERT_ROUTES": routes}, wantErr: []string{"STATE_TABLE is not set"}},
 		{fn: "notifier", name: "routes not JSON", env: map[string]string{"STATE_TABLE": "state", "ALERT_ROUTES": "live=arn"}, wantErr: []string{"ALERT_ROUTES"}},
 		{fn: "notifier", name: "publish not a boolean", env: map[string]string{"STATE_TABLE": "state", "PUBLISH_TEST_EVENTS": "sometimes"},

@@ -389,3 +389,23 @@ func TestSNSPublisher(t *testing.T) {
 		})
 	}
 }
+
+// A message with only a default rendering (the change feed's) is published
+// as that text, without MessageStructure: every protocol gets the JSON.
+func TestSNSPublisherDefaultOnly(t *testing.T) {
+	f := &fakeSNS{}
+	m := alerts.Message{Default: `{"streamId":"s-1","status":"idle"}`, Attributes: map[string]string{"status": "idle", "workspaceId": ""}}
+	if err := (&alerts.SNSPublisher{Client: f}).Publish(context.Background(), "arn:aws:sns:us-east-1:1:Changes", m); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.in) != 1 {
+		t.Fatalf("%d Publish requests, want 1", len(f.in))
+	}
+	in := f.in[0]
+	if in.MessageStructure != nil || in.Subject != nil || aws.ToString(in.Message) != m.Default {
+		t.Errorf("input: structure %v, subject %v, message %q; want the default text alone", in.MessageStructure, in.Subject, aws.ToString(in.Message))
+	}
+	if len(in.MessageAttributes) != 1 || aws.ToString(in.MessageAttributes["status"].StringValue) != "idle" {
+		t.Errorf("attributes %v: want status only (SNS refuses empty values)", in.MessageAttributes)
+	}
+}

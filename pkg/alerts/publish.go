@@ -27,7 +27,8 @@ type PublishAPI interface {
 
 // SNSPublisher publishes with one SNS Publish per alert, MessageStructure
 // json, so email gets the text, SMS the short line and everything else the
-// JSON.
+// JSON. A message with only a Default rendering (the change feed's) is
+// published as that text itself, the same for every protocol.
 type SNSPublisher struct {
 	Client PublishAPI
 }
@@ -46,9 +47,13 @@ func Structure(m Message) (string, error) {
 
 // Publish implements Publisher.
 func (p *SNSPublisher) Publish(ctx context.Context, topicARN string, m Message) error {
-	body, err := Structure(m)
-	if err != nil {
-		return err
+	body, structure := m.Default, ""
+	if m.Email != "" || m.SMS != "" {
+		var err error
+		if body, err = Structure(m); err != nil {
+			return err
+		}
+		structure = "json"
 	}
 	attrs := make(map[string]types.MessageAttributeValue, len(m.Attributes))
 	for name, v := range m.Attributes {
@@ -59,8 +64,10 @@ func (p *SNSPublisher) Publish(ctx context.Context, topicARN string, m Message) 
 	in := &sns.PublishInput{
 		TopicArn:          aws.String(topicARN),
 		Message:           aws.String(body),
-		MessageStructure:  aws.String("json"),
 		MessageAttributes: attrs,
+	}
+	if structure != "" {
+		in.MessageStructure = aws.String(structure)
 	}
 	if m.Subject != "" {
 		in.Subject = aws.String(m.Subject)

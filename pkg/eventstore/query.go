@@ -2,8 +2,6 @@ package eventstore
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	pagecursor "github.com/streamhook/fastpix-receiver/internal/cursor"
 	"github.com/streamhook/fastpix-receiver/internal/ddbitem"
 )
 
@@ -97,8 +96,7 @@ const cursorVersion = 1
 
 func encodeCursor(c cursor) string {
 	c.Version = cursorVersion
-	b, _ := json.Marshal(c) // a struct of strings and bools always marshals
-	return base64.RawURLEncoding.EncodeToString(b)
+	return pagecursor.Encode(c)
 }
 
 // decodeCursor checks everything a caller could have changed: a cursor is
@@ -106,14 +104,8 @@ func encodeCursor(c cursor) string {
 // a DynamoDB key.
 func decodeCursor(s string, q StreamQuery) (cursor, error) {
 	var c cursor
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
-	if err != nil {
-		return c, fmt.Errorf("%w: not base64url", ErrBadCursor)
-	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("%w: not a cursor", ErrBadCursor)
+	if err := pagecursor.Decode(s, &c); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrBadCursor, err)
 	}
 	switch {
 	case c.Version != cursorVersion:

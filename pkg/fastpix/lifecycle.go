@@ -1,6 +1,9 @@
 package fastpix
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Change is what an event does to the state of what it is about: its live
 // stream, or one of the stream's simulcast targets.
@@ -26,6 +29,18 @@ type Change struct {
 var streamRanks = map[string]int{
 	"created": 1, "enabled": 2, "preparing": 3, "connected": 4, "active": 5,
 	"disconnected": 6, "idle": 7, "disabled": 8, "deleted": 9,
+}
+
+// StreamStatuses are the statuses a stream's transitions set, in lifecycle
+// order (a created or enabled stream usually takes its payload's status
+// instead, idle).
+func StreamStatuses() []string {
+	out := make([]string, 0, len(streamRanks))
+	for s := range streamRanks {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b string) int { return streamRanks[a] - streamRanks[b] })
+	return out
 }
 
 // targetRanks are a simulcast target's status transitions (both spellings).

@@ -24,10 +24,11 @@ const (
 )
 
 // Streams handles the query routes: a stream's state, and its events from
-// the byStream index, page by page.
+// the byStream index, page by page; and the fleet by status.
 type Streams struct {
 	Events eventstore.StreamReader
 	State  streamstate.Reader
+	Fleet  streamstate.Lister
 	// Logger gets one line per request (slog.Default() when nil).
 	Logger *slog.Logger
 }
@@ -98,12 +99,14 @@ func (h *Streams) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 func streamsRoute(req events.APIGatewayV2HTTPRequest) (route, streamID string) {
 	streamID = req.PathParameters["streamId"]
 	switch req.RouteKey {
-	case RouteStream, RouteStreamEvents:
+	case RouteStream, RouteStreamEvents, RouteFleet:
 		return req.RouteKey, streamID
 	}
 	parts := strings.Split(strings.Trim(req.RawPath, "/"), "/")
 	method := req.RequestContext.HTTP.Method
 	switch {
+	case len(parts) == 1 && parts[0] == "streams":
+		return method + " /streams", ""
 	case len(parts) == 2 && parts[0] == "streams" && parts[1] != "":
 		return method + " /streams/{streamId}", parts[1]
 	case len(parts) == 3 && parts[0] == "streams" && parts[1] != "" && parts[2] == "events":
@@ -115,6 +118,9 @@ func streamsRoute(req events.APIGatewayV2HTTPRequest) (route, streamID string) {
 func (h *Streams) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest, route, streamID string) (int, any, error) {
 	if m := req.RequestContext.HTTP.Method; m != "" && m != http.MethodGet {
 		return http.StatusMethodNotAllowed, queryError{"method not allowed: use GET"}, nil
+	}
+	if route == RouteFleet {
+		return h.fleet(ctx, req.QueryStringParameters)
 	}
 	if streamID == "" {
 		return http.StatusNotFound, queryError{"no such route"}, fmt.Errorf("route %q", route)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
+	"github.com/streamhook/fastpix-receiver/pkg/changefeed"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
@@ -74,8 +75,9 @@ func Outcomes() []Outcome {
 var (
 	// ErrState: the stream state could not be updated.
 	ErrState = errors.New("notify: stream state not updated")
-	// ErrPublish: the alert may not have been published.
-	ErrPublish = errors.New("notify: alert not published")
+	// ErrPublish: the alert, or the change feed's message, may not have
+	// been published.
+	ErrPublish = errors.New("notify: alert or change not published")
 	// ErrUnprocessable: the record can never be processed; skip it.
 	ErrUnprocessable = errors.New("notify: record cannot be processed")
 )
@@ -100,6 +102,8 @@ type Result struct {
 	// Transition is what the state update replaced (StateUpdated only): the
 	// previous and the new status of the stream or target.
 	Transition streamstate.Transition
+	// ChangePublished: the change feed was sent this status change.
+	ChangePublished bool
 	// OccurredAt is the time the event was ordered by: its createdAt, or
 	// our receive time when createdAt was too far ahead (ClockSkewed).
 	OccurredAt string
@@ -126,6 +130,10 @@ type Notifier struct {
 	// beyond it is ordered by its receive time: one sender's clock in the
 	// future must not make every later event of the stream stale.
 	ClockSkewTolerance time.Duration
+	// Changes receives every change applied to a stream's or a simulcast
+	// target's status, notable or not, test streams included (subscribers
+	// filter on the test attribute); nil publishes none.
+	Changes changefeed.Publisher
 	// Logger gets one line per record (slog.Default() when nil).
 	Logger *slog.Logger
 	// Now is the clock of PublishedAt (time.Now when nil).
@@ -263,6 +271,9 @@ func (n *Notifier) Process(ctx context.Context, r eventstore.Record) (Result, er
 			EventType:  r.Type,
 			OccurredAt: res.OccurredAt,
 		}
+		if !e.change.Target {
+			u.WorkspaceID = r.WorkspaceID
+		}
 		if e.change.Target {
 			u.SimulcastID = e.simulcastID
 		}
@@ -283,6 +294,10 @@ func (n *Notifier) Process(ctx context.Context, r eventstore.Record) (Result, er
 			return res, fmt.Errorf("%w: event %s: %w", ErrState, r.EventID, err)
 		}
 	}
+	if err := n.publishChange(ctx, ordered, res); err != nil {
+		return res, err
+	}
+	res.ChangePublished = n.Changes != nil && isChange(ordered, res)
 	topic, notable := n.Routes.Topic(r.Type)
 	res.Topic = topic
 	switch {
@@ -306,6 +321,54 @@ func (n *Notifier) Process(ctx context.Context, r eventstore.Record) (Result, er
 	}
 	n.log(ctx, ordered, res)
 	return res, nil
+}
+
+// isChange: the record changed a stream's or a target's status, or is one
+// that did, processed again (its first publish may have failed). A
+// transition to the status already held changes nothing. A target's
+// repeated transition is told again: its entry does not keep what the
+// first processing replaced.
+func isChange(r eventstore.Record, res Result) bool {
+	tr := res.Transition
+	if !res.StateUpdated || res.Info || tr.Current == "" {
+		return false
+	}
+	if tr.Repeated && fastpix.IsSimulcast(r.Type) {
+		return true
+	}
+	return tr.Previous != tr.Current
+}
+
+// publishChange sends the change feed r's change, before any alert: when
+// the alert fails after it, the retry sends the change again, which a
+// subscriber keeping the newest occurredAt ignores, rather than a person
+// getting an alert twice.
+func (n *Notifier) publishChange(ctx context.Context, r eventstore.Record, res Result) error {
+	if n.Changes == nil || !isChange(r, res) {
+		return nil
+	}
+	c := changefeed.Change{
+		StreamID:       r.StreamID,
+		WorkspaceID:    r.WorkspaceID,
+		WorkspaceName:  r.WorkspaceName,
+		PreviousStatus: res.Transition.Previous,
+		Status:         res.Transition.Current,
+		EventID:        r.EventID,
+		EventType:      r.Type,
+		OccurredAt:     r.OccurredAt,
+		Test:           r.Test,
+	}
+	if fastpix.IsSimulcast(r.Type) {
+		c.SimulcastTargetID = r.SimulcastID
+		if res.Transition.Repeated {
+			// What the first processing replaced is no longer known.
+			c.PreviousStatus = ""
+		}
+	}
+	if err := n.Changes.Publish(ctx, c); err != nil {
+		return fmt.Errorf("%w: change of event %s: %w", ErrPublish, r.EventID, err)
+	}
+	return nil
 }
 
 func (n *Notifier) log(ctx context.Context, r eventstore.Record, res Result, extra ...slog.Attr) {

@@ -86,12 +86,12 @@ func TestProcess(t *testing.T) {
 		{
 			name: "active is published to the live topic", r: rec("video.live_stream.active"),
 			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Live",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
 		},
 		{
 			name: "disconnected is published to the down topic", r: rec("video.live_stream.disconnected"),
 			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Down",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "disconnected", Rank: 6, EventID: "ev-1", EventType: "video.live_stream.disconnected", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "disconnected", Rank: 6, EventID: "ev-1", EventType: "video.live_stream.disconnected", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
 		},
 		{
 			name: "simulcast target broadcasting updates the target", r: simulcast,
@@ -106,39 +106,39 @@ func TestProcess(t *testing.T) {
 		{
 			name: "stale notable is suppressed", r: rec("video.live_stream.active"), stateErr: stale,
 			wantOutcome: notify.Suppressed,
-			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
 		},
 		{
 			name: "non-notable takes its status from the payload", r: rec("video.live_stream.created"),
 			wantOutcome: notify.Recorded,
-			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "idle", Rank: 1, EventID: "ev-1", EventType: "video.live_stream.created", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "idle", Rank: 1, EventID: "ev-1", EventType: "video.live_stream.created", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
 		},
 		{
 			name: "stale non-notable", r: rec("video.live_stream.idle"), stateErr: stale,
 			wantOutcome: notify.Stale,
-			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "idle", Rank: 7, EventID: "ev-1", EventType: "video.live_stream.idle", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "idle", Rank: 7, EventID: "ev-1", EventType: "video.live_stream.idle", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
 		},
 		{
 			name: "idle becomes notable by configuration", r: rec("video.live_stream.idle"),
 			routes:      alerts.Routes{"video.live_stream.idle": "arn:aws:sns:us-east-1:1:Ops"},
 			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Ops",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "idle", Rank: 7, EventID: "ev-1", EventType: "video.live_stream.idle", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "idle", Rank: 7, EventID: "ev-1", EventType: "video.live_stream.idle", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
 		},
 		{
 			name: "test stream published by default", r: test,
 			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Live",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
 		},
 		{
 			name: "test stream skipped when configured", r: test, skipTests: true,
 			wantOutcome: notify.TestSkipped,
-			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
 		},
 		{name: "simulcast event without a target is untracked, never alerted", r: targetless, wantOutcome: notify.Untracked},
 		{
 			name: "an update the store can never apply is unprocessable", r: rec("video.live_stream.active"),
 			stateErr: fmt.Errorf("wrapped: %w", streamstate.ErrUnprocessable), wantErr: notify.ErrUnprocessable,
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
 		},
 		{
 			name: "a target beyond the bound is untracked, never alerted", r: simulcast,
@@ -150,12 +150,12 @@ func TestProcess(t *testing.T) {
 		{
 			name: "state store down", r: rec("video.live_stream.active"), stateErr: errors.New("throttled"),
 			wantErr:    notify.ErrState,
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
 		},
 		{
 			name: "SNS down", r: rec("video.live_stream.active"), pubErr: alerts.ErrPublish,
 			wantErr: notify.ErrPublish, wantTopic: "arn:aws:sns:us-east-1:1:Live",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z"},
+			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
 		},
 	}
 	for _, tc := range tests {

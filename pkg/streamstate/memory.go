@@ -24,10 +24,17 @@ func (st *State) Apply(u Update) (Transition, error) {
 		st.DetailEventID, st.DetailEventType, st.DetailOccurredAt = u.EventID, u.EventType, u.OccurredAt
 		return Transition{}, nil
 	case u.SimulcastID == "":
+		if sameEvent(st.StatusOrder, st.LastOccurredAt, st.LastEventID, u) {
+			return Transition{Previous: st.PreviousStatus, Current: st.Status, Repeated: true}, nil
+		}
 		if !statusBefore(st.StatusOrder, st.LastOccurredAt, st.LastEventID, u) {
 			return Transition{}, fmt.Errorf("%w: stream %s, event %s", ErrStale, u.StreamID, u.EventID)
 		}
 		tr := Transition{Previous: st.Status, Current: u.Status}
+		if u.WorkspaceID != "" {
+			st.WorkspaceID = u.WorkspaceID
+		}
+		st.PreviousStatus = st.Status
 		st.Status, st.LastEventID, st.LastEventType, st.LastOccurredAt, st.StatusOrder = u.Status, u.EventID, u.EventType, u.OccurredAt, u.order()
 		return tr, nil
 	case u.Info:
@@ -39,12 +46,12 @@ func (st *State) Apply(u Update) (Transition, error) {
 		return Transition{}, fmt.Errorf("%w: simulcast target %s of stream %s, event %s", ErrStale, u.SimulcastID, u.StreamID, u.EventID)
 	case u.Delete:
 		delete(st.SimulcastTargets, u.SimulcastID)
-		return Transition{Previous: t.Status, Current: u.Status}, nil
+		return Transition{Previous: t.Status, Current: u.Status, Repeated: tracked && t.LastEventID == u.EventID}, nil
 	case !tracked && len(st.SimulcastTargets) >= MaxSimulcastTargets:
 		return Transition{}, fmt.Errorf("%w: %w: stream %s, target %s", ErrTooManyTargets, ErrUnprocessable, u.StreamID, u.SimulcastID)
 	}
 	st.SimulcastTargets[u.SimulcastID] = Target{Status: u.Status, LastEventID: u.EventID, LastEventType: u.EventType, LastOccurredAt: u.OccurredAt, StatusOrder: u.order()}
-	return Transition{Previous: t.Status, Current: u.Status}, nil
+	return Transition{Previous: t.Status, Current: u.Status, Repeated: tracked && t.LastEventID == u.EventID}, nil
 }
 
 // orderedBefore: an event at (at, id) comes before or is the event at (uAt,
@@ -53,7 +60,19 @@ func orderedBefore(at, id, uAt, uID string) bool {
 	return at == "" || at < uAt || (at == uAt && id <= uID)
 }
 
-// statusBefore is statusNewer's rule in Go.
+// sameEvent: the state's status was set by the very event u (by its order
+// and id; an item written before statusOrder existed, by its time and id).
+func sameEvent(order, at, id string, u Update) bool {
+	if id != u.EventID {
+		return false
+	}
+	if order == "" {
+		return at == u.OccurredAt
+	}
+	return order == u.order()
+}
+
+// statusBefore is statusNewer's rule in Go (the same event passes).
 func statusBefore(order, at, id string, u Update) bool {
 	if order == "" {
 		return orderedBefore(at, id, u.OccurredAt, u.EventID)

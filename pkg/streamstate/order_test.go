@@ -94,7 +94,7 @@ func TestStatusOrder(t *testing.T) {
 			steps: []orderStep{
 				{u: transition("ev-z", "active", 5, 0), want: streamstate.Transition{Current: "active"}},
 				{u: transition("ev-a", "active", 5, 0), wantErr: streamstate.ErrStale},
-				{u: transition("ev-z", "active", 5, 0), want: streamstate.Transition{Previous: "active", Current: "active"}},
+				{u: transition("ev-z", "active", 5, 0), want: streamstate.Transition{Current: "active", Repeated: true}},
 			},
 			wantStatus: "active", wantLastID: "ev-z", wantTarget: map[string]string{},
 		},
@@ -108,6 +108,23 @@ func TestStatusOrder(t *testing.T) {
 				{u: targetUpdate("t1", "t1d", "deleted", 9, 2*time.Second), want: streamstate.Transition{Previous: "broadcasting", Current: "deleted"}},
 			},
 			wantStatus: "active", wantLastID: "a", wantTarget: map[string]string{"t2": "broadcasting"},
+		},
+		{
+			name: "the same event again is told apart from a change to the same status",
+			steps: []orderStep{
+				{u: transition("c1", "connected", 4, 0), want: streamstate.Transition{Current: "connected"}},
+				{u: transition("i2", "idle", 7, time.Second), want: streamstate.Transition{Previous: "connected", Current: "idle"}},
+				// Again: what it replaced the first time, still.
+				{u: transition("i2", "idle", 7, time.Second), want: streamstate.Transition{Previous: "connected", Current: "idle", Repeated: true}},
+				{u: transition("i3", "idle", 7, 2*time.Second), want: streamstate.Transition{Previous: "idle", Current: "idle"}},
+				{u: transition("i3", "idle", 7, 2*time.Second), want: streamstate.Transition{Previous: "idle", Current: "idle", Repeated: true}},
+				{u: transition("i2", "idle", 7, time.Second), wantErr: streamstate.ErrStale},
+				{u: targetUpdate("t1", "t1s", "starting", 2, time.Second), want: streamstate.Transition{Current: "starting"}},
+				{u: targetUpdate("t1", "t1s", "starting", 2, time.Second), want: streamstate.Transition{Previous: "starting", Current: "starting", Repeated: true}},
+				{u: targetUpdate("t1", "t1b", "broadcasting", 3, 2*time.Second), want: streamstate.Transition{Previous: "starting", Current: "broadcasting"}},
+				{u: targetUpdate("t1", "t1d", "deleted", 9, 3*time.Second), want: streamstate.Transition{Previous: "broadcasting", Current: "deleted"}},
+			},
+			wantStatus: "idle", wantLastID: "i3", wantTarget: map[string]string{},
 		},
 		{
 			name: "target ties by the lifecycle",

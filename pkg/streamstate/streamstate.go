@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -61,9 +62,15 @@ const (
 	AttrDetailEventID    = "detailEventId"
 	AttrDetailEventType  = "detailEventType"
 	AttrDetailOccurredAt = "detailOccurredAt"
+	// AttrPreviousStatus is the status the stream's current status replaced
+	// ("" when it had none).
+	AttrPreviousStatus = "previousStatus"
 	// AttrUpdatedAt is when the notifier last wrote the item
 	// (eventstore.TimeLayout).
 	AttrUpdatedAt = "updatedAt"
+	// AttrWorkspaceID is the FastPix workspace (or environment) of the
+	// stream, as its latest status transition names it.
+	AttrWorkspaceID = "workspaceId"
 	// AttrSimulcastTargets is a map: simulcast target id → a map with
 	// status, lastEventId, lastEventType, lastOccurredAt, statusOrder and
 	// updatedAt for that target.
@@ -125,6 +132,9 @@ type Update struct {
 	EventID    string
 	EventType  string
 	OccurredAt string // eventstore.TimeLayout
+	// WorkspaceID is the FastPix workspace the event names; a stream's
+	// transition keeps it (AttrWorkspaceID) for the fleet listing's filter.
+	WorkspaceID string
 }
 
 // order is the update's AttrStatusOrder value.
@@ -138,6 +148,12 @@ func (u Update) order() string {
 type Transition struct {
 	Previous string
 	Current  string
+	// Repeated: the state already held this very event (a record processed
+	// again after a failure). For a stream, Previous is still what the
+	// event replaced the first time (the item keeps it); a target's entry
+	// keeps no such thing, so for a target Previous is then the status the
+	// event itself set.
+	Repeated bool
 }
 
 // Target is the latest known state of one simulcast target.
@@ -160,6 +176,8 @@ type State struct {
 	LastEventType    string            `json:"lastEventType,omitempty"`
 	LastOccurredAt   string            `json:"lastOccurredAt,omitempty"`
 	StatusOrder      string            `json:"-"`
+	PreviousStatus   string            `json:"previousStatus,omitempty"`
+	WorkspaceID      string            `json:"workspaceId,omitempty"`
 	DetailEventID    string            `json:"detailEventId,omitempty"`
 	DetailEventType  string            `json:"detailEventType,omitempty"`
 	DetailOccurredAt string            `json:"detailOccurredAt,omitempty"`
@@ -201,13 +219,17 @@ var (
 
 // statusNewer is the "only forward" rule of a status, on the item itself
 // or on a target's entry (prefix "#targets.#tid."). Equal order and equal
-// id is the same event again, which passes: re-applying is harmless and
-// lets a retry publish. An item written before statusOrder existed is
-// judged by its lastOccurredAt and lastEventId.
-func statusNewer(prefix string) string {
+// id is the same event again, which passes when sameOK: re-applying is
+// harmless and lets a retry publish. An item written before statusOrder
+// existed is judged by its lastOccurredAt and lastEventId.
+func statusNewer(prefix string, sameOK bool) string {
 	so, t, id := prefix+"#statusOrder", prefix+"#lastOccurredAt", prefix+"#lastEventId"
-	legacy := "attribute_not_exists(" + t + ") OR " + t + " < :t OR (" + t + " = :t AND " + id + " <= :id)"
-	return "(attribute_not_exists(" + so + ") AND (" + legacy + ")) OR " + so + " < :o OR (" + so + " = :o AND " + id + " <= :id)"
+	idCmp := " < :id)"
+	if sameOK {
+		idCmp = " <= :id)"
+	}
+	legacy := "attribute_not_exists(" + t + ") OR " + t + " < :t OR (" + t + " = :t AND " + id + idCmp
+	return "(attribute_not_exists(" + so + ") AND (" + legacy + ")) OR " + so + " < :o OR (" + so + " = :o AND " + id + idCmp
 }
 
 var (
@@ -215,9 +237,14 @@ var (
 	// (empty), so that the targets' updates of a stream whose events came in
 	// order take one request each: a map path can only be set inside a map
 	// that exists.
-	streamUpdate = "SET #status = :status, #lastEventId = :id, #lastEventType = :type, " +
-		"#lastOccurredAt = :t, #statusOrder = :o, #updatedAt = :now, #targets = if_not_exists(#targets, :empty)"
-	streamCondition = statusNewer("")
+	//
+	// The status it replaces is kept (previousStatus), and the same event
+	// again fails the condition instead of writing: the old item that comes
+	// back with the failure still says what the event replaced the first
+	// time, so a retried record is told with the right previous status.
+	streamUpdate = "SET #previousStatus = if_not_exists(#status, :none), #status = :status, #lastEventId = :id, " +
+		"#lastEventType = :type, #lastOccurredAt = :t, #statusOrder = :o, #updatedAt = :now, #targets = if_not_exists(#targets, :empty)"
+	streamCondition = statusNewer("", false)
 
 	detailUpdate = "SET #detailEventId = :id, #detailEventType = :type, #detailOccurredAt = :t, " +
 		"#updatedAt = :now, #targets = if_not_exists(#targets, :empty)"
@@ -229,16 +256,17 @@ var (
 	// MaxSimulcastTargets entries.
 	targetUpdate    = "SET #targets.#tid = :entry"
 	targetCondition = "attribute_exists(#targets) AND ((attribute_exists(#targets.#tid) AND (" +
-		statusNewer("#targets.#tid.") + ")) OR (attribute_not_exists(#targets.#tid) AND size(#targets) < :max))"
+		statusNewer("#targets.#tid.", true) + ")) OR (attribute_not_exists(#targets.#tid) AND size(#targets) < :max))"
 	// A deletion removes the entry (there may be none).
 	targetDelete          = "REMOVE #targets.#tid"
 	targetDeleteCondition = "attribute_exists(#targets) AND (attribute_not_exists(#targets.#tid) OR " +
-		statusNewer("#targets.#tid.") + ")"
+		statusNewer("#targets.#tid.", true) + ")"
 
 	targetsCreate          = "SET #targets = :targets"
 	targetsCreateCondition = "attribute_not_exists(#targets)"
 
 	names = map[string]string{
+		"#previousStatus": AttrPreviousStatus,
 		"#status":         AttrStatus,
 		"#lastEventId":    AttrLastEventID,
 		"#lastEventType":  AttrLastEventType,
@@ -316,30 +344,46 @@ func failed(err error, what string) error {
 }
 
 func (s *Store) applyStream(ctx context.Context, u Update) (Transition, error) {
+	update, anames := streamUpdate, names
+	values := map[string]types.AttributeValue{
+		":status": str(u.Status),
+		":id":     str(u.EventID),
+		":type":   str(u.EventType),
+		":t":      str(u.OccurredAt),
+		":o":      str(u.order()),
+		":now":    str(s.now()),
+		":empty":  &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
+		":none":   str(""),
+	}
+	if u.WorkspaceID != "" {
+		// An event that names no workspace leaves the one known.
+		update += ", #workspaceId = :ws"
+		anames = maps.Clone(names)
+		anames["#workspaceId"] = AttrWorkspaceID
+		values[":ws"] = str(u.WorkspaceID)
+	}
 	out, err := s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.Table),
-		Key:                      s.key(u.StreamID),
-		UpdateExpression:         aws.String(streamUpdate),
-		ConditionExpression:      aws.String(streamCondition),
-		ExpressionAttributeNames: names,
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":status": str(u.Status),
-			":id":     str(u.EventID),
-			":type":   str(u.EventType),
-			":t":      str(u.OccurredAt),
-			":o":      str(u.order()),
-			":now":    str(s.now()),
-			":empty":  &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
-		},
+		TableName:                 aws.String(s.Table),
+		Key:                       s.key(u.StreamID),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String(streamCondition),
+		ExpressionAttributeNames:  anames,
+		ExpressionAttributeValues: values,
 		// The old status comes back with the write: the transition is
 		// known without a read.
 		ReturnValues: types.ReturnValueUpdatedOld,
+		// On a failed condition, the old item tells the same event again
+		// from a stale one.
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
 		return Transition{Previous: ddbitem.String(out.Attributes, AttrStatus), Current: u.Status}, nil
 	}
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
+		if sameEvent(ddbitem.String(ccf.Item, AttrStatusOrder), ddbitem.String(ccf.Item, AttrLastOccurredAt), ddbitem.String(ccf.Item, AttrLastEventID), u) {
+			return Transition{Previous: ddbitem.String(ccf.Item, AttrPreviousStatus), Current: ddbitem.String(ccf.Item, AttrStatus), Repeated: true}, nil
+		}
 		return Transition{}, fmt.Errorf("%w: stream %s, event %s at %s", ErrStale, u.StreamID, u.EventID, u.OccurredAt)
 	}
 	return Transition{}, failed(err, fmt.Sprintf("update stream %s with event %s in %s", u.StreamID, u.EventID, s.Table))
@@ -381,18 +425,21 @@ func (s *Store) targetEntry(u Update) *types.AttributeValueMemberM {
 	}}
 }
 
-// previousTarget reads a target's status out of UpdateItem's old
-// attributes.
-func previousTarget(attrs map[string]types.AttributeValue, tid string) string {
+// targetTransition reads a target's previous status, and whether it was
+// this very event, out of UpdateItem's old attributes.
+func targetTransition(attrs map[string]types.AttributeValue, u Update) Transition {
+	tr := Transition{Current: u.Status}
 	m, ok := attrs[AttrSimulcastTargets].(*types.AttributeValueMemberM)
 	if !ok {
-		return ""
+		return tr
 	}
-	e, ok := m.Value[tid].(*types.AttributeValueMemberM)
+	e, ok := m.Value[u.SimulcastID].(*types.AttributeValueMemberM)
 	if !ok {
-		return ""
+		return tr
 	}
-	return ddbitem.String(e.Value, AttrStatus)
+	tr.Previous = ddbitem.String(e.Value, AttrStatus)
+	tr.Repeated = ddbitem.String(e.Value, AttrLastEventID) == u.EventID
+	return tr
 }
 
 func (s *Store) applyTarget(ctx context.Context, u Update) (Transition, error) {
@@ -433,7 +480,7 @@ func (s *Store) applyTarget(ctx context.Context, u Update) (Transition, error) {
 			ReturnValues: types.ReturnValueUpdatedOld,
 		})
 		if err == nil {
-			return Transition{Previous: previousTarget(out.Attributes, u.SimulcastID), Current: u.Status}, nil
+			return targetTransition(out.Attributes, u), nil
 		}
 		var ccf *types.ConditionalCheckFailedException
 		if !errors.As(err, &ccf) {
@@ -534,6 +581,8 @@ func StateFromItem(item map[string]types.AttributeValue) State {
 		LastEventType:    ddbitem.String(item, AttrLastEventType),
 		LastOccurredAt:   ddbitem.String(item, AttrLastOccurredAt),
 		StatusOrder:      ddbitem.String(item, AttrStatusOrder),
+		PreviousStatus:   ddbitem.String(item, AttrPreviousStatus),
+		WorkspaceID:      ddbitem.String(item, AttrWorkspaceID),
 		DetailEventID:    ddbitem.String(item, AttrDetailEventID),
 		DetailEventType:  ddbitem.String(item, AttrDetailEventType),
 		DetailOccurredAt: ddbitem.String(item, AttrDetailOccurredAt),

@@ -3,6 +3,7 @@
 //	fastpixctl replay  -stream ID | -from T -to T  [-apply]   re-send alerts from stored events (dry run by default)
 //	fastpixctl redrive -queue-url URL [-dry-run]              re-process the notifier's dead-letter queue
 //	fastpixctl inspect -stream ID [-n 20]                     a stream's state and its last events
+//	fastpixctl status [-status active,idle] [-watch]          the streams by status, with their simulcast targets
 //	fastpixctl rotate-secret status|add|finish                rotate the webhook signing secret
 //
 // It talks to AWS with the usual AWS environment (profile, region,
@@ -44,6 +45,7 @@ const usage = `fastpixctl: operate the FastPix receiver (see README.md, "Operati
   replay         re-run the notifier over stored events (dry run unless -apply)
   redrive        re-process the batches in the notifier's dead-letter queue
   inspect        print a stream's state and its last events
+  status         the streams by status, with their simulcast targets (-watch: refreshed)
   rotate-secret  rotate the webhook signing secret: status | add | finish
 
 Run "fastpixctl <command> -h" for a command's flags.
@@ -64,6 +66,8 @@ func main() {
 		err = redrive(ctx, args)
 	case "inspect":
 		err = inspect(ctx, args)
+	case "status":
+		err = ops.RunStatus(ctx, args, os.Stdout, awsConfig)
 	case "rotate-secret":
 		err = rotateSecret(ctx, args, os.Stdin)
 	case "-h", "-help", "--help", "help":

@@ -106,6 +106,14 @@ func run(ctx context.Context, httpPort, ddbPort, snsPort int, secret string) err
 		return err
 	}
 	defer metricsLog.Close()
+	// The change feed, one line per status change: in its own file, since
+	// on the terminal it would drown the alerts.
+	changesPath := filepath.Join(logDir, "changes.log")
+	changesLog, err := os.Create(changesPath)
+	if err != nil {
+		return err
+	}
+	defer changesLog.Close()
 	fmt.Println("Starting DynamoDB Local, the SNS emulator, the functions and the alert inbox …")
 	st, err := localstack.Start(ctx, localstack.Config{
 		DynamoDBPort: ddbPort, SNSPort: snsPort, HTTPPort: httpPort,
@@ -115,6 +123,7 @@ func run(ctx context.Context, httpPort, ddbPort, snsPort int, secret string) err
 		Logger:       log,
 		Metrics:      metricsLog,
 		Inbox:        os.Stdout,
+		Changes:      changesLog,
 	})
 	if err != nil {
 		if errors.Is(err, emulator.ErrNotInstalled) {
@@ -123,7 +132,7 @@ func run(ctx context.Context, httpPort, ddbPort, snsPort int, secret string) err
 		return err
 	}
 	defer st.Stop()
-	banner(os.Stdout, st, secret == "", time.Since(begin))
+	banner(os.Stdout, st, secret == "", changesPath, time.Since(begin))
 
 	select {
 	case <-ctx.Done():
@@ -140,7 +149,7 @@ func run(ctx context.Context, httpPort, ddbPort, snsPort int, secret string) err
 // pasted; its streamKey is made up and shows up redacted in the query API.
 const tryBody = `{"type":"video.live_stream.created","id":"try-0001","object":{"type":"live","id":"try-stream"},"createdAt":"2026-01-01T12:00:00Z","data":{"streamId":"try-stream","status":"idle","streamKey":"made-up-key"}}`
 
-func banner(w io.Writer, st *localstack.Stack, devSecret bool, took time.Duration) {
+func banner(w io.Writer, st *localstack.Stack, devSecret bool, changesPath string, took time.Duration) {
 	sig, _ := fastpix.Sign(st.Secret, []byte(tryBody))
 	topics := make([]string, 0, len(st.Topics))
 	for id := range st.Topics {
@@ -152,7 +161,7 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, took time.Duratio
 	for _, r := range st.HTTPRoutes {
 		fmt.Fprintf(w, "                    %s\n", r)
 	}
-	fmt.Fprintf(w, "  DynamoDB Local  %s   tables %s, %s (index byStream); in memory\n", st.DynamoDBEndpoint, st.EventsTable, st.StateTable)
+	fmt.Fprintf(w, "  DynamoDB Local  %s   tables %s (index byStream), %s (index byStatus); in memory\n", st.DynamoDBEndpoint, st.EventsTable, st.StateTable)
 	fmt.Fprintf(w, "  SNS (goaws)     %s   topics %s\n", st.SNSEndpoint, strings.Join(topics, ", "))
 	queues := make([]string, 0, len(st.Queues))
 	for id := range st.Queues {
@@ -166,7 +175,11 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, took time.Duratio
 		}
 		fmt.Fprintf(w, "  SQS (goaws)     %s   (%s)\n", st.Queues[id], what)
 	}
-	fmt.Fprintf(w, "  Alert inbox     %s   subscribed to every topic; alerts are printed here\n", st.Inbox.URL)
+	fmt.Fprintf(w, "  Alert inbox     %s   subscribed to the alert topics; alerts are printed here\n", st.Inbox.URL)
+	if st.Feed != nil {
+		fmt.Fprintf(w, "  Change feed     %s   subscribed to %s: every status change, one line each, in\n", st.Feed.URL, st.ChangesTopic)
+		fmt.Fprintf(w, "                    %s   (watch it: tail -f %s)\n", changesPath, changesPath)
+	}
 	fmt.Fprintf(w, "  Alert routes    %s\n", strings.Join(st.Routes.Types(), ", "))
 	if devSecret {
 		fmt.Fprintf(w, "  Signing secret  %s\n                  (a development secret, not a credential; set %s to use yours)\n", st.Secret, secrets.EnvSecret)
@@ -179,6 +192,8 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, took time.Duratio
 	fmt.Fprintf(w, "\nTry it:\n")
 	fmt.Fprintf(w, "  curl -sS %s%s -H 'FastPix-Signature: %s' --data-binary '%s'\n", st.URL, localstack.WebhookPath, sig, tryBody)
 	fmt.Fprintf(w, "  curl -sS %s/streams/try-stream/events\n", st.URL)
+	fmt.Fprintf(w, "  curl -sS '%s/streams?status=idle,active'          # the fleet by status\n", st.URL)
+	fmt.Fprintf(w, "  make ctl-local ARGS='status -watch'   # the same as a table, redrawn every 5 s\n")
 	fmt.Fprintf(w, "  make demo      # a whole stream's life: storage, alerts, a duplicate and a suppressed late event\n")
 	fmt.Fprintf(w, "  aws dynamodb query --endpoint-url %s --table-name %s --index-name byStream \\\n", st.DynamoDBEndpoint, st.EventsTable)
 	fmt.Fprintf(w, "    --key-condition-expression 'streamId = :s' --expression-attribute-values '{\":s\":{\"S\":\"try-stream\"}}'\n")
@@ -226,6 +241,7 @@ func runDemo(ctx context.Context, url, secret string) error {
 	b, _ := json.MarshalIndent(state, "  ", "  ")
 	fmt.Printf("\nIts state (GET /streams/%s):\n  %s\n", localstack.DemoStreamID, b)
 	fmt.Printf("\nThe inbox of `make run` shows the alerts; the late \"active\" was suppressed and the retried delivery stored once.\n")
+	fmt.Printf("The change feed (.cache/local-run/logs/changes.log) has one line per status change of the stream and its target.\n")
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
+	"github.com/streamhook/fastpix-receiver/pkg/changefeed"
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
 	"github.com/streamhook/fastpix-receiver/pkg/lambdaenv"
 	"github.com/streamhook/fastpix-receiver/pkg/metrics"
@@ -34,6 +35,7 @@ const (
 	// an event's createdAt is trusted (notify.DefaultClockSkewTolerance
 	// when unset).
 	EnvClockSkewTolerance = "CLOCK_SKEW_TOLERANCE_SECONDS"
+	EnvChangesTopic       = "CHANGES_TOPIC_ARN"
 )
 
 // Config is the notifier's configuration.
@@ -48,6 +50,10 @@ type Config struct {
 	// ClockSkewTolerance is how far ahead of the receive time createdAt is
 	// trusted; beyond it an event is ordered by its receive time.
 	ClockSkewTolerance time.Duration
+	// ChangesTopicARN is the change feed's topic: every applied status
+	// change of a stream or simulcast target is published there; empty:
+	// none is.
+	ChangesTopicARN string
 }
 
 // ConfigFromEnv reads the configuration through getenv; a missing or
@@ -63,7 +69,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return Config{}, fmt.Errorf("notifier: %w", err)
 	}
-	return Config{StateTable: table, Routes: routes, PublishTestEvents: publish, ClockSkewTolerance: time.Duration(skew) * time.Second}, nil
+	return Config{StateTable: table, Routes: routes, PublishTestEvents: publish, ClockSkewTolerance: time.Duration(skew) * time.Second,
+		ChangesTopicARN: getenv(EnvChangesTopic)}, nil
 }
 
 // Processor builds what handles one stored event, and returns the state
@@ -73,14 +80,19 @@ func Processor(cfg Config, awsCfg aws.Config, log *slog.Logger) (*notify.Notifie
 		return nil, nil, errors.New("notifier: no state table")
 	}
 	store := &streamstate.Store{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
-	return &notify.Notifier{
+	publisher := &alerts.SNSPublisher{Client: sns.NewFromConfig(awsCfg)}
+	n := &notify.Notifier{
 		State:              store,
-		Publisher:          &alerts.SNSPublisher{Client: sns.NewFromConfig(awsCfg)},
+		Publisher:          publisher,
 		Routes:             cfg.Routes,
 		SkipTestEvents:     !cfg.PublishTestEvents,
 		ClockSkewTolerance: cfg.ClockSkewTolerance,
 		Logger:             log,
-	}, store, nil
+	}
+	if cfg.ChangesTopicARN != "" {
+		n.Changes = &changefeed.Feed{Publisher: publisher, TopicARN: cfg.ChangesTopicARN}
+	}
+	return n, store, nil
 }
 
 // keepConnections is awsCfg with n idle connections kept per host (the
@@ -114,8 +126,11 @@ func New(cfg Config, awsCfg aws.Config, log *slog.Logger, metricsOut io.Writer) 
 	if len(cfg.Routes) == 0 {
 		log.Warn(EnvAlertRoutes + " is empty: state is kept, no alert is published")
 	}
+	if cfg.ChangesTopicARN == "" {
+		log.Warn(EnvChangesTopic + " is empty: no status change is published to the change feed")
+	}
 	log.Info("notifier configured", "stateTable", cfg.StateTable, "routedTypes", cfg.Routes.Types(), "publishTestEvents", cfg.PublishTestEvents,
-		"clockSkewTolerance", cfg.ClockSkewTolerance.String())
+		"clockSkewTolerance", cfg.ClockSkewTolerance.String(), "changesTopic", cfg.ChangesTopicARN)
 	return &ddbstream.Handler{
 		Processor: n,
 		Logger:    log,

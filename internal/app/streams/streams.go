@@ -1,6 +1,6 @@
 // Package streams assembles the query function (GET /streams/{streamId}
-// and its events): it only reads the events table's byStream index and the
-// stream state table.
+// and its events, GET /streams?status=…): it only reads the events table's
+// byStream index, the stream state table and its byStatus index.
 package streams
 
 import (
@@ -49,6 +49,7 @@ func New(cfg Config, awsCfg aws.Config, log *slog.Logger) (*httpapi.Streams, err
 	return &httpapi.Streams{
 		Events: &eventstore.Reader{Client: client, Table: cfg.EventsTable},
 		State:  &streamstate.Store{Client: client, Table: cfg.StateTable},
+		Fleet:  &streamstate.Fleet{Client: client, Table: cfg.StateTable},
 		Logger: log,
 	}, nil
 }
