@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
@@ -326,5 +328,59 @@ func TestListStoreDown(t *testing.T) {
 	_, err := fleet.List(context.Background(), streamstate.ListQuery{Statuses: []string{"active"}})
 	if err == nil || errors.Is(err, streamstate.ErrBadListQuery) || errors.Is(err, streamstate.ErrBadListCursor) {
 		t.Fatalf("List on a missing table = %v, want a store error", err)
+	}
+}
+
+// Streams at the bound of simulcast targets make items of about 150 KB:
+// DynamoDB ends a Query page at 1 MB, before the limit, so pages are short,
+// yet paging to the end returns every stream once and the answer stays
+// bounded.
+func TestListPagesOfHugeItems(t *testing.T) {
+	f := newFleetTable(t)
+	ctx := context.Background()
+	const streams = 12
+	for i := range streams {
+		targets := make(map[string]types.AttributeValue, streamstate.MaxSimulcastTargets)
+		for j := range streamstate.MaxSimulcastTargets {
+			targets[fmt.Sprintf("target-%04d-%s", j, strings.Repeat("x", 24))] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+				streamstate.AttrStatus:         &types.AttributeValueMemberS{Value: "broadcasting"},
+				streamstate.AttrLastEventID:    &types.AttributeValueMemberS{Value: fmt.Sprintf("ev-%s-%04d-%04d", strings.Repeat("e", 24), i, j)},
+				streamstate.AttrLastEventType:  &types.AttributeValueMemberS{Value: "video.live_stream.simulcast_target.broadcasting"},
+				streamstate.AttrLastOccurredAt: &types.AttributeValueMemberS{Value: fleetAt(j)},
+				streamstate.AttrStatusOrder:    &types.AttributeValueMemberS{Value: fleetAt(j) + "/03"},
+				streamstate.AttrUpdatedAt:      &types.AttributeValueMemberS{Value: fleetAt(j)},
+			}}
+		}
+		_, err := f.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(f.name), Item: map[string]types.AttributeValue{
+			streamstate.KeyStreamID:          &types.AttributeValueMemberS{Value: fmt.Sprintf("big-%02d", i)},
+			streamstate.AttrStatus:           &types.AttributeValueMemberS{Value: "active"},
+			streamstate.AttrLastOccurredAt:   &types.AttributeValueMemberS{Value: fleetAt(1000 + i)},
+			streamstate.AttrSimulcastTargets: &types.AttributeValueMemberM{Value: targets},
+		}})
+		if err != nil {
+			t.Fatalf("put big-%02d: %v", i, err)
+		}
+	}
+	fleet := &streamstate.Fleet{Client: f.client, Table: f.name}
+	p, err := fleet.List(ctx, streamstate.ListQuery{Statuses: []string{"active"}, Limit: streamstate.MaxListLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Streams) == 0 || len(p.Streams) >= streams || p.NextCursor == "" {
+		t.Fatalf("first page: %d streams, cursor %q; want a page cut short by DynamoDB's 1 MB, with a cursor", len(p.Streams), p.NextCursor)
+	}
+	for _, l := range p.Streams {
+		if len(l.SimulcastTargets) != streamstate.MaxSimulcastTargets {
+			t.Fatalf("stream %s lists %d targets, want %d", l.StreamID, len(l.SimulcastTargets), streamstate.MaxSimulcastTargets)
+		}
+	}
+	got := ids(listAll(t, fleet, streamstate.ListQuery{Statuses: []string{"active", "idle"}, Limit: streamstate.MaxListLimit}, false))
+	if len(got) != streams {
+		t.Fatalf("listed %d streams, want %d: %v", len(got), streams, got)
+	}
+	for i, id := range got {
+		if want := fmt.Sprintf("big-%02d", streams-1-i); id != want {
+			t.Fatalf("position %d: %s, want %s (most recent first)", i, id, want)
+		}
 	}
 }
