@@ -207,6 +207,9 @@ func observation(r eventstore.Record, res notify.Result, err error) metrics.Noti
 		Info:         res.Info,
 		ClockSkewed:  res.ClockSkewed,
 		PublishedAt:  res.PublishedAt,
+		// Set only when Process succeeded: a record that failed after
+		// its change left is counted when the retry sends it again.
+		ChangePublished: res.ChangePublished && err == nil,
 	}
 	occurred := res.OccurredAt
 	if occurred == "" {

@@ -32,6 +32,10 @@ const (
 	// ClockSkewed counts events whose createdAt was further ahead of our
 	// receive time than the tolerance, ordered by the receive time instead.
 	ClockSkewed = "ClockSkewed"
+	// ChangesPublished counts the status changes sent to the change feed
+	// (StreamChangesTopic): with StateUpdates beside it, it says the feed
+	// flows.
+	ChangesPublished = "ChangesPublished"
 	// AlertDelay is publish time minus the event's occurredAt (FastPix's
 	// createdAt), ms: FastPix's delivery, the webhook, the stream and the
 	// notifier together.
@@ -93,6 +97,8 @@ type NotifyRecord struct {
 	// ClockSkewed: createdAt was beyond the tolerance ahead of the receive
 	// time, and the event was ordered by the receive time.
 	ClockSkewed bool
+	// ChangePublished: the record's status change went to the change feed.
+	ChangePublished bool
 	// Failure is FailureState or FailurePublish when Outcome is "failed".
 	Failure string
 	// OccurredAt and PublishedAt give the alert delay (both set when
@@ -134,6 +140,9 @@ func (n Notifier) ObserveRecord(r NotifyRecord) {
 	}
 	if r.ClockSkewed {
 		count(ClockSkewed)
+	}
+	if r.ChangePublished {
+		count(ChangesPublished)
 	}
 	if r.StateUpdated {
 		count(StateUpdates)

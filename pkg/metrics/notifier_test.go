@@ -45,6 +45,7 @@ func TestNotifierMetrics(t *testing.T) {
 		{name: "untracked target", r: NotifyRecord{Outcome: "untracked", Simulcast: true}, want: []string{Untracked}},
 		{name: "unprocessable", r: NotifyRecord{Outcome: "unprocessable"}, want: []string{Unprocessable}},
 		{name: "clock skewed", r: NotifyRecord{Outcome: "suppressed", ClockSkewed: true}, want: []string{SuppressedStale, ClockSkewed}},
+		{name: "a change sent to the feed", r: NotifyRecord{Outcome: "recorded", Status: "idle", StateUpdated: true, ChangePublished: true}, want: []string{Recorded, ChangesPublished, StateUpdates}},
 		{name: "publish failed", r: NotifyRecord{Outcome: "failed", Failure: FailurePublish, StateUpdated: true, Status: "active"}, want: []string{PublishFailures, StateUpdates, StreamsWentLive}},
 		{name: "state failed", r: NotifyRecord{Outcome: "failed", Failure: FailureState}, want: []string{StateFailures}},
 		{name: "unreadable", r: NotifyRecord{Outcome: "unreadable"}, want: []string{Unreadable}},
