@@ -93,7 +93,7 @@ func FeedLine(c changefeed.Change) string {
 	}
 	previous := c.PreviousStatus
 	if previous == "" {
-		previous = "?"
+		previous = "(none)"
 	}
 	test := ""
 	if c.Test {

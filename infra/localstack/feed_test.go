@@ -21,7 +21,7 @@ func TestFeedLine(t *testing.T) {
 			// The first change of a target, on a test stream.
 			c: changefeed.Change{StreamID: "s-1", SimulcastTargetID: "t-1", Status: "created", EventID: "ev-2",
 				EventType: "video.live_stream.simulcast.created", OccurredAt: "2024-04-02T11:18:12.722812836Z", Test: true},
-			want: "2024-04-02 11:18:12.722Z  stream s-1 target t-1 (test): ? -> created  (video.live_stream.simulcast.created ev-2)",
+			want: "2024-04-02 11:18:12.722Z  stream s-1 target t-1 (test): (none) -> created  (video.live_stream.simulcast.created ev-2)",
 		},
 		{
 			c:    changefeed.Change{StreamID: "s-1", PreviousStatus: "idle", Status: "deleted", EventID: "ev-9", EventType: "video.live_stream.deleted", OccurredAt: "odd"},

@@ -177,8 +177,8 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, changesPath strin
 	}
 	fmt.Fprintf(w, "  Alert inbox     %s   subscribed to the alert topics; alerts are printed here\n", st.Inbox.URL)
 	if st.Feed != nil {
-		fmt.Fprintf(w, "  Change feed     %s   subscribed to %s: every status change, one line each, in\n", st.Feed.URL, st.ChangesTopic)
-		fmt.Fprintf(w, "                    %s   (watch it: tail -f %s)\n", changesPath, changesPath)
+		fmt.Fprintf(w, "  Change feed     %s   subscribed to %s; one line per status change in\n", st.Feed.URL, st.ChangesTopic[strings.LastIndex(st.ChangesTopic, ":")+1:])
+		fmt.Fprintf(w, "                    %s   (watch it: tail -f that file)\n", changesPath)
 	}
 	fmt.Fprintf(w, "  Alert routes    %s\n", strings.Join(st.Routes.Types(), ", "))
 	if devSecret {
