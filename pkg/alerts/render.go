@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 )
@@ -25,6 +26,9 @@ const (
 	AttrStreamID    = "streamId"
 	AttrWorkspaceID = "workspaceId"
 	AttrTest        = "test"
+	// AttrAlert is the kind of a lifecycle alert the rules decided (live,
+	// recovery, disconnected, unstable); absent on other alerts.
+	AttrAlert = "alert"
 )
 
 // Alert is what an alert says, taken from a stored record's fields.
@@ -40,6 +44,48 @@ type Alert struct {
 	Status     string
 	OccurredAt string // eventstore.TimeLayout (RFC 3339)
 	Test       bool
+
+	// Kind is set on a stream's lifecycle alerts, as pkg/alertrules decided
+	// them (FromRule); empty on an event alerted as it is (simulcast
+	// targets, types routed by configuration only).
+	Kind alertrules.Kind
+	// PreviousStatus is the stream's status before the transition.
+	PreviousStatus string
+	// LiveFor (disconnected): how long the stream had been live; Grace: how
+	// long the disconnect was held before it was alerted.
+	LiveFor, Grace time.Duration
+	// DownFor (recovery): from the alerted disconnect to the active.
+	DownFor time.Duration
+	// Drops within Window (unstable).
+	Drops  int
+	Window time.Duration
+	// SimulcastTargets (live, recovery) are the stream's simulcast targets
+	// the state knows, by id.
+	SimulcastTargets []Target
+}
+
+// Target is a simulcast target named in a live alert.
+type Target struct {
+	ID     string `json:"id"`
+	Status string `json:"status,omitempty"`
+}
+
+// FromRule is the alert of a rules' decision r about base's stream: base
+// gives the stream, workspace and test flag (FromRecord of any event of the
+// stream), r what happened. The event type is the one r is about (the
+// reconnection's for an unstable alert).
+func FromRule(base Alert, r alertrules.Alert) Alert {
+	a := base
+	a.Kind = r.Kind
+	a.EventID = r.EventID
+	a.OccurredAt = eventstore.FormatTime(r.OccurredAt)
+	a.Status = r.Status
+	a.Type = "video.live_stream." + r.Status
+	a.SimulcastID = ""
+	a.PreviousStatus = r.PreviousStatus
+	a.LiveFor, a.Grace, a.DownFor = r.LiveFor, r.Grace, r.DownFor
+	a.Drops, a.Window = r.Drops, r.Window
+	return a
 }
 
 // FromRecord builds the alert of a stored record whose resulting status is
@@ -85,7 +131,18 @@ type defaultBody struct {
 	Status            string    `json:"status"`
 	OccurredAt        string    `json:"occurredAt"`
 	Test              bool      `json:"test"`
+	// The facts of a lifecycle alert, for programs: the same as people read.
+	Alert            alertrules.Kind `json:"alert,omitempty"`
+	PreviousStatus   string          `json:"previousStatus,omitempty"`
+	LiveForSeconds   int64           `json:"liveForSeconds,omitempty"`
+	GraceSeconds     int64           `json:"graceSeconds,omitempty"`
+	DownForSeconds   int64           `json:"downForSeconds,omitempty"`
+	Drops            int             `json:"drops,omitempty"`
+	WindowSeconds    int64           `json:"windowSeconds,omitempty"`
+	SimulcastTargets []Target        `json:"simulcastTargets,omitempty"`
 }
+
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }
 
 type workspace struct {
 	ID   string `json:"id,omitempty"`
@@ -106,13 +163,21 @@ func Render(a Alert) Message {
 		Status:            a.Status,
 		OccurredAt:        a.OccurredAt,
 		Test:              a.Test,
+		Alert:             a.Kind,
+		PreviousStatus:    a.PreviousStatus,
+		LiveForSeconds:    seconds(a.LiveFor),
+		GraceSeconds:      seconds(a.Grace),
+		DownForSeconds:    seconds(a.DownFor),
+		Drops:             a.Drops,
+		WindowSeconds:     seconds(a.Window),
+		SimulcastTargets:  a.SimulcastTargets,
 	})
 	if err != nil {
 		// Strings and a bool always marshal; keep a valid document anyway.
 		def = []byte(`{"eventId":` + quote(a.EventID) + `}`)
 	}
 	attrs := map[string]string{AttrTest: fmt.Sprint(a.Test)}
-	for name, v := range map[string]string{AttrEventType: a.Type, AttrStreamID: a.StreamID, AttrWorkspaceID: a.WorkspaceID} {
+	for name, v := range map[string]string{AttrEventType: a.Type, AttrStreamID: a.StreamID, AttrWorkspaceID: a.WorkspaceID, AttrAlert: string(a.Kind)} {
 		if v != "" {
 			attrs[name] = v
 		}
@@ -133,6 +198,12 @@ func quote(s string) string {
 
 // tag is the short upper-case word an SMS and a subject start with.
 func tag(a Alert) string {
+	switch a.Kind {
+	case alertrules.KindRecovery:
+		return "LIVE again"
+	case alertrules.KindUnstable:
+		return "UNSTABLE"
+	}
 	action := fastpix.Action(a.Type)
 	if fastpix.IsSimulcast(a.Type) {
 		if action == "broadcasting" {
@@ -152,6 +223,23 @@ func tag(a Alert) string {
 // headline is the email's first sentence.
 func headline(a Alert) string {
 	stream := "Stream " + orNone(a.StreamID)
+	switch a.Kind {
+	case alertrules.KindRecovery:
+		return stream + " is live again, back after " + FormatDuration(a.DownFor) + "."
+	case alertrules.KindUnstable:
+		return stream + " is unstable: it dropped " + dropped(a) + "."
+	case alertrules.KindDisconnected:
+		h := stream + " disconnected: its encoder stopped sending"
+		switch {
+		case a.LiveFor > 0 && a.Grace > 0:
+			h += ", after " + FormatDuration(a.LiveFor) + " live, and did not reconnect within " + FormatDuration(a.Grace)
+		case a.LiveFor > 0:
+			h += ", after " + FormatDuration(a.LiveFor) + " live"
+		case a.Grace > 0:
+			h += ", and did not reconnect within " + FormatDuration(a.Grace)
+		}
+		return h + "."
+	}
 	if fastpix.IsSimulcast(a.Type) {
 		t := "Simulcast target " + orNone(a.SimulcastID) + " of stream " + orNone(a.StreamID)
 		if a.Status == "broadcasting" {
@@ -192,7 +280,11 @@ func email(a Alert) string {
 			fmt.Fprintf(&b, "%-18s%s\n", k+":", oneLine(v))
 		}
 	}
-	row("What happened", a.Type+" (status: "+a.Status+")")
+	what := a.Type + " (status: " + a.Status + ")"
+	if a.PreviousStatus != "" {
+		what = a.Type + " (status: " + a.PreviousStatus + " -> " + a.Status + ")"
+	}
+	row("What happened", what)
 	when := a.OccurredAt
 	if t, ok := occurred(a); ok {
 		when = t.Format("Monday 2 January 2006, 15:04:05 UTC")
@@ -209,6 +301,29 @@ func email(a Alert) string {
 	}
 	row("Workspace", ws)
 	row("Event id", a.EventID)
+	if a.LiveFor > 0 {
+		row("Live for", FormatDuration(a.LiveFor))
+	}
+	if a.Kind == alertrules.KindRecovery {
+		row("Down for", FormatDuration(a.DownFor))
+	}
+	if a.Kind == alertrules.KindUnstable {
+		row("Brief drops", dropped(a))
+	}
+	if len(a.SimulcastTargets) > 0 {
+		ts := make([]string, 0, len(a.SimulcastTargets))
+		for _, t := range a.SimulcastTargets {
+			if t.Status != "" {
+				ts = append(ts, t.ID+" ("+t.Status+")")
+			} else {
+				ts = append(ts, t.ID)
+			}
+		}
+		row("Targets", strings.Join(ts, ", "))
+	}
+	if a.Kind == alertrules.KindUnstable {
+		b.WriteString("\nEach drop was shorter than the grace, so none was alerted on its own: the encoder's\nconnection needs a look.\n")
+	}
 	if a.Test {
 		b.WriteString("\nThis event is about a test stream.\n")
 	}
@@ -251,6 +366,17 @@ func summary(a Alert, withTime bool, keep func(rune) bool, max int) string {
 		b.WriteString(" target ")
 		b.WriteString(ShortID(a.SimulcastID))
 	}
+	// A recovery and an unstable alert say what happened in place of the
+	// status word.
+	said := true
+	switch a.Kind {
+	case alertrules.KindRecovery:
+		b.WriteString(" back after " + FormatDuration(a.DownFor))
+	case alertrules.KindUnstable:
+		b.WriteString(" dropped " + dropped(a))
+	default:
+		said = false
+	}
 	ws := a.WorkspaceName
 	if ws == "" {
 		ws = ShortID(a.WorkspaceID)
@@ -260,12 +386,17 @@ func summary(a Alert, withTime bool, keep func(rune) bool, max int) string {
 		b.WriteString(cut(oneLine(ws), 24))
 		b.WriteString(")")
 	}
-	b.WriteString(" ")
-	b.WriteString(cut(a.Status, 20))
+	if !said {
+		b.WriteString(" ")
+		b.WriteString(cut(a.Status, 20))
+	}
 	if t, ok := occurred(a); ok && withTime {
 		b.WriteString(" ")
 		b.WriteString(t.Format("15:04"))
 		b.WriteString(" UTC")
+	}
+	if a.Kind == alertrules.KindDisconnected && a.LiveFor > 0 {
+		b.WriteString(" after " + FormatDuration(a.LiveFor) + " live")
 	}
 	out := strings.Map(func(r rune) rune {
 		if keep(r) {
@@ -308,3 +439,33 @@ var gsm7Set = func() map[rune]bool {
 // IsGSM7Basic reports whether r is a printable character of the GSM-7
 // basic set (one septet; no escape to the extension table).
 func IsGSM7Basic(r rune) bool { return gsm7Set[r] }
+
+// dropped is "3 times in 10 min".
+func dropped(a Alert) string {
+	w := FormatDuration(a.Window)
+	if a.Window > 0 && a.Window%time.Minute == 0 {
+		w = fmt.Sprintf("%d min", a.Window/time.Minute)
+	}
+	return fmt.Sprintf("%d times in %s", a.Drops, w)
+}
+
+// FormatDuration writes d short, to the second, in GSM-7 and ASCII: "45s",
+// "4m10s", "4m", "1h2m" (seconds left out from an hour on).
+func FormatDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	d = d.Truncate(time.Second)
+	h, m, sec := int64(d/time.Hour), int64(d%time.Hour/time.Minute), int64(d%time.Minute/time.Second)
+	switch {
+	case h > 0 && m > 0:
+		return fmt.Sprintf("%dh%dm", h, m)
+	case h > 0:
+		return fmt.Sprintf("%dh", h)
+	case m > 0 && sec > 0:
+		return fmt.Sprintf("%dm%ds", m, sec)
+	case m > 0:
+		return fmt.Sprintf("%dm", m)
+	}
+	return fmt.Sprintf("%ds", sec)
+}
