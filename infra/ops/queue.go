@@ -148,10 +148,30 @@ func (q *QueryQueue) CreateQueue(ctx context.Context, name string) (string, erro
 // Send puts a message on the queue (what Lambda does with a failed batch;
 // the tests and the local stack use it).
 func (q *QueryQueue) Send(ctx context.Context, body string) error {
-	if err := q.call(ctx, url.Values{"Action": {"SendMessage"}, "QueueUrl": {q.URL}, "MessageBody": {body}}, nil); err != nil {
-		return fmt.Errorf("ops: send to %s: %w", q.URL, err)
+	_, err := q.SendMessage(ctx, &sqs.SendMessageInput{MessageBody: aws.String(body)})
+	return err
+}
+
+// SendMessage is the SQS client's SendMessage over the query protocol
+// (body and DelaySeconds; in.QueueUrl, when set, over q.URL), so code
+// written against the SDK's client, such as the held disconnects' queue
+// (pkg/checkqueue), sends to goaws unchanged. goaws honours DelaySeconds.
+func (q *QueryQueue) SendMessage(ctx context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	u := q.URL
+	if in.QueueUrl != nil {
+		u = aws.ToString(in.QueueUrl)
 	}
-	return nil
+	form := url.Values{"Action": {"SendMessage"}, "QueueUrl": {u}, "MessageBody": {aws.ToString(in.MessageBody)}}
+	if in.DelaySeconds > 0 {
+		form.Set("DelaySeconds", strconv.Itoa(int(in.DelaySeconds)))
+	}
+	var out struct {
+		ID string `xml:"SendMessageResult>MessageId"`
+	}
+	if err := q.call(ctx, form, &out); err != nil {
+		return nil, fmt.Errorf("ops: send to %s: %w", u, err)
+	}
+	return &sqs.SendMessageOutput{MessageId: aws.String(out.ID)}, nil
 }
 
 // Receive implements Queue.
