@@ -220,7 +220,7 @@ func TestProcessReportsTheTransition(t *testing.T) {
 		{delivery{"d", "disconnected", ts(time.Second), time.Second}, streamstate.Transition{Previous: "active", Current: "disconnected"}},
 	} {
 		res, err := n.Process(ctx, step.d.record())
-		if err != nil || !res.StateUpdated || res.Transition != step.want {
+		if err != nil || !res.StateUpdated || res.Transition.Previous != step.want.Previous || res.Transition.Current != step.want.Current {
 			t.Errorf("%s: %+v, %v; want transition %+v", step.d.id, res, err, step.want)
 		}
 	}

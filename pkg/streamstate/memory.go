@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 )
 
 // Apply applies u to st in memory by the very rules Store.Apply writes as
@@ -25,12 +26,12 @@ func (st *State) Apply(u Update) (Transition, error) {
 		return Transition{}, nil
 	case u.SimulcastID == "":
 		if sameEvent(st.StatusOrder, st.LastOccurredAt, st.LastEventID, u) {
-			return Transition{Previous: st.PreviousStatus, Current: st.Status, Repeated: true}, nil
+			return Transition{Previous: st.PreviousStatus, Current: st.Status, Repeated: true, Rules: st.rules, Targets: maps.Clone(st.SimulcastTargets)}, nil
 		}
 		if !statusBefore(st.StatusOrder, st.LastOccurredAt, st.LastEventID, u) {
 			return Transition{}, fmt.Errorf("%w: stream %s, event %s", ErrStale, u.StreamID, u.EventID)
 		}
-		tr := Transition{Previous: st.Status, Current: u.Status}
+		tr := Transition{Previous: st.Status, Current: u.Status, Rules: st.rules, Targets: maps.Clone(st.SimulcastTargets)}
 		if u.WorkspaceID != "" {
 			st.WorkspaceID = u.WorkspaceID
 		}

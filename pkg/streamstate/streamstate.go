@@ -35,6 +35,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/streamhook/fastpix-receiver/internal/ddbitem"
+	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 )
 
@@ -154,6 +155,11 @@ type Transition struct {
 	// keeps no such thing, so for a target Previous is then the status the
 	// event itself set.
 	Repeated bool
+	// Rules is the alert rules' memory the stream's item held, and Targets
+	// its simulcast targets (a stream's own transition only): the item comes
+	// back whole with the write, so the notifier decides without a read.
+	Rules   Rules
+	Targets map[string]Target
 }
 
 // Target is the latest known state of one simulcast target.
@@ -183,6 +189,11 @@ type State struct {
 	DetailOccurredAt string            `json:"detailOccurredAt,omitempty"`
 	UpdatedAt        string            `json:"updatedAt,omitempty"`
 	SimulcastTargets map[string]Target `json:"simulcastTargets"`
+	// Alerting is what the alert rules remember of the stream (when it went
+	// live, a held disconnect, the alerted one, recent brief drops); absent
+	// until they have decided something.
+	Alerting *alertrules.Memory `json:"alerting,omitempty"`
+	rules    Rules
 }
 
 // Applier moves a stream's state forward. Apply returns what the update
@@ -369,20 +380,24 @@ func (s *Store) applyStream(ctx context.Context, u Update) (Transition, error) {
 		ConditionExpression:       aws.String(streamCondition),
 		ExpressionAttributeNames:  anames,
 		ExpressionAttributeValues: values,
-		// The old status comes back with the write: the transition is
-		// known without a read.
-		ReturnValues: types.ReturnValueUpdatedOld,
+		// The old item comes back with the write: the transition, the
+		// alert rules' memory and the targets are known without a read.
+		ReturnValues: types.ReturnValueAllOld,
 		// On a failed condition, the old item tells the same event again
 		// from a stale one.
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
-		return Transition{Previous: ddbitem.String(out.Attributes, AttrStatus), Current: u.Status}, nil
+		old := StateFromItem(out.Attributes)
+		return Transition{Previous: old.Status, Current: u.Status, Rules: old.rules, Targets: old.SimulcastTargets}, nil
 	}
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		if sameEvent(ddbitem.String(ccf.Item, AttrStatusOrder), ddbitem.String(ccf.Item, AttrLastOccurredAt), ddbitem.String(ccf.Item, AttrLastEventID), u) {
-			return Transition{Previous: ddbitem.String(ccf.Item, AttrPreviousStatus), Current: ddbitem.String(ccf.Item, AttrStatus), Repeated: true}, nil
+			return Transition{
+				Previous: ddbitem.String(ccf.Item, AttrPreviousStatus), Current: ddbitem.String(ccf.Item, AttrStatus), Repeated: true,
+				Rules: RulesFromItem(ccf.Item), Targets: StateFromItem(ccf.Item).SimulcastTargets,
+			}, nil
 		}
 		return Transition{}, fmt.Errorf("%w: stream %s, event %s at %s", ErrStale, u.StreamID, u.EventID, u.OccurredAt)
 	}
@@ -588,6 +603,10 @@ func StateFromItem(item map[string]types.AttributeValue) State {
 		DetailOccurredAt: ddbitem.String(item, AttrDetailOccurredAt),
 		UpdatedAt:        ddbitem.String(item, AttrUpdatedAt),
 		SimulcastTargets: map[string]Target{},
+		rules:            RulesFromItem(item),
+	}
+	if _, ok := item[AttrAlerting]; ok {
+		st.Alerting = &st.rules.Memory
 	}
 	if m, ok := item[AttrSimulcastTargets].(*types.AttributeValueMemberM); ok {
 		for id, v := range m.Value {
