@@ -14,8 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
+	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/changefeed"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
@@ -50,6 +52,12 @@ const (
 	// alert, since nothing can tell whether it is stale. The event stays in
 	// the events table.
 	Untracked Outcome = "untracked"
+	// Held: a disconnect held for the grace (Rules): its check is queued,
+	// nothing is sent now.
+	Held Outcome = "held"
+	// BriefDrop: a reconnection within the grace of a held disconnect
+	// (Rules): nothing is sent, the drop is counted.
+	BriefDrop Outcome = "brief_drop"
 	// Unprocessable: the record can never be processed (the state store
 	// refused the update as invalid): logged, counted and skipped, never
 	// retried. Process returns it with an error wrapping ErrUnprocessable.
@@ -66,7 +74,7 @@ const (
 
 // Outcomes lists every Outcome, in the batch summary's order.
 func Outcomes() []Outcome {
-	return []Outcome{Published, Suppressed, TestSkipped, Recorded, Stale, Untracked, Unprocessable, Failed, Unreadable, Ignored}
+	return []Outcome{Published, Suppressed, TestSkipped, Recorded, Stale, Untracked, Held, BriefDrop, Unprocessable, Failed, Unreadable, Ignored}
 }
 
 // Errors of Process. ErrState and ErrPublish mean "retry this record": the
@@ -113,6 +121,13 @@ type Result struct {
 	// PublishedAt is when SNS accepted the alert (Published only): minus
 	// OccurredAt, it is the alert's end-to-end delay.
 	PublishedAt time.Time
+	// Alerts are the kinds of the rules' alerts published (Rules).
+	Alerts []alertrules.Kind
+	// HeldFor is the delay of the check queued for a held disconnect.
+	HeldFor time.Duration
+	// BriefDrop: a reconnection within the grace; Replay: the rules had
+	// already decided this event (a retried record) and decided the same.
+	BriefDrop, Replay bool
 }
 
 // Notifier processes stored events. State, Publisher and Routes are
@@ -134,6 +149,10 @@ type Notifier struct {
 	// target's status, notable or not, test streams included (subscribers
 	// filter on the test attribute); nil publishes none.
 	Changes changefeed.Publisher
+	// Rules, when set, decides the alerts of a stream's lifecycle by the
+	// alert rules (held disconnects, recoveries, unstable encoders); nil
+	// alerts every routed event as it comes.
+	Rules *Rules
 	// Logger gets one line per record (slog.Default() when nil).
 	Logger *slog.Logger
 	// Now is the clock of PublishedAt (time.Now when nil).
@@ -298,7 +317,11 @@ func (n *Notifier) Process(ctx context.Context, r eventstore.Record) (Result, er
 		return res, err
 	}
 	res.ChangePublished = n.Changes != nil && isChange(ordered, res)
+	ruled := n.ruled(res, e)
 	topic, notable := n.Routes.Topic(r.Type)
+	if ruled && replacedByRules(r.Type) {
+		topic, notable = "", false
+	}
 	res.Topic = topic
 	switch {
 	case untracked:
@@ -318,6 +341,15 @@ func (n *Notifier) Process(ctx context.Context, r eventstore.Record) (Result, er
 		}
 		res.Outcome = Published
 		res.PublishedAt = n.now()
+	}
+	if ruled {
+		if err := n.applyRules(ctx, ordered, &res); err != nil {
+			if errors.Is(err, ErrUnprocessable) {
+				res.Outcome = Unprocessable
+				n.log(ctx, ordered, res, slog.String("error", err.Error()))
+			}
+			return res, err
+		}
 	}
 	n.log(ctx, ordered, res)
 	return res, nil
@@ -390,6 +422,19 @@ func (n *Notifier) log(ctx context.Context, r eventstore.Record, res Result, ext
 	}
 	if res.StateUpdated && !res.Info {
 		attrs = append(attrs, slog.String("previousStatus", res.Transition.Previous))
+	}
+	if len(res.Alerts) > 0 {
+		kinds := make([]string, len(res.Alerts))
+		for i, k := range res.Alerts {
+			kinds[i] = string(k)
+		}
+		attrs = append(attrs, slog.String("alerts", strings.Join(kinds, ",")))
+	}
+	if res.HeldFor > 0 {
+		attrs = append(attrs, slog.String("checkIn", res.HeldFor.String()))
+	}
+	if res.BriefDrop {
+		attrs = append(attrs, slog.Bool("briefDrop", true))
 	}
 	attrs = append(attrs, extra...)
 	level, msg := slog.LevelInfo, "event processed"
