@@ -19,7 +19,8 @@ var functions = []struct {
 	env []string // the variables the function's ConfigFromEnv (internal/app) reads
 }{
 	{"WebhookFunction", []string{"EVENTS_TABLE", "RETENTION_DAYS", "FASTPIX_WEBHOOK_SECRET_ARN"}},
-	{"NotifierFunction", []string{"STATE_TABLE", "ALERT_ROUTES", "PUBLISH_TEST_EVENTS", "CHANGES_TOPIC_ARN"}},
+	{"NotifierFunction", []string{"STATE_TABLE", "ALERT_ROUTES", "PUBLISH_TEST_EVENTS", "CHANGES_TOPIC_ARN",
+		"DISCONNECT_GRACE_SECONDS", "FLAP_THRESHOLD", "FLAP_WINDOW_MINUTES", "DISCONNECT_CHECK_QUEUE_URL"}},
 	{"StreamsFunction", []string{"EVENTS_TABLE", "STATE_TABLE"}},
 }
 
@@ -400,6 +401,7 @@ func TestLeastPrivilege(t *testing.T) {
 			{"sns:Publish", "StreamLiveTopic"},
 			{"sns:Publish", "StreamChangesTopic"},
 			{"sqs:SendMessage", "NotifierDeadLetterQueue.Arn"},
+			{"sqs:SendMessage", "DisconnectCheckQueue.Arn"},
 		},
 		"StreamsFunction": {
 			{"dynamodb:GetItem", "StreamStateTable.Arn"},
@@ -606,6 +608,7 @@ func TestAlarms(t *testing.T) {
 		{"AWS/ApiGateway", "5xx", "ApiId", "HttpApi"},
 		{"AWS/Lambda", "IteratorAge", "FunctionName", "NotifierFunction"},
 		{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "NotifierDeadLetterQueue.QueueName"},
+		{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "DisconnectCheckDeadLetterQueue.QueueName"},
 	} {
 		if !got[w] {
 			t.Errorf("no alarm on %s %s by %s %s", w.namespace, w.metric, w.dimension, w.target)

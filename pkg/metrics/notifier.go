@@ -50,6 +50,10 @@ const (
 	// otherwise. RecordsRetried counts the records reported.
 	BatchFailures  = "BatchFailures"
 	RecordsRetried = "RecordsRetried"
+	// DisconnectsHeld counts disconnects held for the grace (their check
+	// queued); BriefDrops the reconnections within it, which sent nothing.
+	DisconnectsHeld = "DisconnectsHeld"
+	BriefDrops      = "BriefDrops"
 )
 
 // Failure kinds of a record (NotifyRecord.Failure).
@@ -68,6 +72,8 @@ var outcomeMetrics = map[notify.Outcome]string{
 	notify.Recorded:      Recorded,
 	notify.Stale:         StaleEvents,
 	notify.Untracked:     Untracked,
+	notify.Held:          DisconnectsHeld,
+	notify.BriefDrop:     BriefDrops,
 	notify.Unprocessable: Unprocessable,
 	notify.Unreadable:    Unreadable,
 	notify.Ignored:       Ignored,

@@ -49,6 +49,8 @@ func TestNotifierMetrics(t *testing.T) {
 		{name: "publish failed", r: NotifyRecord{Outcome: "failed", Failure: FailurePublish, StateUpdated: true, Status: "active"}, want: []string{PublishFailures, StateUpdates, StreamsWentLive}},
 		{name: "state failed", r: NotifyRecord{Outcome: "failed", Failure: FailureState}, want: []string{StateFailures}},
 		{name: "unreadable", r: NotifyRecord{Outcome: "unreadable"}, want: []string{Unreadable}},
+		{name: "disconnect held", r: NotifyRecord{Outcome: "held", Status: "disconnected", StateUpdated: true}, want: []string{DisconnectsHeld, StateUpdates, StreamsDisconnected}},
+		{name: "brief drop", r: NotifyRecord{Outcome: "brief_drop", Status: "active", StateUpdated: true}, want: []string{BriefDrops, StateUpdates, StreamsWentLive}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
