@@ -48,61 +48,81 @@ const DemoSimulcastID = "5d7b3a52-demo-4c1e-9b1a-simulcast001"
 
 const constructedNote = "constructed for the local demo; not in FastPix's original description"
 
+// demoSeed is the original description's created event, which every
+// constructed event of the demo copies its envelope and stream from.
+type demoSeed struct {
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	Object      json.RawMessage `json:"object"`
+	Environment json.RawMessage `json:"environment"`
+	Data        map[string]any  `json:"data"`
+	CreatedAt   time.Time       `json:"createdAt"`
+}
+
+func readSeed() (demoSeed, error) {
+	var seed demoSeed
+	if err := json.Unmarshal(seedCreated, &seed); err != nil {
+		return demoSeed{}, fmt.Errorf("localstack: read the seed event: %w", err)
+	}
+	streamID, _ := seed.Data["streamId"].(string)
+	if streamID != DemoStreamID {
+		return demoSeed{}, fmt.Errorf("localstack: the seed event's stream is %q, want %q", streamID, DemoStreamID)
+	}
+	return seed, nil
+}
+
+// build is a constructed event, in the seed's envelope, created at at; its
+// id is derived from idSeed and step, so the same two give the same event.
+func (seed demoSeed) build(idSeed, step, typ string, at time.Time, data map[string]any) (Delivery, error) {
+	sum := sha256.Sum256([]byte(idSeed + "/" + step))
+	h := hex.EncodeToString(sum[:16])
+	id := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	env := struct {
+		Type        string          `json:"type"`
+		RequestID   any             `json:"request_id"`
+		Object      json.RawMessage `json:"object"`
+		ID          string          `json:"id"`
+		Environment json.RawMessage `json:"environment"`
+		Data        map[string]any  `json:"data"`
+		CreatedAt   string          `json:"createdAt"`
+		Attempts    []any           `json:"attempts"`
+	}{typ, nil, seed.Object, id, seed.Environment, data, at.UTC().Format(time.RFC3339Nano), []any{}}
+	body, err := json.MarshalIndent(env, "", "  ")
+	if err != nil {
+		return Delivery{}, fmt.Errorf("localstack: build demo event %s: %w", step, err)
+	}
+	return Delivery{Type: typ, EventID: id, Body: body, Constructed: true, Note: constructedNote}, nil
+}
+
+// live is the stream's data in status.
+func (seed demoSeed) live(status string) map[string]any {
+	d := make(map[string]any, len(seed.Data)+1)
+	for k, v := range seed.Data {
+		d[k] = v
+	}
+	d["status"] = status
+	d["metadata"] = map[string]any{"demo": constructedNote}
+	return d
+}
+
 // Demo is a realistic life of the original description's stream: created
 // (the original payload), a simulcast target created, connected, the
 // target starting, active, the target broadcasting, a retried delivery of
 // "active", disconnected, an "active" created before the disconnect but
 // delivered after it, and idle.
 func Demo() ([]Delivery, error) {
-	var seed struct {
-		ID          string          `json:"id"`
-		Type        string          `json:"type"`
-		Object      json.RawMessage `json:"object"`
-		Environment json.RawMessage `json:"environment"`
-		Data        map[string]any  `json:"data"`
-		CreatedAt   time.Time       `json:"createdAt"`
-	}
-	if err := json.Unmarshal(seedCreated, &seed); err != nil {
-		return nil, fmt.Errorf("localstack: read the seed event: %w", err)
-	}
-	streamID, _ := seed.Data["streamId"].(string)
-	if streamID != DemoStreamID {
-		return nil, fmt.Errorf("localstack: the seed event's stream is %q, want %q", streamID, DemoStreamID)
+	seed, err := readSeed()
+	if err != nil {
+		return nil, err
 	}
 	t0 := seed.CreatedAt
 
-	// A constructed event, in the seed's envelope; ids are derived from the
-	// seed's so that every run sends the same events (a second run shows
-	// every delivery as a duplicate).
+	// Ids are derived from the seed's so that every run sends the same
+	// events (a second run shows every delivery as a duplicate).
 	build := func(step, typ string, at time.Duration, data map[string]any) (Delivery, error) {
-		sum := sha256.Sum256([]byte(seed.ID + "/" + step))
-		h := hex.EncodeToString(sum[:16])
-		id := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-		env := struct {
-			Type        string          `json:"type"`
-			RequestID   any             `json:"request_id"`
-			Object      json.RawMessage `json:"object"`
-			ID          string          `json:"id"`
-			Environment json.RawMessage `json:"environment"`
-			Data        map[string]any  `json:"data"`
-			CreatedAt   string          `json:"createdAt"`
-			Attempts    []any           `json:"attempts"`
-		}{typ, nil, seed.Object, id, seed.Environment, data, t0.Add(at).UTC().Format(time.RFC3339Nano), []any{}}
-		body, err := json.MarshalIndent(env, "", "  ")
-		if err != nil {
-			return Delivery{}, fmt.Errorf("localstack: build demo event %s: %w", step, err)
-		}
-		return Delivery{Type: typ, EventID: id, Body: body, Constructed: true, Note: constructedNote}, nil
+		return seed.build(seed.ID, step, typ, t0.Add(at), data)
 	}
-	live := func(status string) map[string]any {
-		d := make(map[string]any, len(seed.Data)+1)
-		for k, v := range seed.Data {
-			d[k] = v
-		}
-		d["status"] = status
-		d["metadata"] = map[string]any{"demo": constructedNote}
-		return d
-	}
+	live := seed.live
 	target := func() map[string]any {
 		return map[string]any{
 			"simulcastId":  DemoSimulcastID,
@@ -181,33 +201,47 @@ func SendDemo(ctx context.Context, baseURL, secret string, out io.Writer) ([]Sen
 	if out == nil {
 		out = io.Discard
 	}
-	url := strings.TrimRight(baseURL, "/") + WebhookPath
-	client := &http.Client{Timeout: 15 * time.Second}
 	var sent []Sent
 	for i, d := range deliveries {
-		sig, err := fastpix.Sign(secret, d.Body)
+		s, err := post(ctx, baseURL, secret, d)
 		if err != nil {
-			return sent, fmt.Errorf("localstack: sign the demo: %w", err)
+			return sent, fmt.Errorf("localstack: demo event %d (%s): %w", i+1, d.Type, err)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(d.Body))
-		if err != nil {
-			return sent, fmt.Errorf("localstack: demo request: %w", err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(fastpix.SignatureHeader, sig)
-		resp, err := client.Do(req)
-		if err != nil {
-			return sent, fmt.Errorf("localstack: post demo event %d (%s) to %s: %w", i+1, d.Type, url, err)
-		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		s := Sent{Delivery: d, Status: resp.StatusCode, Answer: strings.TrimSpace(string(body))}
 		sent = append(sent, s)
-		origin := "original"
-		if d.Constructed {
-			origin = "constructed"
-		}
-		fmt.Fprintf(out, "%2d  %-42s %-11s %d %s\n      %s\n", i+1, d.Type, origin, s.Status, s.Answer, d.Note)
+		printSent(out, i+1, s)
 	}
 	return sent, nil
+}
+
+// demoClient posts the demo's deliveries.
+var demoClient = &http.Client{Timeout: 15 * time.Second}
+
+// post sends one delivery, signed with secret, to baseURL's webhook route.
+func post(ctx context.Context, baseURL, secret string, d Delivery) (Sent, error) {
+	sig, err := fastpix.Sign(secret, d.Body)
+	if err != nil {
+		return Sent{}, fmt.Errorf("sign: %w", err)
+	}
+	url := strings.TrimRight(baseURL, "/") + WebhookPath
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(d.Body))
+	if err != nil {
+		return Sent{}, fmt.Errorf("request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(fastpix.SignatureHeader, sig)
+	resp, err := demoClient.Do(req)
+	if err != nil {
+		return Sent{}, fmt.Errorf("post to %s: %w", url, err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	return Sent{Delivery: d, Status: resp.StatusCode, Answer: strings.TrimSpace(string(body))}, nil
+}
+
+func printSent(out io.Writer, n int, s Sent) {
+	origin := "original"
+	if s.Constructed {
+		origin = "constructed"
+	}
+	fmt.Fprintf(out, "%2d  %-42s %-11s %d %s\n      %s\n", n, s.Type, origin, s.Status, s.Answer, s.Note)
 }
