@@ -11,6 +11,7 @@ import (
 	"github.com/streamhook/fastpix-receiver/internal/app/notifier"
 	"github.com/streamhook/fastpix-receiver/internal/app/streams"
 	"github.com/streamhook/fastpix-receiver/internal/app/webhook"
+	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
@@ -26,6 +27,7 @@ func TestConfigFromEnv(t *testing.T) {
 		topic   = "arn:aws:sns:us-east-1:123456789012:live"
 		routes  = `{"video.live_stream.active":"` + topic + `"}`
 		changes = "arn:aws:sns:us-east-1:123456789012:changes"
+		queue   = "https://sqs.us-east-1.amazonaws.com/123456789012/checks"
 	)
 	read := map[string]func(getenv func(string) string) (any, error){
 		"webhook":  func(g func(string) string) (any, error) { return webhook.ConfigFromEnv(g) },
@@ -55,13 +57,22 @@ func TestConfigFromEnv(t *testing.T) {
 			wantErr: []string{"EVENTS_TABLE is not set", `RETENTION_DAYS must be a positive whole number, got "90d"`}},
 
 		{fn: "notifier", name: "defaults: no routes, test events published", env: map[string]string{"STATE_TABLE": "state"},
-			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{}, PublishTestEvents: true, ClockSkewTolerance: notify.DefaultClockSkewTolerance}},
+			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{}, PublishTestEvents: true, ClockSkewTolerance: notify.DefaultClockSkewTolerance, Rules: alertrules.Defaults()}},
 		{fn: "notifier", name: "clock skew tolerance", env: map[string]string{"STATE_TABLE": "state", "CLOCK_SKEW_TOLERANCE_SECONDS": "300"},
-			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{}, PublishTestEvents: true, ClockSkewTolerance: 5 * time.Minute}},
+			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{}, PublishTestEvents: true, ClockSkewTolerance: 5 * time.Minute, Rules: alertrules.Defaults()}},
 		{fn: "notifier", name: "clock skew tolerance not a number", env: map[string]string{"STATE_TABLE": "state", "CLOCK_SKEW_TOLERANCE_SECONDS": "1m"},
 			wantErr: []string{`CLOCK_SKEW_TOLERANCE_SECONDS must be a positive whole number, got "1m"`}},
-		{fn: "notifier", name: "as deployed", env: map[string]string{"STATE_TABLE": "state", "ALERT_ROUTES": routes, "PUBLISH_TEST_EVENTS": "false", "CHANGES_TOPIC_ARN": changes},
-			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{"video.live_stream.active": topic}, ClockSkewTolerance: notify.DefaultClockSkewTolerance, ChangesTopicARN: changes}},
+		{fn: "notifier", name: "as deployed", env: map[string]string{"STATE_TABLE": "state", "ALERT_ROUTES": routes, "PUBLISH_TEST_EVENTS": "false", "CHANGES_TOPIC_ARN": changes,
+			"DISCONNECT_GRACE_SECONDS": "45", "FLAP_THRESHOLD": "4", "FLAP_WINDOW_MINUTES": "15", "DISCONNECT_CHECK_QUEUE_URL": queue},
+			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{"video.live_stream.active": topic}, ClockSkewTolerance: notify.DefaultClockSkewTolerance, ChangesTopicARN: changes,
+				Rules: alertrules.Settings{Grace: 45 * time.Second, FlapThreshold: 4, FlapWindow: 15 * time.Minute}, CheckQueueURL: queue}},
+		{fn: "notifier", name: "grace 0: every disconnect at once", env: map[string]string{"STATE_TABLE": "state", "DISCONNECT_GRACE_SECONDS": "0"},
+			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{}, PublishTestEvents: true, ClockSkewTolerance: notify.DefaultClockSkewTolerance,
+				Rules: alertrules.Settings{FlapThreshold: 3, FlapWindow: 10 * time.Minute}}},
+		{fn: "notifier", name: "grace beyond SQS's 15 minutes", env: map[string]string{"STATE_TABLE": "state", "DISCONNECT_GRACE_SECONDS": "901"},
+			wantErr: []string{`DISCONNECT_GRACE_SECONDS="901"`}},
+		{fn: "notifier", name: "flap window not a number", env: map[string]string{"STATE_TABLE": "state", "FLAP_WINDOW_MINUTES": "10m"},
+			wantErr: []string{`FLAP_WINDOW_MINUTES="10m"`}},
 		{fn: "notifier", name: "no table", env: map[string]string{"ALERT_ROUTES": routes}, wantErr: []string{"STATE_TABLE is not set"}},
 		{fn: "notifier", name: "routes not JSON", env: map[string]string{"STATE_TABLE": "state", "ALERT_ROUTES": "live=arn"}, wantErr: []string{"ALERT_ROUTES"}},
 		{fn: "notifier", name: "publish not a boolean", env: map[string]string{"STATE_TABLE": "state", "PUBLISH_TEST_EVENTS": "sometimes"},
@@ -108,6 +119,10 @@ func TestNewRefusesAnIncompleteConfig(t *testing.T) {
 			return webhook.New(webhook.Config{EventsTable: "events", Retention: -time.Hour}, aws.Config{}, nil, nil)
 		}},
 		{"notifier without a table", func() (any, error) { return notifier.New(notifier.Config{}, aws.Config{}, nil, nil) }},
+		{"notifier's checks without a table", func() (any, error) { return notifier.NewChecks(notifier.Config{}, aws.Config{}, nil) }},
+		{"notifier with a grace beyond 15 minutes", func() (any, error) {
+			return notifier.New(notifier.Config{StateTable: "state", Rules: alertrules.Settings{Grace: time.Hour}}, aws.Config{}, nil, nil)
+		}},
 		{"streams without a state table", func() (any, error) { return streams.New(streams.Config{EventsTable: "events"}, aws.Config{}, nil) }},
 		{"streams without an events table", func() (any, error) { return streams.New(streams.Config{StateTable: "state"}, aws.Config{}, nil) }},
 	}

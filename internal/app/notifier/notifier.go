@@ -1,7 +1,8 @@
 // Package notifier assembles the notifier function (the events table's
-// DynamoDB stream): the stream state table, the alert routes, the SNS
-// publisher and the metrics. fastpixctl's replay and redrive use the same
-// processor.
+// DynamoDB stream, and the held disconnects' checks from their SQS queue):
+// the stream state table, the alert routes and rules, the SNS publisher,
+// the change feed, the check queue and the metrics. fastpixctl's replay and
+// redrive use the same processor.
 package notifier
 
 import (
@@ -16,9 +17,12 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/changefeed"
+	"github.com/streamhook/fastpix-receiver/pkg/checkqueue"
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
 	"github.com/streamhook/fastpix-receiver/pkg/lambdaenv"
 	"github.com/streamhook/fastpix-receiver/pkg/metrics"
@@ -36,6 +40,10 @@ const (
 	// when unset).
 	EnvClockSkewTolerance = "CLOCK_SKEW_TOLERANCE_SECONDS"
 	EnvChangesTopic       = "CHANGES_TOPIC_ARN"
+	// EnvCheckQueueURL is the queue of the held disconnects' checks. The
+	// rules' settings are read under alertrules.EnvGraceSeconds,
+	// EnvFlapThreshold and EnvFlapWindowMinutes.
+	EnvCheckQueueURL = "DISCONNECT_CHECK_QUEUE_URL"
 )
 
 // Config is the notifier's configuration.
@@ -54,6 +62,17 @@ type Config struct {
 	// change of a stream or simulcast target is published there; empty:
 	// none is.
 	ChangesTopicARN string
+	// Rules are the alert rules' settings: the disconnect grace, the flap
+	// threshold and window.
+	Rules alertrules.Settings
+	// CheckQueueURL is the held disconnects' queue. Without it no
+	// disconnect can be held: each is alerted at once (grace 0), as
+	// fastpixctl's redrive does when not given one.
+	CheckQueueURL string
+	// CheckQueue sends the checks; nil: SQS, through the AWS configuration.
+	// It is not read from the environment: the local stack gives goaws'
+	// query-protocol client, which the SDK's SQS client cannot speak to.
+	CheckQueue checkqueue.SendAPI
 }
 
 // ConfigFromEnv reads the configuration through getenv; a missing or
@@ -66,11 +85,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		err3 = fmt.Errorf("%s: %w", EnvAlertRoutes, err3)
 	}
 	skew, err4 := lambdaenv.PositiveInt(getenv, EnvClockSkewTolerance, int(notify.DefaultClockSkewTolerance/time.Second))
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
+	rules, err5 := alertrules.SettingsFromEnv(getenv)
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		return Config{}, fmt.Errorf("notifier: %w", err)
 	}
 	return Config{StateTable: table, Routes: routes, PublishTestEvents: publish, ClockSkewTolerance: time.Duration(skew) * time.Second,
-		ChangesTopicARN: getenv(EnvChangesTopic)}, nil
+		ChangesTopicARN: getenv(EnvChangesTopic), Rules: rules, CheckQueueURL: getenv(EnvCheckQueueURL)}, nil
 }
 
 // Processor builds what handles one stored event, and returns the state
@@ -79,14 +99,26 @@ func Processor(cfg Config, awsCfg aws.Config, log *slog.Logger) (*notify.Notifie
 	if cfg.StateTable == "" {
 		return nil, nil, errors.New("notifier: no state table")
 	}
+	if err := cfg.Rules.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("notifier: %w", err)
+	}
 	store := &streamstate.Store{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
 	publisher := &alerts.SNSPublisher{Client: sns.NewFromConfig(awsCfg)}
+	settings := cfg.Rules
+	if cfg.CheckQueueURL == "" {
+		settings.Grace = 0
+	}
+	var queue checkqueue.SendAPI = cfg.CheckQueue
+	if queue == nil {
+		queue = sqs.NewFromConfig(awsCfg)
+	}
 	n := &notify.Notifier{
 		State:              store,
 		Publisher:          publisher,
 		Routes:             cfg.Routes,
 		SkipTestEvents:     !cfg.PublishTestEvents,
 		ClockSkewTolerance: cfg.ClockSkewTolerance,
+		Rules:              &notify.Rules{Settings: settings, Store: store, Queue: &checkqueue.SQS{Client: queue, URL: cfg.CheckQueueURL}},
 		Logger:             log,
 	}
 	if cfg.ChangesTopicARN != "" {
@@ -129,11 +161,29 @@ func New(cfg Config, awsCfg aws.Config, log *slog.Logger, metricsOut io.Writer) 
 	if cfg.ChangesTopicARN == "" {
 		log.Warn(EnvChangesTopic + " is empty: no status change is published to the change feed")
 	}
+	if cfg.CheckQueueURL == "" && cfg.Rules.Grace > 0 {
+		log.Warn(EnvCheckQueueURL + " is not set: no disconnect can be held, each is alerted at once")
+	}
 	log.Info("notifier configured", "stateTable", cfg.StateTable, "routedTypes", cfg.Routes.Types(), "publishTestEvents", cfg.PublishTestEvents,
-		"clockSkewTolerance", cfg.ClockSkewTolerance.String(), "changesTopic", cfg.ChangesTopicARN)
+		"clockSkewTolerance", cfg.ClockSkewTolerance.String(), "changesTopic", cfg.ChangesTopicARN,
+		"disconnectGrace", n.Rules.Settings.Grace.String(), "flapThreshold", cfg.Rules.FlapThreshold, "flapWindow", cfg.Rules.FlapWindow.String())
 	return &ddbstream.Handler{
 		Processor: n,
 		Logger:    log,
 		Observer:  metrics.Notifier{E: &metrics.Emitter{W: metricsOut, Function: "notifier"}},
 	}, nil
+}
+
+// NewChecks builds the handler of the held disconnects' checks (the
+// notifier's SQS event source): the same processor, rules and routes as
+// New's.
+func NewChecks(cfg Config, awsCfg aws.Config, log *slog.Logger) (*checkqueue.Handler, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	n, _, err := Processor(cfg, awsCfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &checkqueue.Handler{Checker: n, Logger: log}, nil
 }
