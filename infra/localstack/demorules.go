@@ -101,3 +101,30 @@ func SendRulesDemo(ctx context.Context, baseURL, secret string, s alertrules.Set
 	}
 	return sent, nil
 }
+
+// RulesSettings are the alert rules' settings make run's notifier runs
+// with: the template's (its parameters' defaults, through the notifier's
+// environment), each replaced by env's value when that is set. The demo
+// reads them the same way as the stack, to know how long to wait.
+func RulesSettings(templatePath string, env map[string]string) (alertrules.Settings, error) {
+	tmpl, err := readTemplate(templatePath)
+	if err != nil {
+		return alertrules.Settings{}, err
+	}
+	values, err := tmpl.Environment(notifierFunctionID)
+	if err != nil {
+		return alertrules.Settings{}, err
+	}
+	params := tmpl.ParameterDefaults()
+	return alertrules.SettingsFromEnv(func(name string) string {
+		if v := env[name]; v != "" {
+			return v
+		}
+		if v, ok := values[name]; ok {
+			if s, err := v.Substitute(params); err == nil {
+				return s
+			}
+		}
+		return ""
+	})
+}

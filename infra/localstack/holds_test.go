@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/checkqueue"
@@ -29,22 +29,22 @@ func TestHeldDisconnectsWithRealDelays(t *testing.T) {
 	const grace = 2 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ddb := emulatortest.DynamoDB(t)
-	store := &streamstate.Store{Client: ddb, Table: emulatortest.CreateTable(t, ddb, "StreamStateTable")}
-	snsc := emulatortest.SNS(t)
-	live := emulatortest.CreateTopic(t, snsc, "live")
-	down := emulatortest.CreateTopic(t, snsc, "down")
-	sub := emulatortest.NewSubscriber(t)
+	ddb := testenv.DynamoDB(t)
+	store := &streamstate.Store{Client: ddb, Table: testenv.CreateTable(t, ddb, "StreamStateTable")}
+	snsc := testenv.SNS(t)
+	live := testenv.CreateTopic(t, snsc, "live")
+	down := testenv.CreateTopic(t, snsc, "down")
+	sub := testenv.NewSubscriber(t)
 	sub.Subscribe(t, snsc, live)
 	sub.Subscribe(t, snsc, down)
-	q := &ops.QueryQueue{Endpoint: emulatortest.SNSEndpoint(t)}
-	u, err := q.CreateQueue(ctx, emulatortest.UniqueName(t, "checks"))
+	q := &ops.QueryQueue{Endpoint: testenv.SNSEndpoint(t)}
+	u, err := q.CreateQueue(ctx, testenv.UniqueName(t, "checks"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	q.URL = u
 
-	logs := &emulatortest.SyncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	n := &notify.Notifier{
 		State:     store,

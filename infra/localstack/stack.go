@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,7 +26,9 @@ import (
 	"github.com/streamhook/fastpix-receiver/internal/app/streams"
 	"github.com/streamhook/fastpix-receiver/internal/app/webhook"
 	"github.com/streamhook/fastpix-receiver/internal/emulator"
+	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
+	"github.com/streamhook/fastpix-receiver/pkg/checkqueue"
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
@@ -75,7 +79,16 @@ type Config struct {
 	// before it is sent (none when zero): goaws answers in a millisecond,
 	// SNS in tens of them (make bench-burst sets 70 ms).
 	PublishLatency time.Duration
+	// Rules are the alert rules' settings that replace the template's
+	// defaults, by variable (DISCONNECT_GRACE_SECONDS, FLAP_THRESHOLD,
+	// FLAP_WINDOW_MINUTES): make run passes its own environment's, so a
+	// short grace can be tried without editing the template. Other names
+	// are refused.
+	Rules map[string]string
 }
+
+// RulesVariables are the notifier's variables Config.Rules may set.
+var RulesVariables = []string{alertrules.EnvGraceSeconds, alertrules.EnvFlapThreshold, alertrules.EnvFlapWindowMinutes}
 
 // Stack is the running local system.
 type Stack struct {
@@ -100,6 +113,15 @@ type Stack struct {
 	// ChangesTopic is the change feed's topic ARN (the notifier's
 	// CHANGES_TOPIC_ARN); "" when the template declares none.
 	ChangesTopic string
+	// Rules are the notifier's alert rules' settings, as it runs them.
+	Rules alertrules.Settings
+	// CheckQueue is the logical id of the queue of the held disconnects'
+	// checks (the notifier's SQS event source); empty when it has none.
+	CheckQueue string
+	// CheckDeadLetterQueue is its RedrivePolicy's dead-letter queue. goaws
+	// does not redrive: locally a failing check is delivered again and
+	// again, and nothing reaches it.
+	CheckDeadLetterQueue string
 	// HTTPRoutes are the API's routes ("POST /webhooks/fastpix", …).
 	HTTPRoutes []string
 	// Secret is the signing secret in use.
@@ -169,7 +191,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.publishLatency = cfg.PublishLatency
-	fns, err := s.buildFunctions(tmpl, s.templateVars(tmpl), awsCfg, cfg.Metrics)
+	fns, err := s.buildFunctions(tmpl, s.templateVars(tmpl), awsCfg, cfg.Metrics, cfg.Rules)
+	if err != nil {
+		return nil, err
+	}
+	checks, err := s.checkSource(tmpl, fns)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +210,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.run(gw, poller, cfg.HTTPPort); err != nil {
+	if err := s.run(gw, poller, checks, cfg.HTTPPort); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -324,21 +350,35 @@ type functions struct {
 	webhook  *httpapi.Webhook
 	streams  *httpapi.Streams
 	notifier *ddbstream.Handler
-	vars     map[string]string
+	// checks is the notifier's handler of its SQS event source.
+	checks *checkqueue.Handler
+	vars   map[string]string
 }
 
 // buildFunctions builds each function with its own constructor, from its
 // environment in the template, as the Lambda reads it. The one difference:
 // there is no Secrets Manager here, so the webhook is given the secret by
 // value (secrets.EnvSecret) instead of the secret's ARN.
-func (s *Stack) buildFunctions(tmpl *samtemplate.Template, vars map[string]string, awsCfg aws.Config, metricsOut io.Writer) (*functions, error) {
+func (s *Stack) buildFunctions(tmpl *samtemplate.Template, vars map[string]string, awsCfg aws.Config, metricsOut io.Writer, rules map[string]string) (*functions, error) {
+	for name := range rules {
+		if !slices.Contains(RulesVariables, name) {
+			return nil, fmt.Errorf("localstack: %s is not one of the alert rules' settings (%s)", name, strings.Join(RulesVariables, ", "))
+		}
+	}
 	webhookCfg, err1 := functionConfig(tmpl, webhookFunctionID, vars, map[string]string{secrets.EnvSecretARN: "", secrets.EnvSecret: s.Secret}, webhook.ConfigFromEnv)
-	notifierCfg, err2 := functionConfig(tmpl, notifierFunctionID, vars, nil, notifier.ConfigFromEnv)
+	notifierCfg, err2 := functionConfig(tmpl, notifierFunctionID, vars, rules, notifier.ConfigFromEnv)
 	streamsCfg, err3 := functionConfig(tmpl, streamsFunctionID, vars, nil, streams.ConfigFromEnv)
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, err
 	}
 	s.Routes, s.ChangesTopic = notifierCfg.Routes, notifierCfg.ChangesTopicARN
+	s.Rules = notifierCfg.Rules
+	if notifierCfg.CheckQueueURL == "" {
+		s.Rules.Grace = 0
+	}
+	// goaws speaks only SQS's query protocol: the notifier sends its checks
+	// through the client that does (each send names its queue's URL).
+	notifierCfg.CheckQueue = &ops.QueryQueue{Endpoint: s.SNSEndpoint}
 
 	fns := &functions{vars: vars}
 	var err error
@@ -346,6 +386,9 @@ func (s *Stack) buildFunctions(tmpl *samtemplate.Template, vars map[string]strin
 		return nil, err
 	}
 	if fns.notifier, err = notifier.New(notifierCfg, withPublishLatency(awsCfg, s.publishLatency), s.log, metricsOut); err != nil {
+		return nil, err
+	}
+	if fns.checks, err = notifier.NewChecks(notifierCfg, withPublishLatency(awsCfg, s.publishLatency), s.log); err != nil {
 		return nil, err
 	}
 	if fns.streams, err = streams.New(streamsCfg, awsCfg, s.log); err != nil {
@@ -474,6 +517,31 @@ func (s *Stack) poller(tmpl *samtemplate.Template, fns *functions, client *dynam
 	}, nil
 }
 
+// checkSource delivers the notifier's SQS event source (the held
+// disconnects' checks, each visible when its delay is over) to its
+// handler, as Lambda would; nil when the template gives it none.
+func (s *Stack) checkSource(tmpl *samtemplate.Template, fns *functions) (*SQSSource, error) {
+	src, found, err := tmpl.QueueSource(notifierFunctionID)
+	if err != nil || !found {
+		return nil, err
+	}
+	u, ok := s.Queues[src.Queue]
+	if !ok {
+		return nil, fmt.Errorf("localstack: %s reads queue %s, which the local stack did not create", notifierFunctionID, src.Queue)
+	}
+	if !src.ReportBatchItemFailures {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s's SQS event source has no ReportBatchItemFailures: one failed check fails its whole batch", notifierFunctionID))
+	}
+	s.CheckQueue = src.Queue
+	if q, err := tmpl.Resource(src.Queue); err == nil {
+		s.CheckDeadLetterQueue, _, _ = strings.Cut(q.Properties().Get("RedrivePolicy", "deadLetterTargetArn").Target(), ".")
+	}
+	return &SQSSource{
+		Queue: &ops.QueryQueue{Endpoint: s.SNSEndpoint, URL: u}, ARN: queueARN(src.Queue),
+		Handler: fns.checks.Handle, BatchSize: src.BatchSize, Logger: s.log,
+	}, nil
+}
+
 // queueWithARN is the logical id of the template's queue with the ARN, or "".
 func (s *Stack) queueWithARN(arn string) string {
 	for id := range s.Queues {
@@ -485,8 +553,8 @@ func (s *Stack) queueWithARN(arn string) string {
 }
 
 // run serves the HTTP API on port (a free one when 0) and polls the
-// stream until Stop.
-func (s *Stack) run(gw *Gateway, poller *Poller, port int) error {
+// stream and the check queue (when there is one) until Stop.
+func (s *Stack) run(gw *Gateway, poller *Poller, checks *SQSSource, port int) error {
 	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		return fmt.Errorf("localstack: HTTP API: %w", err)
@@ -506,6 +574,9 @@ func (s *Stack) run(gw *Gateway, poller *Poller, port int) error {
 			s.fail(err)
 		}
 	})
+	if checks != nil {
+		s.wg.Go(func() { checks.Run(runCtx) })
+	}
 	go s.watch(runCtx)
 	return nil
 }

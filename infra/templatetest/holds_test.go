@@ -14,61 +14,59 @@ import (
 // parameters within the ranges the code accepts, passed by Ref.
 func TestDisconnectChecks(t *testing.T) {
 	tp := load(t)
-	fn := tp.props(t, "NotifierFunction")
-	var p map[string]any
-	for _, ev := range m(fn["Events"]) {
-		if s(m(ev)["Type"]) == "SQS" {
-			p = m(m(ev)["Properties"])
-		}
+	evs, err := tp.Events("NotifierFunction", "SQS")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if p == nil {
-		t.Fatal("NotifierFunction has no SQS event")
+	if len(evs) != 1 {
+		t.Fatalf("NotifierFunction has %d SQS events, want 1", len(evs))
 	}
-	timeout, _ := fn["Timeout"].(float64)
-	q := tp.props(t, "DisconnectCheckQueue")
-	visibility, _ := q["VisibilityTimeout"].(float64)
-	batch, _ := p["BatchSize"].(float64)
+	p := evs[0].Properties
+	fn := props(t, tp, "NotifierFunction")
+	timeout, _ := fn.Get("Timeout").Number()
+	q := props(t, tp, "DisconnectCheckQueue")
+	visibility, _ := q.Get("VisibilityTimeout").Number()
+	batch, _ := p.Get("BatchSize").Number()
 	for _, c := range []struct {
 		what string
 		ok   bool
 	}{
-		{"Queue is DisconnectCheckQueue.Arn", target(p["Queue"]) == "DisconnectCheckQueue.Arn"},
-		{"FunctionResponseTypes [ReportBatchItemFailures]", slices.Equal(l(p["FunctionResponseTypes"]), []any{"ReportBatchItemFailures"})},
+		{"Queue is DisconnectCheckQueue.Arn", p.Get("Queue").Target() == "DisconnectCheckQueue.Arn"},
+		{"FunctionResponseTypes [ReportBatchItemFailures]", slices.Equal(p.Get("FunctionResponseTypes").Texts(), []string{"ReportBatchItemFailures"})},
 		{"a batch of 1 to 10 (no batching window needed)", batch >= 1 && batch <= 10},
 		{"the queue's visibility timeout at least the function's timeout (Lambda refuses less)", timeout > 0 && visibility >= timeout},
-		{"a redrive policy to DisconnectCheckDeadLetterQueue", target(path(q, "RedrivePolicy", "deadLetterTargetArn")) == "DisconnectCheckDeadLetterQueue.Arn"},
-		{"a finite maxReceiveCount", path(q, "RedrivePolicy", "maxReceiveCount") != nil},
-		{"the queue encrypted", q["SqsManagedSseEnabled"] == true},
-		{"no queue-wide delay (each message carries its own)", q["DelaySeconds"] == nil},
+		{"a redrive policy to DisconnectCheckDeadLetterQueue", q.Get("RedrivePolicy", "deadLetterTargetArn").Target() == "DisconnectCheckDeadLetterQueue.Arn"},
+		{"a finite maxReceiveCount", q.Get("RedrivePolicy", "maxReceiveCount").Exists()},
+		{"the queue encrypted", q.Get("SqsManagedSseEnabled").Bool()},
+		{"no queue-wide delay (each message carries its own)", !q.Get("DelaySeconds").Exists()},
 	} {
 		if !c.ok {
 			t.Errorf("disconnect checks: want %s", c.what)
 		}
 	}
-	env := m(path(fn, "Environment", "Variables"))
-	if got := target(env["DISCONNECT_CHECK_QUEUE_URL"]); got != "DisconnectCheckQueue" {
+	env := fn.Get("Environment", "Variables")
+	if got := env.Get("DISCONNECT_CHECK_QUEUE_URL").Target(); got != "DisconnectCheckQueue" {
 		t.Errorf("DISCONNECT_CHECK_QUEUE_URL = %s, want Ref DisconnectCheckQueue", got)
 	}
-	params := m(tp["Parameters"])
 	for _, c := range []struct {
 		param, env    string
 		def, min, max float64
 	}{
-		{"DisconnectGraceSeconds", alertrules.EnvGraceSeconds, 30, 0, float64(alertrules.MaxGrace.Seconds())},
+		{"DisconnectGraceSeconds", alertrules.EnvGraceSeconds, 30, 0, alertrules.MaxGrace.Seconds()},
 		{"FlapThreshold", alertrules.EnvFlapThreshold, 3, 0, alertrules.MaxDrops},
 		{"FlapWindowMinutes", alertrules.EnvFlapWindowMinutes, 10, 1, 1440},
 	} {
-		pm := m(params[c.param])
-		if pm == nil {
+		pm := tp.Parameter(c.param)
+		if !pm.Exists() {
 			t.Errorf("no parameter %s", c.param)
 			continue
 		}
-		lo, _ := pm["MinValue"].(float64)
-		hi, _ := pm["MaxValue"].(float64)
-		if s(pm["Type"]) != "Number" || s(pm["Default"]) != strconv.FormatFloat(c.def, 'f', -1, 64) || lo != c.min || hi != c.max {
-			t.Errorf("%s: type %v default %v range %v..%v; want Number %v in %v..%v", c.param, pm["Type"], pm["Default"], pm["MinValue"], pm["MaxValue"], c.def, c.min, c.max)
+		lo, _ := pm.Get("MinValue").Number()
+		hi, _ := pm.Get("MaxValue").Number()
+		if pm.Get("Type").Text() != "Number" || pm.Get("Default").Text() != strconv.FormatFloat(c.def, 'f', -1, 64) || lo != c.min || hi != c.max {
+			t.Errorf("%s: %s; want Number, default %v, %v to %v", c.param, pm, c.def, c.min, c.max)
 		}
-		if got := target(env[c.env]); got != c.param {
+		if got := env.Get(c.env).Target(); got != c.param {
 			t.Errorf("NotifierFunction %s = %s, want Ref %s", c.env, got, c.param)
 		}
 	}

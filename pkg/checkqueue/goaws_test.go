@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/checkqueue"
 )
 
@@ -16,8 +16,8 @@ import (
 // it to hold disconnects as SQS does.
 func TestGoawsHonoursDelaySeconds(t *testing.T) {
 	ctx := context.Background()
-	q := &ops.QueryQueue{Endpoint: emulatortest.SNSEndpoint(t)}
-	u, err := q.CreateQueue(ctx, emulatortest.UniqueName(t, "held"))
+	q := &ops.QueryQueue{Endpoint: testenv.SNSEndpoint(t)}
+	u, err := q.CreateQueue(ctx, testenv.UniqueName(t, "held"))
 	if err != nil {
 		t.Fatal(err)
 	}

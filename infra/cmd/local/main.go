@@ -3,7 +3,9 @@
 //
 // Environment: PORT (HTTP API, default 3000), DYNAMODB_PORT (8000),
 // SNS_PORT (4100), FASTPIX_WEBHOOK_SECRET (the signing secret; a fixed
-// development secret when unset).
+// development secret when unset), and the alert rules' settings over the
+// template's defaults: DISCONNECT_GRACE_SECONDS, FLAP_THRESHOLD,
+// FLAP_WINDOW_MINUTES (the demo reads them too, to know how long to wait).
 package main
 
 import (
@@ -27,6 +29,7 @@ import (
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/internal/emulator"
 	"github.com/streamhook/fastpix-receiver/internal/repo"
+	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/secrets"
 )
@@ -52,6 +55,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "ignoring AWS_ENDPOINT_URL=%s: the local stack talks only to its emulators\n", v)
 		os.Unsetenv("AWS_ENDPOINT_URL")
 	}
+	rules := map[string]string{}
+	for _, name := range localstack.RulesVariables {
+		if v := os.Getenv(name); v != "" {
+			rules[name] = v
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -62,13 +71,13 @@ func main() {
 		if secret == "" {
 			secret = localstack.DevSecret
 		}
-		if err := runDemo(ctx, *url, secret); err != nil {
+		if err := runDemo(ctx, *url, secret, rules); err != nil {
 			fmt.Fprintln(os.Stderr, "demo:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	if err := run(ctx, httpPort, ddbPort, snsPort, secret); err != nil {
+	if err := run(ctx, httpPort, ddbPort, snsPort, secret, rules); err != nil {
 		fmt.Fprintln(os.Stderr, "local stack:", err)
 		os.Exit(1)
 	}
@@ -86,7 +95,7 @@ func envPort(name string, def int) (int, error) {
 	return n, nil
 }
 
-func run(ctx context.Context, httpPort, ddbPort, snsPort int, secret string) error {
+func run(ctx context.Context, httpPort, ddbPort, snsPort int, secret string, rules map[string]string) error {
 	begin := time.Now()
 	root, err := repo.Root()
 	if err != nil {
@@ -124,6 +133,7 @@ func run(ctx context.Context, httpPort, ddbPort, snsPort int, secret string) err
 		Metrics:      metricsLog,
 		Inbox:        os.Stdout,
 		Changes:      changesLog,
+		Rules:        rules,
 	})
 	if err != nil {
 		if errors.Is(err, emulator.ErrNotInstalled) {
@@ -170,8 +180,13 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, changesPath strin
 	sort.Strings(queues)
 	for _, id := range queues {
 		what := "SQS query protocol only"
-		if id == st.DeadLetterQueue {
+		switch id {
+		case st.DeadLetterQueue:
 			what = "the notifier's batches given up on; make ctl-local ARGS=redrive"
+		case st.CheckQueue:
+			what = "the held disconnects' checks, each delivered to the notifier when its grace is over"
+		case st.CheckDeadLetterQueue:
+			what = "the checks' dead-letter queue; unused here: goaws delivers a failing check again and again"
 		}
 		fmt.Fprintf(w, "  SQS (goaws)     %s   (%s)\n", st.Queues[id], what)
 	}
@@ -181,6 +196,9 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, changesPath strin
 		fmt.Fprintf(w, "                    %s   (watch it: tail -f that file)\n", changesPath)
 	}
 	fmt.Fprintf(w, "  Alert routes    %s\n", strings.Join(st.Routes.Types(), ", "))
+	fmt.Fprintf(w, "  Alert rules     disconnects held %s; %d brief drops within %s make one unstable alert\n"+
+		"                  (DISCONNECT_GRACE_SECONDS, FLAP_THRESHOLD, FLAP_WINDOW_MINUTES over the template's defaults)\n",
+		alerts.FormatDuration(st.Rules.Grace), st.Rules.FlapThreshold, alerts.FormatDuration(st.Rules.FlapWindow))
 	if devSecret {
 		fmt.Fprintf(w, "  Signing secret  %s\n                  (a development secret, not a credential; set %s to use yours)\n", st.Secret, secrets.EnvSecret)
 	} else {
@@ -194,13 +212,21 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, changesPath strin
 	fmt.Fprintf(w, "  curl -sS %s/streams/try-stream/events\n", st.URL)
 	fmt.Fprintf(w, "  curl -sS '%s/streams?status=idle,active'          # the fleet by status\n", st.URL)
 	fmt.Fprintf(w, "  make ctl-local ARGS='status -watch'   # the same as a table, redrawn every 5 s\n")
-	fmt.Fprintf(w, "  make demo      # a whole stream's life: storage, alerts, a duplicate and a suppressed late event\n")
+	fmt.Fprintf(w, "  make demo      # a whole stream's life: storage, alerts, a duplicate, a suppressed late event, then the alert rules live\n")
 	fmt.Fprintf(w, "  aws dynamodb query --endpoint-url %s --table-name %s --index-name byStream \\\n", st.DynamoDBEndpoint, st.EventsTable)
 	fmt.Fprintf(w, "    --key-condition-expression 'streamId = :s' --expression-attribute-values '{\":s\":{\"S\":\"try-stream\"}}'\n")
 	fmt.Fprintf(w, "\nCtrl-C stops everything.\n\n")
 }
 
-func runDemo(ctx context.Context, url, secret string) error {
+func runDemo(ctx context.Context, url, secret string, rules map[string]string) error {
+	root, err := repo.Root()
+	if err != nil {
+		return err
+	}
+	settings, err := localstack.RulesSettings(filepath.Join(root, "template.yaml"), rules)
+	if err != nil {
+		return err
+	}
 	fmt.Printf("Sending the life of stream %s to %s\n\n", localstack.DemoStreamID, url)
 	sent, err := localstack.SendDemo(ctx, url, secret, os.Stdout)
 	if err != nil {
@@ -242,6 +268,22 @@ func runDemo(ctx context.Context, url, secret string) error {
 	fmt.Printf("\nIts state (GET /streams/%s):\n  %s\n", localstack.DemoStreamID, b)
 	fmt.Printf("\nThe inbox of `make run` shows the alerts; the late \"active\" was suppressed and the retried delivery stored once.\n")
 	fmt.Printf("The change feed (.cache/local-run/logs/changes.log) has one line per status change of the stream and its target.\n")
+
+	if _, err := localstack.SendRulesDemo(ctx, url, secret, settings, len(sent)+1, os.Stdout); err != nil {
+		return err
+	}
+	shows := "LIVE"
+	if settings.Grace > 0 {
+		shows += ", nothing for the brief drops"
+		if settings.FlapThreshold >= 1 && settings.FlapThreshold <= 5 {
+			shows += " but one UNSTABLE"
+		}
+		shows += ", DISCONNECTED " + alerts.FormatDuration(settings.Grace) + " after the real drop"
+	} else {
+		shows += ", DISCONNECTED at once"
+	}
+	fmt.Printf("\nThe inbox shows %s, and LIVE again with the downtime. The stream's state keeps what the rules remember:\n  curl -sS %s/streams/%s\n",
+		shows, url, localstack.DemoStreamID)
 	return nil
 }
 
