@@ -14,7 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/streamhook/fastpix-receiver/infra/emulator/emulatortest"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/checkqueue"
@@ -115,10 +115,10 @@ func TestStormOfDrops(t *testing.T) {
 	now := t0
 	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
 
-	ddb := emulatortest.DynamoDB(t)
-	store := &streamstate.Store{Client: ddb, Table: emulatortest.CreateTable(t, ddb, "StreamStateTable")}
-	snsc := emulatortest.SNS(t)
-	live, down := emulatortest.CreateTopic(t, snsc, "live"), emulatortest.CreateTopic(t, snsc, "down")
+	ddb := testenv.DynamoDB(t)
+	store := &streamstate.Store{Client: ddb, Table: testenv.CreateTable(t, ddb, "StreamStateTable")}
+	snsc := testenv.SNS(t)
+	live, down := testenv.CreateTopic(t, snsc, "live"), testenv.CreateTopic(t, snsc, "down")
 	flaky := &firstFails{PublishAPI: snsc, tried: map[string]bool{}, sent: map[string]int{}}
 	queue := &heldChecks{now: clock}
 	n := &notify.Notifier{
