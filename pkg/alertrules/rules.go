@@ -23,6 +23,8 @@
 package alertrules
 
 import (
+	"bytes"
+	"encoding/json"
 	"slices"
 	"time"
 )
@@ -184,8 +186,11 @@ type Decision struct {
 	// Stale: the rules already applied a newer event (two deliveries raced);
 	// nothing to do.
 	Stale bool
-	// Memory is what to store; Changed says whether it differs from the
-	// memory given.
+	// Memory is what to store; Changed says whether it must be stored:
+	// whenever the transition decided something or changed what the rules
+	// remember. A transition that says nothing and changes nothing (a
+	// connected, an idle of a stream nobody was told about) is not written:
+	// a retry of it decides the same nothing again.
 	Memory  Memory
 	Changed bool
 }
@@ -204,7 +209,7 @@ func Apply(m Memory, tr Transition, s Settings, now time.Time) Decision {
 			return Decision{Stale: true, Memory: m.clone()}
 		}
 	}
-	d := &Decision{Memory: m.clone(), Changed: true}
+	d := &Decision{Memory: m.clone()}
 	switch {
 	case tr.Status == StatusDisconnected:
 		d.disconnect(tr, s, now)
@@ -216,12 +221,24 @@ func Apply(m Memory, tr Transition, s Settings, now time.Time) Decision {
 	case sessionEnds[tr.Status]:
 		d.end(s)
 	}
+	d.Changed = len(d.Alerts) > 0 || d.Hold != nil || !sameMemory(m, d.Memory)
+	if !d.Changed {
+		return *d
+	}
 	d.Memory.Last = &Last{EventID: tr.EventID, OccurredAt: tr.OccurredAt, Alerts: slices.Clone(d.Alerts)}
 	if d.Hold != nil {
 		h := *d.Hold
 		d.Memory.Last.Hold = &h
 	}
 	return *d
+}
+
+// sameMemory: a and b remember the same, their last decision aside.
+func sameMemory(a, b Memory) bool {
+	a.Last, b.Last = nil, nil
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 // checkDelay is what is left of the grace of a disconnect at occurredAt,

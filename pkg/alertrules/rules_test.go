@@ -748,3 +748,37 @@ func TestSettingsFromEnv(t *testing.T) {
 		})
 	}
 }
+
+// Only a transition that decides something or changes what the rules
+// remember is to be written: the rest cost no request.
+func TestChangedOnlyWhenItMatters(t *testing.T) {
+	s := alertrules.Defaults()
+	tr := func(id, prev, status string, sec int) alertrules.Transition {
+		return alertrules.Transition{EventID: id, OccurredAt: at(sec), Previous: prev, Status: status}
+	}
+	steps := []struct {
+		tr      alertrules.Transition
+		changed bool
+	}{
+		{tr("c", "", "connected", 0), false},                    // nobody told anything
+		{tr("a0", "connected", "active", 1), true},              // went live
+		{tr("a1", "active", "active", 2), false},                // active while active
+		{tr("d1", "active", "disconnected", 100), true},         // held
+		{tr("c1", "disconnected", "connected", 200), true},      // after the grace: alerted now
+		{tr("c2", "connected", "connected", 201), false},        // still down, nothing new
+		{tr("a2", "connected", "active", 210), true},            // recovery
+		{tr("i", "active", "idle", 300), true},                  // the session ends
+		{tr("i2", "idle", "idle", 301), false},                  // nothing more to forget
+		{tr("p", "idle", "preparing", 302), false},              // not a status the rules know
+		{tr("d9", "preparing", "disconnected", 303), true},      // held again
+		{tr("d9b", "disconnected", "disconnected", 304), false}, // a second disconnect while one is held
+	}
+	var m alertrules.Memory
+	for _, st := range steps {
+		d := alertrules.Apply(m, st.tr, s, st.tr.OccurredAt)
+		if d.Changed != st.changed {
+			t.Errorf("%s (%s → %s): changed %v, want %v", st.tr.EventID, st.tr.Previous, st.tr.Status, d.Changed, st.changed)
+		}
+		m = d.Memory
+	}
+}
