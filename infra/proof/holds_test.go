@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
@@ -27,10 +29,11 @@ import (
 // default rendering), in the middle of records and of checks alike.
 type firstFails struct {
 	alerts.PublishAPI
-	mu    sync.Mutex
-	tried map[string]bool
-	sent  map[string]int // successful publishes by alert
-	fails int
+	mu       sync.Mutex
+	tried    map[string]bool
+	sent     map[string]int // successful publishes by alert
+	fails    int
+	attempts int
 }
 
 func (f *firstFails) Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error) {
@@ -47,6 +50,7 @@ func (f *firstFails) Publish(ctx context.Context, in *sns.PublishInput, opts ...
 	}
 	key := def.Alert + " " + def.EventID
 	f.mu.Lock()
+	f.attempts++
 	first := !f.tried[key]
 	f.tried[key] = true
 	if first {
@@ -70,6 +74,9 @@ type heldChecks struct {
 	mu  sync.Mutex
 	now func() time.Time
 	q   []heldCheck
+	// sent counts every Enqueue: checks queued by the notifier, and the
+	// test's redeliveries.
+	sent int
 }
 
 type heldCheck struct {
@@ -80,6 +87,7 @@ type heldCheck struct {
 func (h *heldChecks) Enqueue(_ context.Context, c checkqueue.Check, delay time.Duration) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.sent++
 	h.q = append(h.q, heldCheck{c: c, due: h.now().Add(delay)})
 	return nil
 }
@@ -116,7 +124,12 @@ func TestStormOfDrops(t *testing.T) {
 	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
 
 	ddb := testenv.DynamoDB(t)
-	store := &streamstate.Store{Client: ddb, Table: testenv.CreateTable(t, ddb, "StreamStateTable")}
+	table := testenv.CreateTable(t, ddb, "StreamStateTable")
+	counted := newStormCounter()
+	store := &streamstate.Store{Table: table, Client: dynamodb.NewFromConfig(testenv.AWSConfig(), func(o *dynamodb.Options) {
+		o.BaseEndpoint = aws.String(testenv.DynamoDBEndpoint(t))
+		o.HTTPClient = counted
+	})}
 	snsc := testenv.SNS(t)
 	live, down := testenv.CreateTopic(t, snsc, "live"), testenv.CreateTopic(t, snsc, "down")
 	flaky := &firstFails{PublishAPI: snsc, tried: map[string]bool{}, sent: map[string]int{}}
@@ -260,9 +273,14 @@ func TestStormOfDrops(t *testing.T) {
 	for key := range want {
 		byKind[strings.Fields(key)[0]]++
 	}
+	reqs := counted.counts()
+	line2 := fmt.Sprintf("storm: held disconnects: requests UpdateItem=%d GetItem=%d for %d events and %d check deliveries; SendMessage=%d; Publish attempts=%d",
+		reqs["UpdateItem"], reqs["GetItem"], len(plan), queue.sent, queue.sent-redelivered-retriedChecks, flaky.attempts)
 	line := fmt.Sprintf("storm: held disconnects: streams=%d (flapping=%d dropped=%d brief=%d late-disconnect=%d) events=%d alerts=%d (expected %d: live=%d unstable=%d disconnected=%d recovery=%d) first-attempt SNS failures=%d checks retried=%d redelivered=%d sent-twice=%d lost=%d",
 		nStreams, kinds["flapping"], kinds["dropped"], kinds["brief"], kinds["late"], len(plan), len(flaky.sent), len(want),
 		byKind["live"], byKind["unstable"], byKind["disconnected"], byKind["recovery"], flaky.fails, retriedChecks, redelivered, len(twice), len(lost))
-	t.Log(line)
-	fmt.Println(line)
+	for _, l := range []string{line, line2} {
+		t.Log(l)
+		fmt.Println(l)
+	}
 }
