@@ -41,7 +41,7 @@ func TestAlertRulesOnTheLocalStack(t *testing.T) {
 		}
 	}()
 	want := alertrules.Settings{Grace: 2 * time.Second, FlapThreshold: 3, FlapWindow: 10 * time.Minute}
-	if st.Rules != want || st.CheckQueue != "DisconnectCheckQueue" {
+	if st.Rules != want || st.CheckQueue != "DisconnectCheckQueue" || st.CheckDeadLetterQueue != "DisconnectCheckDeadLetterQueue" {
 		t.Fatalf("stack runs rules %+v from queue %q; want %+v from DisconnectCheckQueue", st.Rules, st.CheckQueue, want)
 	}
 	if _, err := localstack.SendDemo(ctx, st.URL, st.Secret, nil); err != nil {
