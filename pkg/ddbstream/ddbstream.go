@@ -225,6 +225,8 @@ func observation(r eventstore.Record, res notify.Result, err error) metrics.Noti
 			o.Failure = metrics.FailurePublish
 		case errors.Is(err, notify.ErrState):
 			o.Failure = metrics.FailureState
+		case errors.Is(err, notify.ErrEnqueue):
+			o.Failure = metrics.FailureQueue
 		}
 	}
 	return o

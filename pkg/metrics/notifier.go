@@ -54,12 +54,16 @@ const (
 	// queued); BriefDrops the reconnections within it, which sent nothing.
 	DisconnectsHeld = "DisconnectsHeld"
 	BriefDrops      = "BriefDrops"
+	// CheckQueueFailures counts records whose held disconnect's check could
+	// not be queued (SQS error): retried.
+	CheckQueueFailures = "CheckQueueFailures"
 )
 
 // Failure kinds of a record (NotifyRecord.Failure).
 const (
 	FailureState   = "state"
 	FailurePublish = "publish"
+	FailureQueue   = "queue"
 )
 
 // outcomeMetrics names the metric that counts each outcome; notify.Failed
@@ -82,6 +86,7 @@ var outcomeMetrics = map[notify.Outcome]string{
 var failureMetrics = map[string]string{
 	FailurePublish: PublishFailures,
 	FailureState:   StateFailures,
+	FailureQueue:   CheckQueueFailures,
 }
 
 // NotifyRecord is what became of one stream record in the notifier.
@@ -105,7 +110,8 @@ type NotifyRecord struct {
 	ClockSkewed bool
 	// ChangePublished: the record's status change went to the change feed.
 	ChangePublished bool
-	// Failure is FailureState or FailurePublish when Outcome is "failed".
+	// Failure is FailureState, FailurePublish or FailureQueue when Outcome is
+	// "failed".
 	Failure string
 	// OccurredAt and PublishedAt give the alert delay (both set when
 	// published).

@@ -128,7 +128,7 @@ func TestEveryNotifierOutcomeHasAMetric(t *testing.T) {
 	for _, o := range notify.Outcomes() {
 		failures := []string{""}
 		if o == notify.Failed {
-			failures = []string{FailurePublish, FailureState}
+			failures = []string{FailurePublish, FailureState, FailureQueue}
 		}
 		for _, f := range failures {
 			var buf bytes.Buffer
