@@ -66,7 +66,11 @@ func (n *Notifier) ruleTopic(kind alertrules.Kind) (string, bool) {
 // decide applies the rules to r's transition and stores their memory. The
 // first decision is made from the memory the state write gave back; if the
 // memory changed since (a check, or another event of the stream), it is
-// made again from the memory as it is then.
+// made again from the memory as it is then. When a newer status event of
+// the stream was applied meanwhile (two of its events in batches processed
+// at once), the decision is dropped: the newer event decides, from a
+// memory that never heard of this one, as if this one had come after it
+// (stale).
 func (n *Notifier) decide(ctx context.Context, r eventstore.Record, tr streamstate.Transition) (alertrules.Decision, error) {
 	at, err := time.Parse(time.RFC3339Nano, r.OccurredAt)
 	if err != nil {
@@ -79,10 +83,12 @@ func (n *Notifier) decide(ctx context.Context, r eventstore.Record, tr streamsta
 		if !d.Changed {
 			return d, nil
 		}
-		fresh, err := n.Rules.Store.SaveRules(ctx, r.StreamID, d.Memory, rules.Rev)
+		fresh, err := n.Rules.Store.SaveRules(ctx, r.StreamID, d.Memory, rules.Rev, r.EventID)
 		switch {
 		case err == nil:
 			return d, nil
+		case errors.Is(err, streamstate.ErrSuperseded):
+			return alertrules.Decision{Stale: true, Memory: fresh.Memory}, nil
 		case errors.Is(err, streamstate.ErrConflict):
 			rules = fresh
 		default:
@@ -209,7 +215,7 @@ func (n *Notifier) CheckOnce(ctx context.Context, c checkqueue.Check) (CheckResu
 			return res, nil
 		}
 		if d.Changed {
-			saved, err := n.Rules.Store.SaveRules(ctx, c.StreamID, d.Memory, rules.Rev)
+			saved, err := n.Rules.Store.SaveRules(ctx, c.StreamID, d.Memory, rules.Rev, "")
 			switch {
 			case errors.Is(err, streamstate.ErrConflict):
 				rules, conflicted = saved, true
@@ -249,7 +255,7 @@ func (n *Notifier) confirm(ctx context.Context, c checkqueue.Check, rules stream
 		if !changed {
 			return
 		}
-		fresh, err := n.Rules.Store.SaveRules(ctx, c.StreamID, m, rules.Rev)
+		fresh, err := n.Rules.Store.SaveRules(ctx, c.StreamID, m, rules.Rev, "")
 		switch {
 		case err == nil:
 			return

@@ -377,3 +377,54 @@ func TestCheckEdges(t *testing.T) {
 	}
 	var _ checkqueue.Checker = r.n
 }
+
+// hookState runs a hook right after the state write of one event, before
+// the notifier goes on with it: another delivery of the stream processed
+// in between, as two batches of one shard are at once.
+type hookState struct {
+	streamstate.Applier
+	after string
+	hook  func()
+}
+
+func (h *hookState) Apply(ctx context.Context, u streamstate.Update) (streamstate.Transition, error) {
+	tr, err := h.Applier.Apply(ctx, u)
+	if u.EventID == h.after && h.hook != nil {
+		hook := h.hook
+		h.hook = nil
+		hook()
+	}
+	return tr, err
+}
+
+// A disconnect and the reconnection a second later, processed at once: the
+// reconnection's state write lands between the disconnect's state write and
+// its rules' decision. The disconnect's decision (hold it) is dropped, since
+// a newer event of the stream decides; nothing is held, so no DISCONNECTED
+// reaches anyone for a stream that was back within a second.
+func TestRulesRaceOfTwoEventsOfOneStream(t *testing.T) {
+	r := newRulesRig(t, alertrules.Defaults())
+	if _, err := r.deliver(0, "a0", "active", 0); err != nil {
+		t.Fatal(err)
+	}
+	var back notify.Result
+	var backErr error
+	r.n.State = &hookState{Applier: r.state, after: "d1", hook: func() {
+		back, backErr = r.n.Process(context.Background(), r.record("a1", "active", 101*time.Second))
+	}}
+	r.now = rt0.Add(101 * time.Second)
+	drop, err := r.n.Process(context.Background(), r.record("d1", "disconnected", 100*time.Second))
+	if err != nil || backErr != nil {
+		t.Fatalf("disconnect: %v; reconnection: %v", err, backErr)
+	}
+	if drop.Outcome == notify.Held || len(r.queue.q) != 0 {
+		t.Errorf("the disconnect was held (%s, %d checks queued), though a newer event decided", drop.Outcome, len(r.queue.q))
+	}
+	if back.Outcome != notify.Recorded {
+		t.Errorf("the reconnection: %s, want recorded (the stream was live as far as anyone knew)", back.Outcome)
+	}
+	r.advance(600 * time.Second)
+	if got := r.sms(); len(got) != 1 {
+		t.Errorf("alerts %q, want only the first LIVE", got)
+	}
+}
