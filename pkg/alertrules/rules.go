@@ -241,6 +241,57 @@ func sameMemory(a, b Memory) bool {
 	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
+// ApplyAll is Apply for tr when the memory has not heard of missed, status
+// transitions the state applied just before tr whose own decisions were
+// never stored (their events were processed at the same time as tr, and
+// tr's state write came first, so theirs could not be stored): it decides
+// them first, in order, then tr, and returns one decision for them all,
+// remembered as tr's. A missed transition the memory already holds, or
+// older than what it holds, is skipped.
+func ApplyAll(m Memory, missed []Transition, tr Transition, s Settings, now time.Time) Decision {
+	if m.Last != nil && m.Last.EventID == tr.EventID {
+		return Apply(m, tr, s, now)
+	}
+	cur := m.clone()
+	var caught []Alert
+	var holds []Hold
+	changed := false
+	for _, p := range missed {
+		if p.EventID == tr.EventID || m.Last != nil && (m.Last.EventID == p.EventID || p.OccurredAt.Before(m.Last.OccurredAt)) {
+			continue
+		}
+		d := Apply(cur, p, s, now)
+		if d.Stale || d.Replay || !d.Changed {
+			continue
+		}
+		caught = append(caught, d.Alerts...)
+		if d.Hold != nil {
+			holds = append(holds, *d.Hold)
+		}
+		cur, changed = d.Memory, true
+	}
+	d := Apply(cur, tr, s, now)
+	if !changed || d.Stale {
+		return d
+	}
+	d.Alerts = append(caught, d.Alerts...)
+	if d.Hold == nil {
+		for _, h := range holds {
+			if d.Memory.Held != nil && d.Memory.Held.EventID == h.EventID {
+				h.Delay = max(checkDelay(s, h.OccurredAt, now), 0)
+				d.Hold = &h
+			}
+		}
+	}
+	d.Changed = true
+	d.Memory.Last = &Last{EventID: tr.EventID, OccurredAt: tr.OccurredAt, Alerts: slices.Clone(d.Alerts)}
+	if d.Hold != nil {
+		h := *d.Hold
+		d.Memory.Last.Hold = &h
+	}
+	return d
+}
+
 // checkDelay is what is left of the grace of a disconnect at occurredAt,
 // at most MaxGrace (an event clock ahead of ours makes it longer than the
 // grace; the check then waits for the rest).

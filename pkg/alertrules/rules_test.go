@@ -782,3 +782,57 @@ func TestChangedOnlyWhenItMatters(t *testing.T) {
 		m = d.Memory
 	}
 }
+
+// ApplyAll decides a transition the memory never heard of (its own decision
+// could not be stored) before the one at hand, and remembers both as the
+// latter's, so a retry of it replays them all.
+func TestApplyAll(t *testing.T) {
+	s := alertrules.Defaults()
+	live := alertrules.Apply(alertrules.Memory{}, alertrules.Transition{EventID: "a0", OccurredAt: at(0), Status: "active"}, s, at(0)).Memory
+	d1 := alertrules.Transition{EventID: "d1", OccurredAt: at(100), Previous: "active", Status: "disconnected"}
+	tests := []struct {
+		name   string
+		missed []alertrules.Transition
+		tr     alertrules.Transition
+		now    int
+		want   []alertrules.Kind
+		brief  bool
+		held   string
+	}{
+		{name: "a missed disconnect and the reconnection: a brief drop", missed: []alertrules.Transition{d1},
+			tr: alertrules.Transition{EventID: "a1", OccurredAt: at(101), Previous: "disconnected", Status: "active"}, now: 102, brief: true},
+		{name: "a missed disconnect past its grace, then idle: the disconnect is alerted", missed: []alertrules.Transition{d1},
+			tr: alertrules.Transition{EventID: "i1", OccurredAt: at(160), Previous: "disconnected", Status: "idle"}, now: 200,
+			want: []alertrules.Kind{alertrules.KindDisconnected}},
+		{name: "a missed disconnect within its grace, then the connected: a brief drop", missed: []alertrules.Transition{d1},
+			tr: alertrules.Transition{EventID: "c1", OccurredAt: at(110), Previous: "disconnected", Status: "connected"}, now: 111, brief: true},
+		{name: "a missed disconnect, then a second disconnect: the first is held", missed: []alertrules.Transition{d1},
+			tr: alertrules.Transition{EventID: "d2", OccurredAt: at(105), Previous: "disconnected", Status: "disconnected"}, now: 106, held: "d1"},
+		{name: "the memory already holds the missed one: only tr", missed: []alertrules.Transition{{EventID: "a0", OccurredAt: at(0), Status: "active"}},
+			tr: alertrules.Transition{EventID: "a2", OccurredAt: at(5), Previous: "active", Status: "active"}, now: 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := alertrules.ApplyAll(live, tc.missed, tc.tr, s, at(tc.now))
+			var kinds []alertrules.Kind
+			for _, a := range d.Alerts {
+				kinds = append(kinds, a.Kind)
+			}
+			if !slices.Equal(kinds, tc.want) || d.BriefDrop != tc.brief {
+				t.Errorf("alerts %v brief %v; want %v brief %v", kinds, d.BriefDrop, tc.want, tc.brief)
+			}
+			if held := d.Memory.Held; (held == nil) != (tc.held == "") || held != nil && held.EventID != tc.held || (tc.held != "") != (d.Hold != nil) {
+				t.Errorf("held %+v, hold %+v; want %q", held, d.Hold, tc.held)
+			}
+			if d.Changed {
+				if d.Memory.Last == nil || d.Memory.Last.EventID != tc.tr.EventID || len(d.Memory.Last.Alerts) != len(d.Alerts) {
+					t.Errorf("last = %+v, want %s with its %d alerts", d.Memory.Last, tc.tr.EventID, len(d.Alerts))
+				}
+				again := alertrules.ApplyAll(d.Memory, tc.missed, tc.tr, s, at(tc.now+1))
+				if !again.Replay || len(again.Alerts) != len(d.Alerts) {
+					t.Errorf("a retry: %+v, want the same alerts replayed", again)
+				}
+			}
+		})
+	}
+}

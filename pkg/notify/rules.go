@@ -68,18 +68,25 @@ func (n *Notifier) ruleTopic(kind alertrules.Kind) (string, bool) {
 // memory changed since (a check, or another event of the stream), it is
 // made again from the memory as it is then. When a newer status event of
 // the stream was applied meanwhile (two of its events in batches processed
-// at once), the decision is dropped: the newer event decides, from a
-// memory that never heard of this one, as if this one had come after it
-// (stale).
+// at once), this decision is not stored, nor its alerts sent: the newer
+// event's processing decides this one first (alertrules.ApplyAll), since
+// the memory it got back never heard of it, and sends both.
 func (n *Notifier) decide(ctx context.Context, r eventstore.Record, tr streamstate.Transition) (alertrules.Decision, error) {
 	at, err := time.Parse(time.RFC3339Nano, r.OccurredAt)
 	if err != nil {
 		return alertrules.Decision{}, fmt.Errorf("%w: event %s: occurredAt %q: %w", ErrUnprocessable, r.EventID, r.OccurredAt, err)
 	}
 	rt := alertrules.Transition{EventID: r.EventID, OccurredAt: at, Previous: tr.Previous, Status: tr.Current}
+	// The transition this one replaced, in case the memory never heard of
+	// it: the other event was processed at the same time, and this state
+	// write came before its memory write, which then cannot be stored.
+	var missed []alertrules.Transition
+	if replacedAt, err := time.Parse(time.RFC3339Nano, tr.ReplacedAt); err == nil && tr.ReplacedEventID != "" {
+		missed = append(missed, alertrules.Transition{EventID: tr.ReplacedEventID, OccurredAt: replacedAt, Status: tr.Previous})
+	}
 	rules := tr.Rules
 	for range maxRuleAttempts {
-		d := alertrules.Apply(rules.Memory, rt, n.Rules.Settings, n.now())
+		d := alertrules.ApplyAll(rules.Memory, missed, rt, n.Rules.Settings, n.now())
 		if !d.Changed {
 			return d, nil
 		}

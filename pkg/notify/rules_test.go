@@ -399,9 +399,11 @@ func (h *hookState) Apply(ctx context.Context, u streamstate.Update) (streamstat
 
 // A disconnect and the reconnection a second later, processed at once: the
 // reconnection's state write lands between the disconnect's state write and
-// its rules' decision. The disconnect's decision (hold it) is dropped, since
-// a newer event of the stream decides; nothing is held, so no DISCONNECTED
-// reaches anyone for a stream that was back within a second.
+// its rules' decision. The disconnect's decision cannot be stored (a newer
+// event of the stream was applied); the reconnection's processing decides
+// it first, from the memory it got back, and then itself: a brief drop.
+// Nothing is held, so no DISCONNECTED reaches anyone for a stream that was
+// back within a second.
 func TestRulesRaceOfTwoEventsOfOneStream(t *testing.T) {
 	r := newRulesRig(t, alertrules.Defaults())
 	if _, err := r.deliver(0, "a0", "active", 0); err != nil {
@@ -420,11 +422,42 @@ func TestRulesRaceOfTwoEventsOfOneStream(t *testing.T) {
 	if drop.Outcome == notify.Held || len(r.queue.q) != 0 {
 		t.Errorf("the disconnect was held (%s, %d checks queued), though a newer event decided", drop.Outcome, len(r.queue.q))
 	}
-	if back.Outcome != notify.Recorded {
-		t.Errorf("the reconnection: %s, want recorded (the stream was live as far as anyone knew)", back.Outcome)
+	if back.Outcome != notify.BriefDrop {
+		t.Errorf("the reconnection: %s, want brief_drop", back.Outcome)
 	}
 	r.advance(600 * time.Second)
 	if got := r.sms(); len(got) != 1 {
 		t.Errorf("alerts %q, want only the first LIVE", got)
+	}
+}
+
+// A disconnect that reached us after its grace (decided at once) and the
+// idle right after it, processed at once: the idle's processing decides
+// the disconnect the other could not store, and sends its alert, once.
+func TestRulesRaceNothingLost(t *testing.T) {
+	r := newRulesRig(t, alertrules.Defaults())
+	if _, err := r.deliver(0, "a0", "active", 0); err != nil {
+		t.Fatal(err)
+	}
+	var idle notify.Result
+	var idleErr error
+	r.n.State = &hookState{Applier: r.state, after: "d1", hook: func() {
+		idle, idleErr = r.n.Process(context.Background(), r.record("i1", "idle", 160*time.Second))
+	}}
+	r.now = rt0.Add(200 * time.Second)
+	drop, err := r.n.Process(context.Background(), r.record("d1", "disconnected", 100*time.Second))
+	if err != nil || idleErr != nil {
+		t.Fatalf("disconnect: %v; idle: %v", err, idleErr)
+	}
+	if drop.Outcome == notify.Published || idle.Outcome != notify.Published {
+		t.Errorf("disconnect %s, idle %s; want the idle's processing to send the disconnect", drop.Outcome, idle.Outcome)
+	}
+	r.advance(600 * time.Second)
+	want := []string{
+		"Live LIVE: stream a2ae..8481 (Development) active 11:00 UTC",
+		"Down DISCONNECTED: stream a2ae..8481 (Development) disconnected 11:01 UTC after 1m40s live",
+	}
+	if got := r.sms(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("alerts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -31,7 +31,10 @@ func (st *State) Apply(u Update) (Transition, error) {
 		if !statusBefore(st.StatusOrder, st.LastOccurredAt, st.LastEventID, u) {
 			return Transition{}, fmt.Errorf("%w: stream %s, event %s", ErrStale, u.StreamID, u.EventID)
 		}
-		tr := Transition{Previous: st.Status, Current: u.Status, Rules: st.rules, Targets: maps.Clone(st.SimulcastTargets)}
+		tr := Transition{
+			Previous: st.Status, Current: u.Status, Rules: st.rules, Targets: maps.Clone(st.SimulcastTargets),
+			ReplacedEventID: st.LastEventID, ReplacedAt: st.LastOccurredAt,
+		}
 		if u.WorkspaceID != "" {
 			st.WorkspaceID = u.WorkspaceID
 		}

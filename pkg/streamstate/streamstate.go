@@ -160,6 +160,11 @@ type Transition struct {
 	// back whole with the write, so the notifier decides without a read.
 	Rules   Rules
 	Targets map[string]Target
+	// ReplacedEventID and ReplacedAt are the status transition the write
+	// replaced (its event id and the time it was ordered by): when the
+	// rules' memory has not heard of it, its decision was never stored (it
+	// was processed at the same time), and the rules decide it first.
+	ReplacedEventID, ReplacedAt string
 }
 
 // Target is the latest known state of one simulcast target.
@@ -389,7 +394,10 @@ func (s *Store) applyStream(ctx context.Context, u Update) (Transition, error) {
 	})
 	if err == nil {
 		old := StateFromItem(out.Attributes)
-		return Transition{Previous: old.Status, Current: u.Status, Rules: old.rules, Targets: old.SimulcastTargets}, nil
+		return Transition{
+			Previous: old.Status, Current: u.Status, Rules: old.rules, Targets: old.SimulcastTargets,
+			ReplacedEventID: old.LastEventID, ReplacedAt: old.LastOccurredAt,
+		}, nil
 	}
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
