@@ -63,14 +63,21 @@ func (n *Notifier) ruleTopic(kind alertrules.Kind) (string, bool) {
 	return n.Routes.Topic(fastpix.TypeLiveStreamDisconnected)
 }
 
+// lagWaits are the pauses while the memory has not heard of the transition
+// this one replaced, which another processing is deciding at this moment
+// (two events of one stream in batches processed at once): decisions are
+// made in the events' order. When the wait runs out (that processing
+// failed, or is slow), this one decides it first itself.
+var lagWaits = []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond, 160 * time.Millisecond}
+
 // decide applies the rules to r's transition and stores their memory. The
 // first decision is made from the memory the state write gave back; if the
 // memory changed since (a check, or another event of the stream), it is
-// made again from the memory as it is then. When a newer status event of
-// the stream was applied meanwhile (two of its events in batches processed
-// at once), this decision is not stored, nor its alerts sent: the newer
-// event's processing decides this one first (alertrules.ApplyAll), since
-// the memory it got back never heard of it, and sends both.
+// made again from the memory as it is then. The transition r replaced is
+// decided first: by its own processing (this one waits for it, a few
+// hundred milliseconds at most) or, failing that, here (alertrules.ApplyAll),
+// whose alerts this one then sends; its own processing, finding the memory
+// moved past it, sends nothing.
 func (n *Notifier) decide(ctx context.Context, r eventstore.Record, tr streamstate.Transition) (alertrules.Decision, error) {
 	at, err := time.Parse(time.RFC3339Nano, r.OccurredAt)
 	if err != nil {
@@ -85,17 +92,29 @@ func (n *Notifier) decide(ctx context.Context, r eventstore.Record, tr streamsta
 		missed = append(missed, alertrules.Transition{EventID: tr.ReplacedEventID, OccurredAt: replacedAt, Status: tr.Previous})
 	}
 	rules := tr.Rules
-	for range maxRuleAttempts {
+	waited := 0
+	for attempts := 0; attempts < maxRuleAttempts; {
+		if waited < len(lagWaits) && n.lags(rules.Memory, missed) {
+			select {
+			case <-ctx.Done():
+				return alertrules.Decision{}, fmt.Errorf("%w: event %s: %w", ErrState, r.EventID, ctx.Err())
+			case <-time.After(lagWaits[waited]):
+			}
+			waited++
+			if rules, err = n.Rules.Store.LoadRules(ctx, r.StreamID); err != nil {
+				return alertrules.Decision{}, fmt.Errorf("%w: event %s: alert rules: %w", ErrState, r.EventID, err)
+			}
+			continue
+		}
+		attempts++
 		d := alertrules.ApplyAll(rules.Memory, missed, rt, n.Rules.Settings, n.now())
 		if !d.Changed {
 			return d, nil
 		}
-		fresh, err := n.Rules.Store.SaveRules(ctx, r.StreamID, d.Memory, rules.Rev, r.EventID)
+		fresh, err := n.Rules.Store.SaveRules(ctx, r.StreamID, d.Memory, rules.Rev)
 		switch {
 		case err == nil:
 			return d, nil
-		case errors.Is(err, streamstate.ErrSuperseded):
-			return alertrules.Decision{Stale: true, Memory: fresh.Memory}, nil
 		case errors.Is(err, streamstate.ErrConflict):
 			rules = fresh
 		default:
@@ -103,6 +122,21 @@ func (n *Notifier) decide(ctx context.Context, r eventstore.Record, tr streamsta
 		}
 	}
 	return alertrules.Decision{}, fmt.Errorf("%w: event %s: the alert rules' memory of stream %s kept changing", ErrState, r.EventID, r.StreamID)
+}
+
+// lags: the memory has not heard of the missed transition (nor of anything
+// newer), and deciding it would change something: its own processing is
+// about to store that.
+func (n *Notifier) lags(m alertrules.Memory, missed []alertrules.Transition) bool {
+	if len(missed) == 0 {
+		return false
+	}
+	p := missed[0]
+	if m.Last != nil && (m.Last.EventID == p.EventID || p.OccurredAt.Before(m.Last.OccurredAt)) {
+		return false
+	}
+	d := alertrules.Apply(m, p, n.Rules.Settings, n.now())
+	return d.Changed && !d.Stale
 }
 
 // applyRules decides r's lifecycle alerts, queues the check of a disconnect
@@ -222,7 +256,7 @@ func (n *Notifier) CheckOnce(ctx context.Context, c checkqueue.Check) (CheckResu
 			return res, nil
 		}
 		if d.Changed {
-			saved, err := n.Rules.Store.SaveRules(ctx, c.StreamID, d.Memory, rules.Rev, "")
+			saved, err := n.Rules.Store.SaveRules(ctx, c.StreamID, d.Memory, rules.Rev)
 			switch {
 			case errors.Is(err, streamstate.ErrConflict):
 				rules, conflicted = saved, true
@@ -262,7 +296,7 @@ func (n *Notifier) confirm(ctx context.Context, c checkqueue.Check, rules stream
 		if !changed {
 			return
 		}
-		fresh, err := n.Rules.Store.SaveRules(ctx, c.StreamID, m, rules.Rev, "")
+		fresh, err := n.Rules.Store.SaveRules(ctx, c.StreamID, m, rules.Rev)
 		switch {
 		case err == nil:
 			return

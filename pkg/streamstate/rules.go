@@ -29,16 +29,9 @@ const (
 	AttrAlertingRev = "alertingRev"
 )
 
-var (
-	// ErrConflict: the rules' memory was written by someone else since it
-	// was read; SaveRules returns the memory as it is now, to decide again
-	// from.
-	ErrConflict = errors.New("streamstate: alert rules' memory changed meanwhile")
-	// ErrSuperseded: a newer status event of the stream was applied since
-	// the one the memory was decided for; that event decides (from the
-	// memory SaveRules returns), and this decision is dropped.
-	ErrSuperseded = errors.New("streamstate: a newer event of the stream decides")
-)
+// ErrConflict: the rules' memory was written by someone else since it was
+// read; SaveRules returns the memory as it is now, to decide again from.
+var ErrConflict = errors.New("streamstate: alert rules' memory changed meanwhile")
 
 // Rules is the rules' memory of a stream and its write count.
 type Rules struct {
@@ -51,14 +44,10 @@ type RulesStore interface {
 	// LoadRules reads the memory (strongly consistent); ErrNotFound for a
 	// stream with no state.
 	LoadRules(ctx context.Context, streamID string) (Rules, error)
-	// SaveRules writes m when the memory is still at rev and, when eventID
-	// is set, the stream's status is still the one that event set; and
-	// returns it at its new rev. Otherwise it returns ErrSuperseded (a newer
-	// status event was applied meanwhile: two events of one stream processed
-	// at once, in different batches) or ErrConflict, with the memory as it
-	// is now (ErrNotFound when the stream has no state). A check, which is
-	// no event, passes "".
-	SaveRules(ctx context.Context, streamID string, m alertrules.Memory, rev int64, eventID string) (Rules, error)
+	// SaveRules writes m when the memory is still at rev, and returns it
+	// at its new rev. Otherwise it returns ErrConflict and the memory as it
+	// is now (ErrNotFound when the stream has no state).
+	SaveRules(ctx context.Context, streamID string, m alertrules.Memory, rev int64) (Rules, error)
 }
 
 var (
@@ -103,7 +92,7 @@ func (s *Store) LoadRules(ctx context.Context, streamID string) (Rules, error) {
 
 // SaveRules implements RulesStore with one conditional UpdateItem; a
 // failed condition returns the item as it is, so a conflict costs no read.
-func (s *Store) SaveRules(ctx context.Context, streamID string, m alertrules.Memory, rev int64, eventID string) (Rules, error) {
+func (s *Store) SaveRules(ctx context.Context, streamID string, m alertrules.Memory, rev int64) (Rules, error) {
 	text, err := json.Marshal(m)
 	if err != nil {
 		return Rules{}, fmt.Errorf("%w: encode the alert rules' memory of stream %s: %w", ErrUnprocessable, streamID, err)
@@ -118,11 +107,6 @@ func (s *Store) SaveRules(ctx context.Context, streamID string, m alertrules.Mem
 		cond = "attribute_exists(#id) AND attribute_not_exists(#rev)"
 	} else {
 		values[":rev"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(rev, 10)}
-	}
-	if eventID != "" {
-		cond += " AND #last = :event"
-		names["#last"] = AttrLastEventID
-		values[":event"] = str(eventID)
 	}
 	_, err = s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           s.tablePtr(),
@@ -140,9 +124,6 @@ func (s *Store) SaveRules(ctx context.Context, streamID string, m alertrules.Mem
 	if errors.As(err, &ccf) {
 		if len(ccf.Item) == 0 {
 			return Rules{}, fmt.Errorf("%w: %s", ErrNotFound, streamID)
-		}
-		if last := ddbitem.String(ccf.Item, AttrLastEventID); eventID != "" && last != eventID {
-			return RulesFromItem(ccf.Item), fmt.Errorf("%w: stream %s: event %s, not %s, set its status", ErrSuperseded, streamID, last, eventID)
 		}
 		return RulesFromItem(ccf.Item), fmt.Errorf("%w: stream %s, rev %d", ErrConflict, streamID, rev)
 	}
@@ -162,16 +143,13 @@ func (m *Memory) LoadRules(ctx context.Context, streamID string) (Rules, error) 
 }
 
 // SaveRules implements RulesStore in memory.
-func (m *Memory) SaveRules(ctx context.Context, streamID string, mem alertrules.Memory, rev int64, eventID string) (Rules, error) {
+func (m *Memory) SaveRules(ctx context.Context, streamID string, mem alertrules.Memory, rev int64) (Rules, error) {
 	st, err := m.state(ctx, streamID)
 	if err != nil {
 		return Rules{}, err
 	}
 	if st.Status == "" && st.LastEventID == "" {
 		return Rules{}, fmt.Errorf("%w: %s", ErrNotFound, streamID)
-	}
-	if eventID != "" && st.LastEventID != eventID {
-		return st.rules, fmt.Errorf("%w: stream %s: event %s, not %s, set its status", ErrSuperseded, streamID, st.LastEventID, eventID)
 	}
 	if st.rules.Rev != rev {
 		return st.rules, fmt.Errorf("%w: stream %s, rev %d", ErrConflict, streamID, rev)
