@@ -149,7 +149,7 @@ func TestStatusOrder(t *testing.T) {
 					if (st.wantErr == nil) != (err == nil) || (st.wantErr != nil && !errors.Is(err, st.wantErr)) {
 						t.Fatalf("%s: step %d (%s): error %v, want %v", name, i, st.u.EventID, err, st.wantErr)
 					}
-					if got.Previous != st.want.Previous || got.Current != st.want.Current {
+					if got.Previous != st.want.Previous || got.Current != st.want.Current || got.Repeated != st.want.Repeated {
 						t.Errorf("%s: step %d (%s): transition %+v, want %+v", name, i, st.u.EventID, got, st.want)
 					}
 				}
