@@ -123,6 +123,15 @@ func run(ctx context.Context, httpPort, ddbPort, snsPort int, secret string, rul
 		return err
 	}
 	defer changesLog.Close()
+	// make demo runs in another terminal, with another environment: it
+	// reads the rules' settings this stack runs with from here.
+	rulesPath := filepath.Join(runDir, rulesFile)
+	if text, err := json.Marshal(rules); err == nil {
+		if err := os.WriteFile(rulesPath, text, 0o644); err != nil {
+			return err
+		}
+		defer os.Remove(rulesPath)
+	}
 	fmt.Println("Starting DynamoDB Local, the SNS emulator, the functions and the alert inbox …")
 	st, err := localstack.Start(ctx, localstack.Config{
 		DynamoDBPort: ddbPort, SNSPort: snsPort, HTTPPort: httpPort,
@@ -218,10 +227,26 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, changesPath strin
 	fmt.Fprintf(w, "\nCtrl-C stops everything.\n\n")
 }
 
+// rulesFile, in .cache/local-run, holds the alert rules' settings a running
+// make run took from its environment.
+const rulesFile = "rules.json"
+
 func runDemo(ctx context.Context, url, secret string, rules map[string]string) error {
 	root, err := repo.Root()
 	if err != nil {
 		return err
+	}
+	// The running stack's settings, unless this command's own environment
+	// names others.
+	if text, err := os.ReadFile(filepath.Join(root, ".cache", "local-run", rulesFile)); err == nil {
+		running := map[string]string{}
+		if json.Unmarshal(text, &running) == nil {
+			for k, v := range running {
+				if rules[k] == "" {
+					rules[k] = v
+				}
+			}
+		}
 	}
 	settings, err := localstack.RulesSettings(filepath.Join(root, "template.yaml"), rules)
 	if err != nil {
