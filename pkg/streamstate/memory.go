@@ -26,7 +26,10 @@ func (st *State) Apply(u Update) (Transition, error) {
 		return Transition{}, nil
 	case u.SimulcastID == "":
 		if sameEvent(st.StatusOrder, st.LastOccurredAt, st.LastEventID, u) {
-			return Transition{Previous: st.PreviousStatus, Current: st.Status, Repeated: true, Rules: st.rules, Targets: maps.Clone(st.SimulcastTargets)}, nil
+			return Transition{
+				Previous: st.PreviousStatus, Current: st.Status, Repeated: true, Rules: st.rules, Targets: maps.Clone(st.SimulcastTargets),
+				ReplacedEventID: st.previousEventID, ReplacedAt: st.previousAt,
+			}, nil
 		}
 		if !statusBefore(st.StatusOrder, st.LastOccurredAt, st.LastEventID, u) {
 			return Transition{}, fmt.Errorf("%w: stream %s, event %s", ErrStale, u.StreamID, u.EventID)
@@ -38,7 +41,7 @@ func (st *State) Apply(u Update) (Transition, error) {
 		if u.WorkspaceID != "" {
 			st.WorkspaceID = u.WorkspaceID
 		}
-		st.PreviousStatus = st.Status
+		st.PreviousStatus, st.previousEventID, st.previousAt = st.Status, st.LastEventID, st.LastOccurredAt
 		st.Status, st.LastEventID, st.LastEventType, st.LastOccurredAt, st.StatusOrder = u.Status, u.EventID, u.EventType, u.OccurredAt, u.order()
 		return tr, nil
 	case u.Info:

@@ -113,11 +113,11 @@ func TestStatusOrder(t *testing.T) {
 			name: "the same event again is told apart from a change to the same status",
 			steps: []orderStep{
 				{u: transition("c1", "connected", 4, 0), want: streamstate.Transition{Current: "connected"}},
-				{u: transition("i2", "idle", 7, time.Second), want: streamstate.Transition{Previous: "connected", Current: "idle"}},
+				{u: transition("i2", "idle", 7, time.Second), want: streamstate.Transition{Previous: "connected", Current: "idle", ReplacedEventID: "c1", ReplacedAt: at(0)}},
 				// Again: what it replaced the first time, still.
-				{u: transition("i2", "idle", 7, time.Second), want: streamstate.Transition{Previous: "connected", Current: "idle", Repeated: true}},
-				{u: transition("i3", "idle", 7, 2*time.Second), want: streamstate.Transition{Previous: "idle", Current: "idle"}},
-				{u: transition("i3", "idle", 7, 2*time.Second), want: streamstate.Transition{Previous: "idle", Current: "idle", Repeated: true}},
+				{u: transition("i2", "idle", 7, time.Second), want: streamstate.Transition{Previous: "connected", Current: "idle", Repeated: true, ReplacedEventID: "c1", ReplacedAt: at(0)}},
+				{u: transition("i3", "idle", 7, 2*time.Second), want: streamstate.Transition{Previous: "idle", Current: "idle", ReplacedEventID: "i2", ReplacedAt: at(time.Second)}},
+				{u: transition("i3", "idle", 7, 2*time.Second), want: streamstate.Transition{Previous: "idle", Current: "idle", Repeated: true, ReplacedEventID: "i2", ReplacedAt: at(time.Second)}},
 				{u: transition("i2", "idle", 7, time.Second), wantErr: streamstate.ErrStale},
 				{u: targetUpdate("t1", "t1s", "starting", 2, time.Second), want: streamstate.Transition{Current: "starting"}},
 				{u: targetUpdate("t1", "t1s", "starting", 2, time.Second), want: streamstate.Transition{Previous: "starting", Current: "starting", Repeated: true}},
@@ -149,7 +149,8 @@ func TestStatusOrder(t *testing.T) {
 					if (st.wantErr == nil) != (err == nil) || (st.wantErr != nil && !errors.Is(err, st.wantErr)) {
 						t.Fatalf("%s: step %d (%s): error %v, want %v", name, i, st.u.EventID, err, st.wantErr)
 					}
-					if got.Previous != st.want.Previous || got.Current != st.want.Current || got.Repeated != st.want.Repeated {
+					if got.Previous != st.want.Previous || got.Current != st.want.Current || got.Repeated != st.want.Repeated ||
+						(st.want.ReplacedEventID != "" && (got.ReplacedEventID != st.want.ReplacedEventID || got.ReplacedAt != st.want.ReplacedAt)) {
 						t.Errorf("%s: step %d (%s): transition %+v, want %+v", name, i, st.u.EventID, got, st.want)
 					}
 				}

@@ -64,8 +64,12 @@ const (
 	AttrDetailEventType  = "detailEventType"
 	AttrDetailOccurredAt = "detailOccurredAt"
 	// AttrPreviousStatus is the status the stream's current status replaced
-	// ("" when it had none).
-	AttrPreviousStatus = "previousStatus"
+	// ("" when it had none), and AttrPreviousEventID and
+	// AttrPreviousOccurredAt the transition that had set it: what a retried
+	// record's transition replaced the first time.
+	AttrPreviousStatus     = "previousStatus"
+	AttrPreviousEventID    = "previousEventId"
+	AttrPreviousOccurredAt = "previousOccurredAt"
 	// AttrUpdatedAt is when the notifier last wrote the item
 	// (eventstore.TimeLayout).
 	AttrUpdatedAt = "updatedAt"
@@ -181,13 +185,15 @@ type Target struct {
 // when no status transition of the stream has been seen (only targets', or
 // only other events).
 type State struct {
-	StreamID         string            `json:"streamId"`
-	Status           string            `json:"status,omitempty"`
-	LastEventID      string            `json:"lastEventId,omitempty"`
-	LastEventType    string            `json:"lastEventType,omitempty"`
-	LastOccurredAt   string            `json:"lastOccurredAt,omitempty"`
-	StatusOrder      string            `json:"-"`
-	PreviousStatus   string            `json:"previousStatus,omitempty"`
+	StreamID         string `json:"streamId"`
+	Status           string `json:"status,omitempty"`
+	LastEventID      string `json:"lastEventId,omitempty"`
+	LastEventType    string `json:"lastEventType,omitempty"`
+	LastOccurredAt   string `json:"lastOccurredAt,omitempty"`
+	StatusOrder      string `json:"-"`
+	PreviousStatus   string `json:"previousStatus,omitempty"`
+	previousEventID  string
+	previousAt       string
 	WorkspaceID      string            `json:"workspaceId,omitempty"`
 	DetailEventID    string            `json:"detailEventId,omitempty"`
 	DetailEventType  string            `json:"detailEventType,omitempty"`
@@ -258,7 +264,8 @@ var (
 	// again fails the condition instead of writing: the old item that comes
 	// back with the failure still says what the event replaced the first
 	// time, so a retried record is told with the right previous status.
-	streamUpdate = "SET #previousStatus = if_not_exists(#status, :none), #status = :status, #lastEventId = :id, " +
+	streamUpdate = "SET #previousStatus = if_not_exists(#status, :none), #previousEventId = if_not_exists(#lastEventId, :none), " +
+		"#previousOccurredAt = if_not_exists(#lastOccurredAt, :none), #status = :status, #lastEventId = :id, " +
 		"#lastEventType = :type, #lastOccurredAt = :t, #statusOrder = :o, #updatedAt = :now, #targets = if_not_exists(#targets, :empty)"
 	streamCondition = statusNewer("", false)
 
@@ -282,14 +289,16 @@ var (
 	targetsCreateCondition = "attribute_not_exists(#targets)"
 
 	names = map[string]string{
-		"#previousStatus": AttrPreviousStatus,
-		"#status":         AttrStatus,
-		"#lastEventId":    AttrLastEventID,
-		"#lastEventType":  AttrLastEventType,
-		"#lastOccurredAt": AttrLastOccurredAt,
-		"#statusOrder":    AttrStatusOrder,
-		"#updatedAt":      AttrUpdatedAt,
-		"#targets":        AttrSimulcastTargets,
+		"#previousStatus":     AttrPreviousStatus,
+		"#previousEventId":    AttrPreviousEventID,
+		"#previousOccurredAt": AttrPreviousOccurredAt,
+		"#status":             AttrStatus,
+		"#lastEventId":        AttrLastEventID,
+		"#lastEventType":      AttrLastEventType,
+		"#lastOccurredAt":     AttrLastOccurredAt,
+		"#statusOrder":        AttrStatusOrder,
+		"#updatedAt":          AttrUpdatedAt,
+		"#targets":            AttrSimulcastTargets,
 	}
 	detailNames = map[string]string{
 		"#detailEventId":    AttrDetailEventID,
@@ -402,9 +411,10 @@ func (s *Store) applyStream(ctx context.Context, u Update) (Transition, error) {
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		if sameEvent(ddbitem.String(ccf.Item, AttrStatusOrder), ddbitem.String(ccf.Item, AttrLastOccurredAt), ddbitem.String(ccf.Item, AttrLastEventID), u) {
+			old := StateFromItem(ccf.Item)
 			return Transition{
-				Previous: ddbitem.String(ccf.Item, AttrPreviousStatus), Current: ddbitem.String(ccf.Item, AttrStatus), Repeated: true,
-				Rules: RulesFromItem(ccf.Item), Targets: StateFromItem(ccf.Item).SimulcastTargets,
+				Previous: old.PreviousStatus, Current: old.Status, Repeated: true, Rules: old.rules, Targets: old.SimulcastTargets,
+				ReplacedEventID: old.previousEventID, ReplacedAt: old.previousAt,
 			}, nil
 		}
 		return Transition{}, fmt.Errorf("%w: stream %s, event %s at %s", ErrStale, u.StreamID, u.EventID, u.OccurredAt)
@@ -605,6 +615,8 @@ func StateFromItem(item map[string]types.AttributeValue) State {
 		LastOccurredAt:   ddbitem.String(item, AttrLastOccurredAt),
 		StatusOrder:      ddbitem.String(item, AttrStatusOrder),
 		PreviousStatus:   ddbitem.String(item, AttrPreviousStatus),
+		previousEventID:  ddbitem.String(item, AttrPreviousEventID),
+		previousAt:       ddbitem.String(item, AttrPreviousOccurredAt),
 		WorkspaceID:      ddbitem.String(item, AttrWorkspaceID),
 		DetailEventID:    ddbitem.String(item, AttrDetailEventID),
 		DetailEventType:  ddbitem.String(item, AttrDetailEventType),
