@@ -28,8 +28,6 @@ import (
 	"github.com/streamhook/fastpix-receiver/internal/emulator"
 	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
-	"github.com/streamhook/fastpix-receiver/pkg/checkqueue"
-	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
 	"github.com/streamhook/fastpix-receiver/pkg/secrets"
@@ -347,12 +345,12 @@ func (s *Stack) templateVars(tmpl *samtemplate.Template) map[string]string {
 
 // functions are the handlers the local stack runs, by logical id.
 type functions struct {
-	webhook  *httpapi.Webhook
-	streams  *httpapi.Streams
-	notifier *ddbstream.Handler
-	// checks is the notifier's handler of its SQS event source.
-	checks *checkqueue.Handler
-	vars   map[string]string
+	webhook *httpapi.Webhook
+	streams *httpapi.Streams
+	// notifier is the notifier function, with its handlers of both event
+	// sources.
+	notifier *notifier.Function
+	vars     map[string]string
 }
 
 // buildFunctions builds each function with its own constructor, from its
@@ -386,9 +384,6 @@ func (s *Stack) buildFunctions(tmpl *samtemplate.Template, vars map[string]strin
 		return nil, err
 	}
 	if fns.notifier, err = notifier.New(notifierCfg, withPublishLatency(awsCfg, s.publishLatency), s.log, metricsOut); err != nil {
-		return nil, err
-	}
-	if fns.checks, err = notifier.NewChecks(notifierCfg, withPublishLatency(awsCfg, s.publishLatency), s.log); err != nil {
 		return nil, err
 	}
 	if fns.streams, err = streams.New(streamsCfg, awsCfg, s.log); err != nil {
@@ -509,7 +504,7 @@ func (s *Stack) poller(tmpl *samtemplate.Template, fns *functions, client *dynam
 		}
 	}
 	return &Poller{
-		Client: client, StreamARN: s.streamARN, Handler: fns.notifier.Handle, Filter: filter,
+		Client: client, StreamARN: s.streamARN, Handler: fns.notifier.Stream.Handle, Filter: filter,
 		StartingPosition: source.StartingPosition, BatchSize: source.BatchSize, ParallelizationFactor: source.ParallelizationFactor,
 		ReportBatchItemFailures: source.ReportBatchItemFailures, MaximumRetryAttempts: source.MaximumRetryAttempts,
 		MaximumRecordAge: time.Duration(source.MaximumRecordAgeInSeconds) * time.Second, OnFailure: onFailure,
@@ -538,7 +533,7 @@ func (s *Stack) checkSource(tmpl *samtemplate.Template, fns *functions) (*SQSSou
 	}
 	return &SQSSource{
 		Queue: &ops.QueryQueue{Endpoint: s.SNSEndpoint, URL: u}, ARN: queueARN(src.Queue),
-		Handler: fns.checks.Handle, BatchSize: src.BatchSize, Logger: s.log,
+		Handler: fns.notifier.Checks.Handle, BatchSize: src.BatchSize, Logger: s.log,
 	}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
-	"github.com/streamhook/fastpix-receiver/pkg/notify"
 )
 
 // Errors of redrive, per message.
@@ -170,32 +170,40 @@ func (r *Redriver) one(ctx context.Context, m Message, sum *RedriveSummary) erro
 	if err != nil {
 		return err
 	}
-	var failed error
-	nFailed := 0
-	for _, rec := range recs {
-		if r.DryRun {
-			fmt.Fprintf(r.Out, "  %s  would be re-processed\n", line(rec))
-			continue
-		}
-		res, err := r.Processor.Process(ctx, rec)
-		switch {
-		case errors.Is(err, notify.ErrUnprocessable):
-			sum.Skipped++
-			fmt.Fprintf(r.Out, "  %s  SKIPPED, cannot be processed: %v\n", line(rec), err)
-			continue
-		case err != nil:
-			sum.Failed++
-			nFailed++
-			failed = fmt.Errorf("event %s: %w", rec.EventID, err)
-			fmt.Fprintf(r.Out, "  %s  FAILED: %v\n", line(rec), err)
-			continue
-		}
-		sum.Records++
-		fmt.Fprintf(r.Out, "  %s  %s %s\n", line(rec), res.Outcome, res.Topic)
-	}
 	if r.DryRun {
+		for _, rec := range recs {
+			fmt.Fprintf(r.Out, "  %s  its stream would be brought up to date\n", line(rec))
+		}
 		return nil
 	}
+	// The batch's events, by stream: each stream is brought up to date
+	// once, as the notifier would have.
+	var keys []string
+	ids := map[string][]string{}
+	for _, rec := range recs {
+		k := rec.LogKey()
+		if _, seen := ids[k]; !seen {
+			keys = append(keys, k)
+		}
+		ids[k] = append(ids[k], rec.EventID)
+	}
+	var failed error
+	nFailed := 0
+	for _, k := range keys {
+		results, err := r.Processor.ApplyStream(ctx, k, ids[k])
+		if err != nil {
+			sum.Failed += len(ids[k])
+			nFailed += len(ids[k])
+			failed = fmt.Errorf("stream %s: %w", k, err)
+			fmt.Fprintf(r.Out, "  stream %s  FAILED: %v\n", k, err)
+			continue
+		}
+		sum.Records += len(ids[k])
+		for _, res := range results {
+			fmt.Fprintf(r.Out, "  %s  %-50s %-36s %s %s\n", res.OccurredAt, res.Type, res.EventID, res.Outcome, strings.Join(res.Topics, ","))
+		}
+	}
+
 	if failed != nil {
 		return fmt.Errorf("%d of %d events failed; last: %w", nFailed, len(recs), failed)
 	}

@@ -2,36 +2,23 @@ package ops
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
+	"strings"
 
-	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
-	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
 
-// StateStore is the stream state table as replay uses it: read for a dry
-// run, written when applying. streamstate.Store is one.
-type StateStore interface {
-	streamstate.Applier
-	streamstate.Reader
-}
-
-var _ StateStore = (*streamstate.Store)(nil)
-
-// Replayer re-runs the notifier over stored events: to re-send alerts lost
-// to an outage longer than the stream's retries (24 hours of DynamoDB
-// stream retention), or to see what the notifier makes of a stream.
+// Replayer brings the streams of stored events up to date with their logs
+// through the notifier itself: after an outage longer than the stream's
+// retries (24 hours of DynamoDB stream retention) the events are in the
+// log but not applied, and applying them sends exactly what the live
+// system would have. Events already applied are not applied, nor sent,
+// again.
 type Replayer struct {
-	Events    *eventstore.RangeReader
-	State     StateStore
-	Publisher alerts.Publisher
-	Routes    alerts.Routes
-	// SkipTestEvents as the notifier is configured (PUBLISH_TEST_EVENTS).
-	SkipTestEvents bool
+	Events   *eventstore.RangeReader
+	Notifier *notify.Notifier
 	// Out receives one line per event and a summary.
 	Out io.Writer
 }
@@ -39,30 +26,24 @@ type Replayer struct {
 // Summary counts a run's outcomes.
 type Summary struct {
 	Events    int
+	Streams   int
 	Outcomes  map[notify.Outcome]int
 	Truncated bool // more events matched than the limit
 }
 
 func (s Summary) String() string {
-	return fmt.Sprintf("%d events: %d published, %d suppressed (stale), %d test skipped, %d recorded, %d stale, %d untracked, %d unprocessable",
-		s.Events, s.Outcomes[notify.Published], s.Outcomes[notify.Suppressed], s.Outcomes[notify.TestSkipped],
+	return fmt.Sprintf("%d events of %d streams to apply: %d alerting, %d suppressed (stale), %d test skipped, %d recorded, %d stale, %d untracked, %d unprocessable",
+		s.Events, s.Streams, s.Outcomes[notify.Published], s.Outcomes[notify.Suppressed], s.Outcomes[notify.TestSkipped],
 		s.Outcomes[notify.Recorded], s.Outcomes[notify.Stale], s.Outcomes[notify.Untracked], s.Outcomes[notify.Unprocessable])
 }
 
-// Replay processes the events q selects, oldest first, through
-// notify.Notifier.
+// Replay brings up to date the streams of the events q selects, in the
+// order of their first event.
 //
-// With apply false (a dry run) nothing is written and nothing is sent: the
-// notifier runs against a copy of each stream's state read once from the
-// table and moved forward in memory, and against a publisher that only
-// records, so the output says exactly what applying would do now.
-//
-// With apply true it is the notifier's own processing: the state moves
-// forward, and each event that is still the latest of its stream (or
-// target) is published again. An event already followed by a newer one is
-// suppressed as stale, as the notifier would. An event no retry can process
-// is reported and skipped; at any other error it stops (running it again
-// is safe: state updates only move forward).
+// With apply false (a dry run) nothing is written and nothing is sent: it
+// says what applying would apply and send now. With apply true it is the
+// notifier's own work (notify.Notifier.ApplyStream); it stops at the first
+// stream that fails (running it again is safe).
 func (r *Replayer) Replay(ctx context.Context, q eventstore.RangeQuery, apply bool) (Summary, error) {
 	sum := Summary{Outcomes: map[notify.Outcome]int{}}
 	recs, more, err := r.Events.Events(ctx, q)
@@ -70,41 +51,41 @@ func (r *Replayer) Replay(ctx context.Context, q eventstore.RangeQuery, apply bo
 		return sum, err
 	}
 	sum.Truncated = more
-	n := &notify.Notifier{
-		State: r.State, Publisher: r.Publisher, Routes: r.Routes, SkipTestEvents: r.SkipTestEvents,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
-	verb := "published to"
-	if !apply {
-		n.State = &streamstate.Memory{Read: r.State}
-		n.Publisher = discard{}
-		verb = "would publish to"
-	}
+	var keys []string
+	ids := map[string][]string{}
 	for _, rec := range recs {
-		res, err := n.Process(ctx, rec)
-		if errors.Is(err, notify.ErrUnprocessable) {
-			// No retry can process it: say so, and go on.
-			sum.Events++
-			sum.Outcomes[notify.Unprocessable]++
-			fmt.Fprintf(r.Out, "%s  SKIPPED, cannot be processed: %v\n", line(rec), err)
-			continue
+		k := rec.LogKey()
+		if _, seen := ids[k]; !seen {
+			keys = append(keys, k)
+		}
+		ids[k] = append(ids[k], rec.EventID)
+	}
+	for _, k := range keys {
+		var results []notify.EventResult
+		var effects []notify.Effect
+		if apply {
+			results, err = r.Notifier.ApplyStream(ctx, k, ids[k])
+		} else {
+			results, effects, err = r.Notifier.Preview(ctx, k)
 		}
 		if err != nil {
-			fmt.Fprintf(r.Out, "%s  FAILED  %s: %v\n", line(rec), rec.EventID, err)
-			return sum, fmt.Errorf("ops: replay stopped at event %s after %d events: %w", rec.EventID, sum.Events, err)
+			fmt.Fprintf(r.Out, "stream %s  FAILED: %v\n", k, err)
+			return sum, fmt.Errorf("ops: replay stopped at stream %s after %d events: %w", k, sum.Events, err)
 		}
-		sum.Events++
-		sum.Outcomes[res.Outcome]++
-		what := string(res.Outcome)
-		switch res.Outcome {
-		case notify.Published:
-			what = verb + " " + res.Topic
-		case notify.Suppressed:
-			what = "suppressed: a newer event is the stream's state"
-		case notify.TestSkipped:
-			what = "not published: test stream"
+		sum.Streams++
+		for _, res := range results {
+			sum.Events++
+			sum.Outcomes[res.Outcome]++
+			fmt.Fprintf(r.Out, "%s  %-50s %-36s %-14s %s\n", res.OccurredAt, res.Type, res.EventID, res.Status, describeResult(res, apply))
 		}
-		fmt.Fprintf(r.Out, "%s  %-14s %s\n", line(rec), res.Status, what)
+		for _, e := range effects {
+			if e.Alert != nil {
+				fmt.Fprintf(r.Out, "  would send %s alert about %s to %s\n", orEvent(string(e.Alert.Kind)), e.Alert.EventID, e.Topic)
+			}
+		}
+		if len(results) == 0 {
+			fmt.Fprintf(r.Out, "stream %s is up to date: nothing to apply\n", k)
+		}
 	}
 	mode := "applied"
 	if !apply {
@@ -115,6 +96,29 @@ func (r *Replayer) Replay(ctx context.Context, q eventstore.RangeQuery, apply bo
 		fmt.Fprintf(r.Out, "more events matched than the limit: narrow the range or raise -limit\n")
 	}
 	return sum, nil
+}
+
+func describeResult(res notify.EventResult, apply bool) string {
+	switch res.Outcome {
+	case notify.Published:
+		verb := "sent to"
+		if !apply {
+			verb = "would send to"
+		}
+		return verb + " " + strings.Join(res.Topics, ", ")
+	case notify.Suppressed:
+		return "suppressed: it reached us after newer events of its stream"
+	case notify.TestSkipped:
+		return "not published: test stream"
+	}
+	return string(res.Outcome)
+}
+
+func orEvent(s string) string {
+	if s == "" {
+		return "event"
+	}
+	return s
 }
 
 // line is an event's timeline prefix.
@@ -129,7 +133,3 @@ func line(r eventstore.Record) string {
 	return fmt.Sprintf("%s  %-50s %-36s %s", r.OccurredAt, r.Type, r.EventID, stream)
 }
 
-// discard is the dry run's publisher.
-type discard struct{}
-
-func (discard) Publish(context.Context, string, alerts.Message) error { return nil }

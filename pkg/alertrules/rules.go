@@ -1,30 +1,36 @@
 // Package alertrules decides which alerts a live stream's lifecycle
 // deserves, so people are told what they can act on and nothing else:
 //
-//   - a disconnect is held for a grace, by event time: a reconnection
-//     within it is a brief drop, alerted neither as a disconnect nor as a
-//     "live" (nobody was told the stream went down); a disconnect left alone
-//     for the grace is alerted once, by a delayed check;
+//   - a disconnect is held for a grace: a reconnection within it is a brief
+//     drop, alerted neither as a disconnect nor as a "live" (nobody was told
+//     the stream went down); a disconnect left alone for the grace is
+//     alerted once;
 //   - an active after an alerted disconnect is a recovery, alerted with the
 //     time the stream was down; a first active is "went live"; an active
 //     while the stream is already live says nothing;
 //   - a stream with FlapThreshold brief drops within FlapWindow is
 //     unstable, alerted at most once per window.
 //
-// Every rule is judged by the events' own times (occurredAt), never by when
-// they arrive: a disconnect that reaches us after its grace has passed is
-// decided at once, a reconnection that comes after the grace (by event time)
-// does not make the drop brief.
+// The rules see a stream's transitions one at a time, in the order of the
+// stream's log (pkg/eventstore), whatever order they reached the notifier
+// in, so what they decide depends on what FastPix sent and when we received
+// it, never on how the notifier scheduled its work. Every rule is judged by
+// the events' own times and by when the webhook received them:
 //
-// The package is pure: it takes what the stream state remembers (Memory),
-// the transition being applied and the clock, and returns the decision and
-// the memory to store. Storing it (a conditional write, so that a decision
-// is made once), publishing and queueing the check are the caller's.
+//   - a held disconnect is due at the later of its occurredAt plus the
+//     grace and its own receive time (a disconnect that reaches us after
+//     its grace is due at once);
+//   - a reconnection makes the drop brief when it happened within the grace
+//     (by event time) and reached us by the time the drop was due; one that
+//     reached us later finds the drop alerted, and is a recovery.
+//
+// The package is pure: it takes what the rules remember of a stream
+// (Memory), the transition being applied, and returns the alerts and the
+// memory to keep. Storing the memory, publishing and queueing the check are
+// pkg/notify's.
 package alertrules
 
 import (
-	"bytes"
-	"encoding/json"
 	"slices"
 	"time"
 )
@@ -86,30 +92,28 @@ type Alert struct {
 	Window time.Duration `json:"window,omitempty"`
 }
 
-// Held is a disconnect waiting for its check.
+// Held is a disconnect waiting for its grace to pass.
 type Held struct {
 	EventID        string    `json:"eventId"`
 	OccurredAt     time.Time `json:"occurredAt"`
 	PreviousStatus string    `json:"previousStatus,omitempty"`
+	// Due is when the disconnect is alerted unless the stream came back
+	// (see the package doc). A memory written before Due existed is due at
+	// OccurredAt plus the grace.
+	Due time.Time `json:"due,omitzero"`
+}
+
+// due is h's due time under s.
+func (h Held) due(s Settings) time.Time {
+	if h.Due.IsZero() {
+		return h.OccurredAt.Add(s.Grace)
+	}
+	return h.Due
 }
 
 // Down is the alerted disconnect the stream has not recovered from.
 type Down struct {
 	Alert Alert `json:"alert"`
-	// Published: the alert is known to have left. A disconnect decided by a
-	// check is stored before it is published and confirmed after; until
-	// then a redelivered check, or the recovery, sends it (again).
-	Published bool `json:"published"`
-}
-
-// Last is the latest event the rules applied and what they decided for it,
-// so that the same event applied again (a retried record) gets the same
-// alerts, and an older one is recognised.
-type Last struct {
-	EventID    string    `json:"eventId"`
-	OccurredAt time.Time `json:"occurredAt"`
-	Alerts     []Alert   `json:"alerts,omitempty"`
-	Hold       *Hold     `json:"hold,omitempty"`
 }
 
 // Memory is what the rules remember of one stream between events. The zero
@@ -119,20 +123,20 @@ type Memory struct {
 	// (the active alerted as live or as a recovery); zero while people were
 	// not told the stream is live.
 	LiveSince time.Time `json:"liveSince,omitzero"`
-	// Held is the disconnect waiting for its check.
+	// Held is the disconnect waiting for its grace.
 	Held *Held `json:"held,omitempty"`
 	// Down is the alerted disconnect, until the stream is back or its
 	// session ends.
 	Down *Down `json:"down,omitempty"`
 	// Drops are the times (their disconnects') of the recent brief drops,
-	// oldest first, within the flap window of the newest.
+	// oldest first, within the flap window of the newest, each once.
 	Drops []time.Time `json:"drops,omitempty"`
 	// UnstableAt is the event time of the last unstable alert.
 	UnstableAt time.Time `json:"unstableAt,omitzero"`
-	Last       *Last     `json:"last,omitempty"`
 }
 
-func (m Memory) clone() Memory {
+// Clone is a deep copy of m.
+func (m Memory) Clone() Memory {
 	c := m
 	if m.Held != nil {
 		h := *m.Held
@@ -143,15 +147,6 @@ func (m Memory) clone() Memory {
 		c.Down = &d
 	}
 	c.Drops = slices.Clone(m.Drops)
-	if m.Last != nil {
-		l := *m.Last
-		l.Alerts = slices.Clone(m.Last.Alerts)
-		if m.Last.Hold != nil {
-			h := *m.Last.Hold
-			l.Hold = &h
-		}
-		c.Last = &l
-	}
 	return c
 }
 
@@ -159,60 +154,34 @@ func (m Memory) clone() Memory {
 type Transition struct {
 	EventID    string
 	OccurredAt time.Time
+	// ReceivedAt is when the webhook received the event.
+	ReceivedAt time.Time
 	// Previous is the stream's status before the event ("" for a stream the
 	// state did not know); Status the one the event set.
 	Previous string
 	Status   string
 }
 
-// Hold asks for a check of a held disconnect after Delay.
-type Hold struct {
-	EventID    string        `json:"eventId"`
-	OccurredAt time.Time     `json:"occurredAt"`
-	Delay      time.Duration `json:"delay"`
-}
-
-// Decision is what to do for one transition.
+// Decision is what to do for one transition, or for one settling of the
+// memory.
 type Decision struct {
 	// Alerts to publish, in this order.
 	Alerts []Alert
-	// Hold, when set: queue a check of the disconnect after Hold.Delay.
-	Hold *Hold
 	// BriefDrop: the transition is a reconnection within the grace.
 	BriefDrop bool
-	// Replay: the transition is the last one applied, again (a retry): the
-	// same alerts and hold as the first time, and Memory unchanged.
-	Replay bool
-	// Stale: the rules already applied a newer event (two deliveries raced);
-	// nothing to do.
-	Stale bool
-	// Memory is what to store; Changed says whether it must be stored:
-	// whenever the transition decided something or changed what the rules
-	// remember. A transition that says nothing and changes nothing (a
-	// connected, an idle of a stream nobody was told about) is not written:
-	// a retry of it decides the same nothing again.
-	Memory  Memory
-	Changed bool
+	// Memory is what to keep.
+	Memory Memory
 }
 
-// Apply decides what tr means for a stream whose memory is m, at now.
-func Apply(m Memory, tr Transition, s Settings, now time.Time) Decision {
-	if last := m.Last; last != nil {
-		if last.EventID == tr.EventID {
-			d := Decision{Replay: true, Memory: m.clone(), Alerts: slices.Clone(last.Alerts)}
-			if h := last.Hold; h != nil {
-				d.Hold = &Hold{EventID: h.EventID, OccurredAt: h.OccurredAt, Delay: max(checkDelay(s, h.OccurredAt, now), 0)}
-			}
-			return d
-		}
-		if tr.OccurredAt.Before(last.OccurredAt) {
-			return Decision{Stale: true, Memory: m.clone()}
-		}
-	}
-	d := &Decision{Memory: m.clone()}
+// Apply decides what tr, the stream's next transition in its log, means
+// for a stream whose memory is m. It holds a disconnect, and never decides
+// one whose grace has passed by itself: Settle does, once every transition
+// that reached us before it was due has been applied.
+func Apply(m Memory, tr Transition, s Settings) Decision {
+	d := &Decision{Memory: m.Clone()}
 	switch {
 	case tr.Status == StatusDisconnected:
-		d.disconnect(tr, s, now)
+		d.disconnect(tr, s)
 	case tr.Status == StatusConnected:
 		d.reconnect(tr, s)
 	case tr.Status == StatusActive:
@@ -221,116 +190,76 @@ func Apply(m Memory, tr Transition, s Settings, now time.Time) Decision {
 	case sessionEnds[tr.Status]:
 		d.end(s)
 	}
-	d.Changed = len(d.Alerts) > 0 || d.Hold != nil || !sameMemory(m, d.Memory)
-	if !d.Changed {
-		return *d
-	}
-	d.Memory.Last = &Last{EventID: tr.EventID, OccurredAt: tr.OccurredAt, Alerts: slices.Clone(d.Alerts)}
-	if d.Hold != nil {
-		h := *d.Hold
-		d.Memory.Last.Hold = &h
+	return *d
+}
+
+// Settle decides the held disconnect whose due time has passed at now: the
+// stream did not come back in time, so it is alerted. Everything that
+// reached us before it was due is in the log, and was applied before this
+// is called, so the decision does not depend on when it is made.
+func Settle(m Memory, s Settings, now time.Time) Decision {
+	d := &Decision{Memory: m.Clone()}
+	if h := m.Held; h != nil && !now.Before(h.due(s)) {
+		d.alertDisconnect(*h, s)
 	}
 	return *d
 }
 
-// sameMemory: a and b remember the same, their last decision aside.
-func sameMemory(a, b Memory) bool {
-	a.Last, b.Last = nil, nil
-	ja, errA := json.Marshal(a)
-	jb, errB := json.Marshal(b)
-	return errA == nil && errB == nil && bytes.Equal(ja, jb)
+// Pending is when the held disconnect of m is due, and whether one is held.
+func Pending(m Memory, s Settings) (time.Time, bool) {
+	if m.Held == nil {
+		return time.Time{}, false
+	}
+	return m.Held.due(s), true
 }
 
-// ApplyAll is Apply for tr when the memory has not heard of missed, status
-// transitions the state applied just before tr whose own decisions were
-// never stored (their events were processed at the same time as tr, and
-// tr's state write came first, so theirs could not be stored): it decides
-// them first, in order, then tr, and returns one decision for them all,
-// remembered as tr's. A missed transition the memory already holds, or
-// older than what it holds, is skipped.
-func ApplyAll(m Memory, missed []Transition, tr Transition, s Settings, now time.Time) Decision {
-	if m.Last != nil && m.Last.EventID == tr.EventID {
-		return Apply(m, tr, s, now)
+// Late decides a disconnect that reached us after the stream's log had
+// moved past it (a delivery FastPix retried much later): it is never
+// alerted (the stream has moved on), but when next, the stream's
+// transition after it, made it a brief drop, the drop counts towards the
+// stream being unstable. Deciding the same late drop twice counts it once.
+func Late(m Memory, drop Transition, next *Transition, s Settings) Decision {
+	d := &Decision{Memory: m.Clone()}
+	if drop.Status != StatusDisconnected || next == nil || (next.Status != StatusConnected && next.Status != StatusActive) {
+		return *d
 	}
-	cur := m.clone()
-	var caught []Alert
-	var holds []Hold
-	changed := false
-	for _, p := range missed {
-		if p.EventID == tr.EventID || m.Last != nil && (m.Last.EventID == p.EventID || p.OccurredAt.Before(m.Last.OccurredAt)) {
-			continue
-		}
-		d := Apply(cur, p, s, now)
-		if d.Stale || d.Replay || !d.Changed {
-			continue
-		}
-		caught = append(caught, d.Alerts...)
-		if d.Hold != nil {
-			holds = append(holds, *d.Hold)
-		}
-		cur, changed = d.Memory, true
+	h := heldOf(drop, s)
+	if brief(h, *next, s) {
+		d.BriefDrop = true
+		d.countDrop(drop.OccurredAt, *next, s)
 	}
-	d := Apply(cur, tr, s, now)
-	if !changed || d.Stale {
-		return d
-	}
-	d.Alerts = append(caught, d.Alerts...)
-	if d.Hold == nil {
-		for _, h := range holds {
-			if d.Memory.Held != nil && d.Memory.Held.EventID == h.EventID {
-				h.Delay = max(checkDelay(s, h.OccurredAt, now), 0)
-				d.Hold = &h
-			}
-		}
-	}
-	d.Changed = true
-	d.Memory.Last = &Last{EventID: tr.EventID, OccurredAt: tr.OccurredAt, Alerts: slices.Clone(d.Alerts)}
-	if d.Hold != nil {
-		h := *d.Hold
-		d.Memory.Last.Hold = &h
-	}
-	return d
+	return *d
 }
 
-// checkDelay is what is left of the grace of a disconnect at occurredAt,
-// at most MaxGrace (an event clock ahead of ours makes it longer than the
-// grace; the check then waits for the rest).
-func checkDelay(s Settings, occurredAt, now time.Time) time.Duration {
-	return min(s.Grace-now.Sub(occurredAt), MaxGrace)
+func heldOf(tr Transition, s Settings) Held {
+	due := tr.OccurredAt.Add(s.Grace)
+	if tr.ReceivedAt.After(due) {
+		due = tr.ReceivedAt
+	}
+	return Held{EventID: tr.EventID, OccurredAt: tr.OccurredAt, PreviousStatus: tr.Previous, Due: due}
 }
 
-func (d *Decision) disconnect(tr Transition, s Settings, now time.Time) {
+// brief: tr came back within the grace of h, by event time, and reached us
+// by the time h was due.
+func brief(h Held, tr Transition, s Settings) bool {
+	return tr.OccurredAt.Sub(h.OccurredAt) <= s.Grace && !tr.ReceivedAt.After(h.due(s))
+}
+
+func (d *Decision) disconnect(tr Transition, s Settings) {
 	m := &d.Memory
 	if m.Held != nil || m.Down != nil {
 		// The first disconnect is already held, or people already know the
 		// stream is down: another one says nothing new.
 		return
 	}
-	held := Held{EventID: tr.EventID, OccurredAt: tr.OccurredAt, PreviousStatus: tr.Previous}
-	delay := checkDelay(s, tr.OccurredAt, now)
-	if s.Grace == 0 || delay <= 0 {
-		// Grace 0, or the disconnect reached us after its grace: decided at
-		// once. No newer lifecycle event is applied (it would have made this
-		// one stale), so the stream has not come back.
-		d.alertDisconnect(held, s, true)
-		return
-	}
-	m.Held = &held
-	d.Hold = &Hold{EventID: tr.EventID, OccurredAt: tr.OccurredAt, Delay: delay}
+	h := heldOf(tr, s)
+	m.Held = &h
 }
 
 // alertDisconnect decides the disconnect alert of held: the stream is down
 // as far as people know.
-func (d *Decision) alertDisconnect(held Held, s Settings, published bool) {
+func (d *Decision) alertDisconnect(held Held, s Settings) {
 	m := &d.Memory
-	a := disconnectAlert(*m, held, s)
-	m.Down = &Down{Alert: a, Published: published}
-	m.Held = nil
-	m.LiveSince = time.Time{}
-	d.Alerts = append(d.Alerts, a)
-}
-
-func disconnectAlert(m Memory, held Held, s Settings) Alert {
 	a := Alert{
 		Kind: KindDisconnected, EventID: held.EventID, OccurredAt: held.OccurredAt,
 		PreviousStatus: held.PreviousStatus, Status: StatusDisconnected, Grace: s.Grace,
@@ -338,20 +267,22 @@ func disconnectAlert(m Memory, held Held, s Settings) Alert {
 	if !m.LiveSince.IsZero() && held.OccurredAt.After(m.LiveSince) {
 		a.LiveFor = held.OccurredAt.Sub(m.LiveSince)
 	}
-	return a
+	m.Down = &Down{Alert: a}
+	m.Held = nil
+	m.LiveSince = time.Time{}
+	d.Alerts = append(d.Alerts, a)
 }
 
 // reconnect ends a held disconnect: a brief drop when the stream is back
-// within the grace (by event time), else the disconnect is alerted now (its
-// check has not run yet, or the reconnection reached us late).
+// within the grace, else the disconnect is alerted now.
 func (d *Decision) reconnect(tr Transition, s Settings) {
 	m := &d.Memory
 	if m.Held == nil {
 		return
 	}
 	held := *m.Held
-	if tr.OccurredAt.Sub(held.OccurredAt) > s.Grace {
-		d.alertDisconnect(held, s, true)
+	if !brief(held, tr, s) {
+		d.alertDisconnect(held, s)
 		return
 	}
 	m.Held = nil
@@ -359,12 +290,16 @@ func (d *Decision) reconnect(tr Transition, s Settings) {
 	d.countDrop(held.OccurredAt, tr, s)
 }
 
-// countDrop remembers a brief drop at dropAt and decides the unstable alert.
+// countDrop remembers a brief drop at dropAt (once) and decides the
+// unstable alert.
 func (d *Decision) countDrop(dropAt time.Time, tr Transition, s Settings) {
 	m := &d.Memory
 	window := s.FlapWindow
 	if window <= 0 {
 		window = Defaults().FlapWindow
+	}
+	if slices.ContainsFunc(m.Drops, dropAt.Equal) {
+		return
 	}
 	drops := make([]time.Time, 0, len(m.Drops)+1)
 	for _, t := range m.Drops {
@@ -396,9 +331,6 @@ func (d *Decision) live(tr Transition) {
 	m := &d.Memory
 	switch {
 	case m.Down != nil:
-		if !m.Down.Published {
-			d.Alerts = append(d.Alerts, m.Down.Alert)
-		}
 		d.Alerts = append(d.Alerts, Alert{
 			Kind: KindRecovery, EventID: tr.EventID, OccurredAt: tr.OccurredAt,
 			PreviousStatus: tr.Previous, Status: tr.Status,
@@ -421,83 +353,9 @@ func (d *Decision) live(tr Transition) {
 // back, so it is alerted now.
 func (d *Decision) end(s Settings) {
 	m := &d.Memory
-	switch {
-	case m.Held != nil:
-		d.alertDisconnect(*m.Held, s, true)
-	case m.Down != nil && !m.Down.Published:
-		d.Alerts = append(d.Alerts, m.Down.Alert)
+	if m.Held != nil {
+		d.alertDisconnect(*m.Held, s)
 	}
 	m.Down = nil
 	m.LiveSince = time.Time{}
-}
-
-// CheckReason says why a check decided what it did.
-type CheckReason string
-
-// The outcomes of a check.
-const (
-	// CheckAlerted: the disconnect was still held: alert it.
-	CheckAlerted CheckReason = "alerted"
-	// CheckResent: an earlier delivery of the check decided the alert but
-	// its publish was not confirmed: send it again.
-	CheckResent CheckReason = "resent"
-	// CheckEarly: the grace has not passed by the event's time (its clock
-	// is ahead of ours): check again after Requeue.
-	CheckEarly CheckReason = "early"
-	// CheckAlreadyAlerted: the disconnect was alerted and confirmed.
-	CheckAlreadyAlerted CheckReason = "already alerted"
-	// CheckNotHeld: the disconnect is no longer held: the stream came back
-	// (a brief drop), or a later event decided it.
-	CheckNotHeld CheckReason = "not held"
-)
-
-// CheckDecision is what to do for one delivered check.
-type CheckDecision struct {
-	Reason CheckReason
-	// Alert to publish (CheckAlerted, CheckResent).
-	Alert *Alert
-	// Requeue is the delay of the next check (CheckEarly).
-	Requeue time.Duration
-	// Memory is what to store when Changed; after the publish, Confirm
-	// marks the alert as sent.
-	Memory  Memory
-	Changed bool
-}
-
-// earlyTolerance is how early a check may come and still be decided: SQS
-// delays by whole seconds.
-const earlyTolerance = time.Second
-
-// DecideCheck decides the check of the disconnect eventID for a stream
-// whose memory is m, at now. A disconnect is alerted once: the memory to
-// store records it, so a check delivered again finds it alerted.
-func DecideCheck(m Memory, eventID string, s Settings, now time.Time) CheckDecision {
-	switch {
-	case m.Held != nil && m.Held.EventID == eventID:
-		if rest := checkDelay(s, m.Held.OccurredAt, now); rest > earlyTolerance {
-			return CheckDecision{Reason: CheckEarly, Requeue: rest, Memory: m.clone()}
-		}
-		d := &Decision{Memory: m.clone()}
-		d.alertDisconnect(*m.Held, s, false)
-		a := d.Alerts[0]
-		return CheckDecision{Reason: CheckAlerted, Alert: &a, Memory: d.Memory, Changed: true}
-	case m.Down != nil && m.Down.Alert.EventID == eventID:
-		if m.Down.Published {
-			return CheckDecision{Reason: CheckAlreadyAlerted, Memory: m.clone()}
-		}
-		a := m.Down.Alert
-		return CheckDecision{Reason: CheckResent, Alert: &a, Memory: m.clone()}
-	}
-	return CheckDecision{Reason: CheckNotHeld, Memory: m.clone()}
-}
-
-// Confirm records that the disconnect alert of eventID has left, and
-// reports whether that changed m.
-func Confirm(m Memory, eventID string) (Memory, bool) {
-	if m.Down == nil || m.Down.Alert.EventID != eventID || m.Down.Published {
-		return m, false
-	}
-	c := m.clone()
-	c.Down.Published = true
-	return c, true
 }

@@ -2,9 +2,11 @@
 // delivers it, to the notifier: it is the only layer of the notifier that
 // knows Lambda's event types.
 //
-// The events table is the outbox: an alert leaves only after its event is
-// durable, and is not lost between the write and the publish, because the
-// stream record stays until the handler reports it done.
+// A stream record is a doorbell: it says which stream has a new event in
+// its log (the record's keys), nothing more. The notifier brings each
+// stream named in a batch up to date with its log once (pkg/notify), so
+// the order in which records arrive, and which of the event source's
+// parallel lanes carries them, decides nothing.
 package ddbstream
 
 import (
@@ -13,54 +15,52 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
-	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 )
 
-// ErrBadRecord: a stream record that cannot be read as a stored event. It is
-// logged and skipped: retrying it would fail the same way forever.
+// ErrBadRecord: a stream record that names no stored event. It is logged
+// and skipped: retrying it would fail the same way forever.
 var ErrBadRecord = errors.New("ddbstream: unreadable stream record")
 
-// Processor handles one stored event; notify.Notifier is one.
+// Processor brings one stream up to date with its log; notify.Notifier is
+// one.
 type Processor interface {
-	Process(ctx context.Context, r eventstore.Record) (notify.Result, error)
+	ApplyStream(ctx context.Context, key string, eventIDs []string) ([]notify.EventResult, error)
 }
 
 var _ Processor = (*notify.Notifier)(nil)
 
-// DefaultMaxConcurrency is how many records of different streams a
-// Handler processes at once when MaxConcurrency is zero. The work is
-// waiting (a state update, an SNS publish of tens of milliseconds), not
-// computing, so it is well above the CPU count.
+// DefaultMaxConcurrency is how many streams of a batch a Handler brings
+// up to date at once when MaxConcurrency is zero. The work is waiting (a
+// read, a write, SNS publishes of tens of milliseconds), not computing, so
+// it is well above the CPU count.
 const DefaultMaxConcurrency = 16
 
 // Handler is the notifier's Lambda handler. The event source mapping must
 // have FunctionResponseTypes [ReportBatchItemFailures].
 type Handler struct {
 	Processor Processor
-	// Logger gets a line per unreadable or failed record and one summary per
-	// batch (slog.Default() when nil).
+	// Logger gets a line per unreadable record, per failed stream and one
+	// summary per batch (slog.Default() when nil).
 	Logger *slog.Logger
-	// Observer, when set, is told what became of each record and of each
-	// batch: metrics.Notifier turns that into CloudWatch metrics (EMF lines,
-	// no API call).
+	// Observer, when set, is told what became of the records that reached
+	// no stream and of each batch.
 	Observer Observer
-	// MaxConcurrency bounds how many records are processed at once
-	// (DefaultMaxConcurrency when zero or less). 1 processes the batch one
-	// record after another in batch order. Processor must be safe for
+	// MaxConcurrency bounds how many streams are brought up to date at once
+	// (DefaultMaxConcurrency when zero or less). Processor must be safe for
 	// concurrent use.
 	MaxConcurrency int
 }
 
-// Observer sees the notifier's outcomes, for metrics.
+// Observer sees the stream adapter's outcomes, for metrics.
 type Observer interface {
 	ObserveRecord(r metrics.NotifyRecord)
 	ObserveBatch(records, retried int)
@@ -68,31 +68,27 @@ type Observer interface {
 
 var _ Observer = metrics.Notifier{}
 
+// Keys reads the stream key and the event id out of a stream record's
+// keys (any view type has them).
+func Keys(rec events.DynamoDBEventRecord) (key, eventID string, err error) {
+	k, ok1 := rec.Change.Keys[eventstore.AttrStreamID]
+	id, ok2 := rec.Change.Keys[eventstore.KeyEventID]
+	if !ok1 || !ok2 || k.DataType() != events.DataTypeString || id.DataType() != events.DataTypeString || k.String() == "" || id.String() == "" {
+		return "", "", fmt.Errorf("%w: %s: keys are not (%s, %s)", ErrBadRecord, rec.Change.SequenceNumber, eventstore.AttrStreamID, eventstore.KeyEventID)
+	}
+	return k.String(), id.String(), nil
+}
+
 // Handle processes a batch. Only INSERT records are events (a duplicate
 // delivery writes nothing, and TTL expiries are REMOVEs).
 //
-// Records of different streams are independent (each stream's state is its
-// own item, moved only forward by a conditional update), so they are
-// processed concurrently, at most MaxConcurrency at once, earliest record
-// first. The records of one stream (records with no stream id each on
-// their own) are processed one after another in batch order, and after one
-// of them fails the stream's later records are not processed: they are
-// retried with it, so a stream's state never moves past an event whose
-// alert has not left.
-//
-// A record that can never be processed (unreadable, or refused by the state
-// store as invalid: notify.ErrUnprocessable) is logged, counted and
-// skipped: it must not hold back, or send to the dead-letter queue, the
-// records after it.
-//
-// The batch contract is Lambda's: the first record (in batch order) that
-// fails for a reason a retry can cure is reported with every later record,
-// whatever became of them, and Lambda retries from the lowest reported
-// sequence number. Records before it are all done and are not reported.
-// Records after it that succeeded in another stream are processed again on
-// the retry: their state update is re-applied (the same event passes its
-// own condition) and their alert may be published a second time, which the
-// at-least-once promise allows. No record after a known failure is started.
+// Each stream named in the batch is brought up to date once, streams
+// concurrently. A stream that fails (a read, a write or a send that a
+// retry can cure) is reported from its first record in the batch, with
+// every later record, as Lambda's batch contract asks: Lambda retries from
+// the lowest reported sequence number. Retrying a stream that is already up
+// to date costs a read and changes nothing, so the other streams' records
+// in the retried part are harmless.
 func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	log := h.Logger
 	if log == nil {
@@ -100,62 +96,64 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 	}
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 	counts := map[notify.Outcome]int{}
-	outs := make([]recordOutcome, len(ev.Records))
-	var todo []batchItem
+	keys := map[int]string{}
+	ids := map[int]string{}
+	var order []int
 	for i, rec := range ev.Records {
 		if rec.EventName != string(streamstypes.OperationTypeInsert) {
-			outs[i].kind = outcomeIgnored
-			continue
-		}
-		stored, err := RecordOf(rec)
-		if err != nil {
-			outs[i] = recordOutcome{kind: outcomeUnreadable, err: err}
-			continue
-		}
-		outs[i].stored = stored
-		todo = append(todo, batchItem{index: i, key: stored.StreamID})
-	}
-	failedAt := runOrdered(todo, h.concurrency(), func(i int) bool {
-		res, err := h.Processor.Process(ctx, outs[i].stored)
-		outs[i].res, outs[i].err, outs[i].kind = res, err, outcomeProcessed
-		return err == nil || errors.Is(err, notify.ErrUnprocessable)
-	})
-
-	for i, rec := range ev.Records {
-		o := outs[i]
-		if i == failedAt {
-			for _, later := range ev.Records[i:] {
-				resp.BatchItemFailures = append(resp.BatchItemFailures,
-					events.DynamoDBBatchItemFailure{ItemIdentifier: later.Change.SequenceNumber})
-			}
-			counts[notify.Failed] = len(ev.Records) - i
-		}
-		switch {
-		case o.kind == outcomeIgnored:
 			counts[notify.Ignored]++
 			h.observe(metrics.NotifyRecord{Outcome: notify.Ignored})
-		case o.kind == outcomeUnreadable:
+			continue
+		}
+		key, id, err := Keys(rec)
+		if err != nil {
 			counts[notify.Unreadable]++
 			h.observe(metrics.NotifyRecord{Outcome: notify.Unreadable})
-			log.ErrorContext(ctx, "stream record skipped", "sequenceNumber", rec.Change.SequenceNumber, "error", o.err.Error())
-		case o.kind == outcomeNotRun:
-			// After the first failure: reported above, retried by Lambda.
-		case errors.Is(o.err, notify.ErrUnprocessable):
-			counts[notify.Unprocessable]++
-			o.res.Outcome = notify.Unprocessable
-			h.observe(observation(o.stored, o.res, nil))
-			log.ErrorContext(ctx, "record cannot be processed; skipped",
-				"sequenceNumber", rec.Change.SequenceNumber, "eventId", o.stored.EventID, "type", o.stored.Type,
-				"streamId", o.stored.StreamID, "error", o.err.Error())
-		case o.err != nil:
-			h.observe(observation(o.stored, o.res, o.err))
-			log.ErrorContext(ctx, "record failed; it and later records will be retried",
-				"sequenceNumber", rec.Change.SequenceNumber, "eventId", o.stored.EventID, "type", o.stored.Type,
-				"retried", len(ev.Records)-failedAt, "error", o.err.Error())
-		default:
-			counts[o.res.Outcome]++
-			h.observe(observation(o.stored, o.res, nil))
+			log.ErrorContext(ctx, "stream record skipped", "sequenceNumber", rec.Change.SequenceNumber, "error", err.Error())
+			continue
 		}
+		keys[i], ids[i] = key, id
+		order = append(order, i)
+	}
+	groups := groupByKey(keys, order)
+	failed := make(map[*group]error, len(groups))
+	results := make(map[*group][]notify.EventResult, len(groups))
+	var mu sync.Mutex
+	runGroups(groups, h.concurrency(), func(g *group) {
+		evIDs := make([]string, len(g.indexes))
+		for j, i := range g.indexes {
+			evIDs[j] = ids[i]
+		}
+		rs, err := h.Processor.ApplyStream(ctx, g.key, evIDs)
+		mu.Lock()
+		results[g], failed[g] = rs, err
+		mu.Unlock()
+	})
+	failedAt := -1
+	for _, g := range groups {
+		if err := failed[g]; err != nil {
+			if failedAt < 0 || g.indexes[0] < failedAt {
+				failedAt = g.indexes[0]
+			}
+			o := metrics.NotifyRecord{Outcome: notify.Failed, Failure: metrics.FailureState}
+			if errors.Is(err, notify.ErrPublish) {
+				o.Failure = metrics.FailurePublish
+			}
+			h.observe(o)
+			log.ErrorContext(ctx, "stream not brought up to date; its records will be retried",
+				"streamId", g.key, "records", len(g.indexes), "error", err.Error())
+			continue
+		}
+		for _, r := range results[g] {
+			counts[r.Outcome]++
+		}
+	}
+	if failedAt >= 0 {
+		for _, later := range ev.Records[failedAt:] {
+			resp.BatchItemFailures = append(resp.BatchItemFailures,
+				events.DynamoDBBatchItemFailure{ItemIdentifier: later.Change.SequenceNumber})
+		}
+		counts[notify.Failed] = len(ev.Records) - failedAt
 	}
 	h.summary(ctx, log, len(ev.Records), counts)
 	if h.Observer != nil {
@@ -171,65 +169,10 @@ func (h *Handler) concurrency() int {
 	return DefaultMaxConcurrency
 }
 
-type outcomeKind int
-
-const (
-	outcomeNotRun outcomeKind = iota
-	outcomeIgnored
-	outcomeUnreadable
-	outcomeProcessed
-)
-
-// recordOutcome is what became of one record of a batch.
-type recordOutcome struct {
-	kind   outcomeKind
-	stored eventstore.Record
-	res    notify.Result
-	err    error
-}
-
 func (h *Handler) observe(r metrics.NotifyRecord) {
 	if h.Observer != nil {
 		h.Observer.ObserveRecord(r)
 	}
-}
-
-// observation describes a processed record (err from Process) for the
-// Observer.
-func observation(r eventstore.Record, res notify.Result, err error) metrics.NotifyRecord {
-	o := metrics.NotifyRecord{
-		Outcome:      res.Outcome,
-		EventType:    r.Type,
-		Topic:        res.Topic,
-		Status:       res.Status,
-		Simulcast:    fastpix.IsSimulcast(r.Type),
-		StateUpdated: res.StateUpdated,
-		Info:         res.Info,
-		ClockSkewed:  res.ClockSkewed,
-		PublishedAt:  res.PublishedAt,
-		// Set only when Process succeeded: a record that failed after
-		// its change left is counted when the retry sends it again.
-		ChangePublished: res.ChangePublished && err == nil,
-	}
-	occurred := res.OccurredAt
-	if occurred == "" {
-		occurred = r.OccurredAt
-	}
-	if t, perr := time.Parse(time.RFC3339Nano, occurred); perr == nil {
-		o.OccurredAt = t
-	}
-	if err != nil {
-		o.Outcome = notify.Failed
-		switch {
-		case errors.Is(err, notify.ErrPublish):
-			o.Failure = metrics.FailurePublish
-		case errors.Is(err, notify.ErrState):
-			o.Failure = metrics.FailureState
-		case errors.Is(err, notify.ErrEnqueue):
-			o.Failure = metrics.FailureQueue
-		}
-	}
-	return o
 }
 
 func (h *Handler) summary(ctx context.Context, log *slog.Logger, n int, counts map[notify.Outcome]int) {

@@ -1,105 +1,42 @@
 package ddbstream
 
-import (
-	"container/heap"
-	"sync"
-)
+import "sync"
 
-// batchItem is a record to process: its index in the batch and the key
-// that orders it. Items with the same non-empty key run one at a time, in
-// index order; an empty key orders nothing.
-type batchItem struct {
-	index int
-	key   string
+// group is the records of one stream in a batch: the indexes of its
+// records, in batch order.
+type group struct {
+	key     string
+	indexes []int
 }
 
-// runOrdered calls do for each item, at most limit calls at once (at least
-// one), and returns the lowest index for which do reported failure, or -1.
-//
-// Whenever a call can start, the item with the lowest index among the keys
-// not in flight goes first, so with limit 1 the items run in index order.
-// After a failure, no item of its key runs, nor any item with a higher
-// index than the lowest failure: those are retried anyway. Items with a
-// lower index still run, since nothing reports them.
-func runOrdered(items []batchItem, limit int, do func(index int) (ok bool)) int {
-	var ready chains
-	byKey := map[string]*chain{}
-	for _, it := range items {
-		c := byKey[it.key]
-		if c == nil || it.key == "" {
-			c = &chain{}
-			ready = append(ready, c)
-			if it.key != "" {
-				byKey[it.key] = c
-			}
+// groupByKey groups the indexes of keys (in batch order) by key, each
+// group in the order of its first record.
+func groupByKey(keys map[int]string, order []int) []*group {
+	byKey := map[string]*group{}
+	var groups []*group
+	for _, i := range order {
+		g := byKey[keys[i]]
+		if g == nil {
+			g = &group{key: keys[i]}
+			byKey[keys[i]] = g
+			groups = append(groups, g)
 		}
-		c.indexes = append(c.indexes, it.index)
+		g.indexes = append(g.indexes, i)
 	}
-	heap.Init(&ready)
-	workers := min(max(limit, 1), len(ready))
+	return groups
+}
 
-	var (
-		mu       sync.Mutex
-		wake     = sync.NewCond(&mu)
-		running  int
-		failedAt = -1
-		wg       sync.WaitGroup
-	)
-	for range workers {
+// runGroups calls do for each group, at most limit at once (at least one),
+// earliest group first.
+func runGroups(groups []*group, limit int, do func(g *group)) {
+	sem := make(chan struct{}, max(limit, 1))
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		sem <- struct{}{}
 		wg.Go(func() {
-			mu.Lock()
-			defer mu.Unlock()
-			for {
-				if failedAt >= 0 && len(ready) > 0 && ready[0].head() > failedAt {
-					ready = ready[:0] // every chain waits on a later record
-				}
-				if len(ready) == 0 {
-					if running == 0 {
-						wake.Broadcast()
-						return
-					}
-					wake.Wait()
-					continue
-				}
-				c := heap.Pop(&ready).(*chain)
-				index := c.head()
-				running++
-				mu.Unlock()
-				ok := do(index)
-				mu.Lock()
-				running--
-				switch {
-				case !ok:
-					if failedAt < 0 || index < failedAt {
-						failedAt = index
-					}
-				case len(c.indexes) > 1:
-					c.indexes = c.indexes[1:]
-					heap.Push(&ready, c)
-				}
-				wake.Broadcast()
-			}
+			defer func() { <-sem }()
+			do(g)
 		})
 	}
 	wg.Wait()
-	return failedAt
-}
-
-// chain is the items of one key still to run, in index order.
-type chain struct{ indexes []int }
-
-func (c *chain) head() int { return c.indexes[0] }
-
-// chains is a min-heap of chains by their next index.
-type chains []*chain
-
-func (h chains) Len() int           { return len(h) }
-func (h chains) Less(i, j int) bool { return h[i].head() < h[j].head() }
-func (h chains) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *chains) Push(x any)        { *h = append(*h, x.(*chain)) }
-func (h *chains) Pop() any {
-	old := *h
-	c := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return c
 }

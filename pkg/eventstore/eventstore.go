@@ -100,6 +100,7 @@ type Record struct {
 	Test          bool
 	Payload       string
 	ExpiresAt     int64 // epoch seconds
+	OrderKey      string
 }
 
 // NewRecord builds the record of ev, received at receivedAt, whose redacted

@@ -194,3 +194,26 @@ func TopicName(arn string) string {
 	}
 	return arn
 }
+
+var _ notify.Observer = Notifier{}
+
+// Event records what became of one event of a stream's log. Its alerts
+// are counted when they are sent (Sent).
+func (n Notifier) Event(r notify.EventResult) {
+	rec := NotifyRecord{Outcome: r.Outcome, EventType: r.Type, Status: r.Status, Simulcast: r.SimulcastID != "",
+		StateUpdated: r.StateUpdated, Info: r.Info, ClockSkewed: r.ClockSkewed}
+	if r.Outcome == notify.Published {
+		// Counted per alert sent, with its topic and delay.
+		rec.Outcome = ""
+	}
+	n.ObserveRecord(rec)
+}
+
+// Sent records one alert sent to topic about an event that occurred at
+// occurredAt.
+func (n Notifier) Sent(topic string, occurredAt, at time.Time) {
+	n.ObserveRecord(NotifyRecord{Outcome: notify.Published, Topic: topic, OccurredAt: occurredAt, PublishedAt: at})
+}
+
+// ChangeSent records one message sent to the change feed.
+func (n Notifier) ChangeSent() { n.ObserveRecord(NotifyRecord{ChangePublished: true}) }

@@ -23,9 +23,10 @@ package streamstate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -64,12 +65,8 @@ const (
 	AttrDetailEventType  = "detailEventType"
 	AttrDetailOccurredAt = "detailOccurredAt"
 	// AttrPreviousStatus is the status the stream's current status replaced
-	// ("" when it had none), and AttrPreviousEventID and
-	// AttrPreviousOccurredAt the transition that had set it: what a retried
-	// record's transition replaced the first time.
-	AttrPreviousStatus     = "previousStatus"
-	AttrPreviousEventID    = "previousEventId"
-	AttrPreviousOccurredAt = "previousOccurredAt"
+	// ("" when it had none).
+	AttrPreviousStatus = "previousStatus"
 	// AttrUpdatedAt is when the notifier last wrote the item
 	// (eventstore.TimeLayout).
 	AttrUpdatedAt = "updatedAt"
@@ -80,7 +77,33 @@ const (
 	// status, lastEventId, lastEventType, lastOccurredAt, statusOrder and
 	// updatedAt for that target.
 	AttrSimulcastTargets = "simulcastTargets"
+	// AttrAlerting is what the alert rules remember of the stream
+	// (alertrules.Memory as JSON text): when it went live, the held
+	// disconnect, the alerted one, the recent brief drops.
+	AttrAlerting = "alerting"
+
+	// AttrApplied is the position (eventstore order key) of the newest
+	// event of the stream's log applied to this item: the notifier reads
+	// the log after it.
+	AttrApplied = "applied"
+	// AttrRecent (L of S) are the ids of the last RecentEvents events
+	// applied, so a doorbell of an event already applied costs no read.
+	AttrRecent = "recent"
+	// AttrRev (N) counts the item's writes. Every write is conditional on
+	// the count it was read at, so two notifiers working on one stream at
+	// once cannot both apply the same events: the loser reads again.
+	AttrRev = "rev"
+	// AttrPending is what the applied events decided and has not been
+	// confirmed sent (alerts, change-feed messages, checks), as the
+	// notifier encodes it; AttrLease and AttrLeaseUntil say which notifier
+	// is sending it, until when.
+	AttrPending    = "pending"
+	AttrLease      = "lease"
+	AttrLeaseUntil = "leaseUntil"
 )
+
+// RecentEvents is how many applied event ids the item keeps (AttrRecent).
+const RecentEvents = 64
 
 // Bounds that keep a state item far below DynamoDB's 400 KB item limit.
 const (
@@ -153,22 +176,8 @@ func (u Update) order() string {
 type Transition struct {
 	Previous string
 	Current  string
-	// Repeated: the state already held this very event (a record processed
-	// again after a failure). For a stream, Previous is still what the
-	// event replaced the first time (the item keeps it); a target's entry
-	// keeps no such thing, so for a target Previous is then the status the
-	// event itself set.
+	// Repeated: the state already held this very event.
 	Repeated bool
-	// Rules is the alert rules' memory the stream's item held, and Targets
-	// its simulcast targets (a stream's own transition only): the item comes
-	// back whole with the write, so the notifier decides without a read.
-	Rules   Rules
-	Targets map[string]Target
-	// ReplacedEventID and ReplacedAt are the status transition the write
-	// replaced (its event id and the time it was ordered by): when the
-	// rules' memory has not heard of it, its decision was never stored (it
-	// was processed at the same time), and the rules decide it first.
-	ReplacedEventID, ReplacedAt string
 }
 
 // Target is the latest known state of one simulcast target.
@@ -181,38 +190,67 @@ type Target struct {
 	UpdatedAt      string `json:"updatedAt"`
 }
 
+
 // State is a stream's current state. Status and the Last* fields are empty
 // when no status transition of the stream has been seen (only targets', or
 // only other events).
 type State struct {
-	StreamID         string `json:"streamId"`
-	Status           string `json:"status,omitempty"`
-	LastEventID      string `json:"lastEventId,omitempty"`
-	LastEventType    string `json:"lastEventType,omitempty"`
-	LastOccurredAt   string `json:"lastOccurredAt,omitempty"`
-	StatusOrder      string `json:"-"`
-	PreviousStatus   string `json:"previousStatus,omitempty"`
-	previousEventID  string
-	previousAt       string
+	StreamID         string            `json:"streamId"`
+	Status           string            `json:"status,omitempty"`
+	LastEventID      string            `json:"lastEventId,omitempty"`
+	LastEventType    string            `json:"lastEventType,omitempty"`
+	LastOccurredAt   string            `json:"lastOccurredAt,omitempty"`
+	StatusOrder      string            `json:"-"`
+	PreviousStatus   string            `json:"previousStatus,omitempty"`
 	WorkspaceID      string            `json:"workspaceId,omitempty"`
 	DetailEventID    string            `json:"detailEventId,omitempty"`
 	DetailEventType  string            `json:"detailEventType,omitempty"`
 	DetailOccurredAt string            `json:"detailOccurredAt,omitempty"`
 	UpdatedAt        string            `json:"updatedAt,omitempty"`
 	SimulcastTargets map[string]Target `json:"simulcastTargets"`
-	// Alerting is what the alert rules remember of the stream (when it went
-	// live, a held disconnect, the alerted one, recent brief drops); absent
-	// until they have decided something.
+	// Alerting is what the alert rules remember of the stream; nil until
+	// they have remembered something.
 	Alerting *alertrules.Memory `json:"alerting,omitempty"`
-	rules    Rules
+
+	// Applied is the log position of the newest event applied (AttrApplied).
+	Applied string `json:"appliedThrough,omitempty"`
+	// Recent are the ids of the last events applied, newest last.
+	Recent []string `json:"-"`
+	// Rev is the item's write count as read (0: no item, or one written
+	// before revisions existed).
+	Rev int64 `json:"-"`
+	// Pending is what is decided and not yet confirmed sent (opaque here:
+	// the notifier's encoding), Lease and LeaseUntil who sends it.
+	Pending    string `json:"-"`
+	Lease      string `json:"-"`
+	LeaseUntil string `json:"-"`
 }
 
-// Applier moves a stream's state forward. Apply returns what the update
-// replaced; ErrStale when it is older than the state; ErrUnprocessable
-// (wrapped) when no retry can ever apply it; any other error is worth a
-// retry.
-type Applier interface {
-	Apply(ctx context.Context, u Update) (Transition, error)
+// Memory is the alert rules' memory of the stream (zero when none).
+func (st *State) Memory() alertrules.Memory {
+	if st.Alerting == nil {
+		return alertrules.Memory{}
+	}
+	return *st.Alerting
+}
+
+// SetMemory keeps m as the alert rules' memory.
+func (st *State) SetMemory(m alertrules.Memory) { st.Alerting = &m }
+
+// MarkApplied records that the event id at log position pos was applied.
+func (st *State) MarkApplied(pos, id string) {
+	if pos > st.Applied {
+		st.Applied = pos
+	}
+	st.Recent = append(st.Recent, id)
+	if n := len(st.Recent) - RecentEvents; n > 0 {
+		st.Recent = append([]string(nil), st.Recent[n:]...)
+	}
+}
+
+// WasApplied says whether id is among the recently applied events.
+func (st *State) WasApplied(id string) bool {
+	return slices.Contains(st.Recent, id)
 }
 
 // Reader reads a stream's state.
@@ -222,11 +260,17 @@ type Reader interface {
 
 // API is the part of the DynamoDB client the store uses.
 type API interface {
-	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 }
 
-// Store is the state table in DynamoDB.
+// ErrConflict: the item was written by someone else since it was read;
+// read it again and redo the work.
+var ErrConflict = errors.New("streamstate: state changed since it was read")
+
+// Store is the state table in DynamoDB. A stream's item is read whole
+// (Load) and written whole (Save), conditionally on its revision: one
+// writer at a time moves a stream, whatever runs at once.
 type Store struct {
 	Client API
 	Table  string
@@ -234,116 +278,7 @@ type Store struct {
 	Now func() time.Time
 }
 
-var (
-	_ Applier = (*Store)(nil)
-	_ Reader  = (*Store)(nil)
-)
-
-// statusNewer is the "only forward" rule of a status, on the item itself
-// or on a target's entry (prefix "#targets.#tid."). Equal order and equal
-// id is the same event again, which passes when sameOK: re-applying is
-// harmless and lets a retry publish. An item written before statusOrder
-// existed is judged by its lastOccurredAt and lastEventId.
-func statusNewer(prefix string, sameOK bool) string {
-	so, t, id := prefix+"#statusOrder", prefix+"#lastOccurredAt", prefix+"#lastEventId"
-	idCmp := " < :id)"
-	if sameOK {
-		idCmp = " <= :id)"
-	}
-	legacy := "attribute_not_exists(" + t + ") OR " + t + " < :t OR (" + t + " = :t AND " + id + idCmp
-	return "(attribute_not_exists(" + so + ") AND (" + legacy + ")) OR " + so + " < :o OR (" + so + " = :o AND " + id + idCmp
-}
-
-var (
-	// The stream's own updates also make sure the targets map exists
-	// (empty), so that the targets' updates of a stream whose events came in
-	// order take one request each: a map path can only be set inside a map
-	// that exists.
-	//
-	// The status it replaces is kept (previousStatus), and the same event
-	// again fails the condition instead of writing: the old item that comes
-	// back with the failure still says what the event replaced the first
-	// time, so a retried record is told with the right previous status.
-	streamUpdate = "SET #previousStatus = if_not_exists(#status, :none), #previousEventId = if_not_exists(#lastEventId, :none), " +
-		"#previousOccurredAt = if_not_exists(#lastOccurredAt, :none), #status = :status, #lastEventId = :id, " +
-		"#lastEventType = :type, #lastOccurredAt = :t, #statusOrder = :o, #updatedAt = :now, #targets = if_not_exists(#targets, :empty)"
-	streamCondition = statusNewer("", false)
-
-	detailUpdate = "SET #detailEventId = :id, #detailEventType = :type, #detailOccurredAt = :t, " +
-		"#updatedAt = :now, #targets = if_not_exists(#targets, :empty)"
-	detailCondition = "attribute_not_exists(#detailOccurredAt) OR #detailOccurredAt < :t OR " +
-		"(#detailOccurredAt = :t AND #detailEventId <= :id)"
-
-	// A target's entry is set when it is older than the update, or, for a
-	// target not tracked yet, while the map holds fewer than
-	// MaxSimulcastTargets entries.
-	targetUpdate    = "SET #targets.#tid = :entry"
-	targetCondition = "attribute_exists(#targets) AND ((attribute_exists(#targets.#tid) AND (" +
-		statusNewer("#targets.#tid.", true) + ")) OR (attribute_not_exists(#targets.#tid) AND size(#targets) < :max))"
-	// A deletion removes the entry (there may be none).
-	targetDelete          = "REMOVE #targets.#tid"
-	targetDeleteCondition = "attribute_exists(#targets) AND (attribute_not_exists(#targets.#tid) OR " +
-		statusNewer("#targets.#tid.", true) + ")"
-
-	targetsCreate          = "SET #targets = :targets"
-	targetsCreateCondition = "attribute_not_exists(#targets)"
-
-	names = map[string]string{
-		"#previousStatus":     AttrPreviousStatus,
-		"#previousEventId":    AttrPreviousEventID,
-		"#previousOccurredAt": AttrPreviousOccurredAt,
-		"#status":             AttrStatus,
-		"#lastEventId":        AttrLastEventID,
-		"#lastEventType":      AttrLastEventType,
-		"#lastOccurredAt":     AttrLastOccurredAt,
-		"#statusOrder":        AttrStatusOrder,
-		"#updatedAt":          AttrUpdatedAt,
-		"#targets":            AttrSimulcastTargets,
-	}
-	detailNames = map[string]string{
-		"#detailEventId":    AttrDetailEventID,
-		"#detailEventType":  AttrDetailEventType,
-		"#detailOccurredAt": AttrDetailOccurredAt,
-		"#updatedAt":        AttrUpdatedAt,
-		"#targets":          AttrSimulcastTargets,
-	}
-)
-
-// check refuses an update that no retry could apply, before any request.
-func (u Update) check() error {
-	if u.StreamID == "" || u.EventID == "" || u.OccurredAt == "" {
-		return fmt.Errorf("%w: %w: stream %.64q, event %.64q, occurredAt %.64q", ErrInvalid, ErrUnprocessable, u.StreamID, u.EventID, u.OccurredAt)
-	}
-	if u.SimulcastID != "" {
-		for name, v := range map[string]string{"simulcast target id": u.SimulcastID, "event id": u.EventID, "event type": u.EventType} {
-			if len(v) > MaxTargetFieldBytes {
-				return fmt.Errorf("%w: %w: %s is %d bytes, at most %d are kept", ErrInvalid, ErrUnprocessable, name, len(v), MaxTargetFieldBytes)
-			}
-		}
-	}
-	return nil
-}
-
-// Apply applies u with one conditional UpdateItem. A simulcast target update
-// whose condition fails reads that target's entry (a GetItem projecting it)
-// to tell "stale" from "not tracked": a stream with no item yet (a target
-// event before any event of the stream itself) then gets its targets map
-// created with a condition that it still does not exist, and a stream
-// already tracking MaxSimulcastTargets others answers ErrTooManyTargets.
-func (s *Store) Apply(ctx context.Context, u Update) (Transition, error) {
-	if err := u.check(); err != nil {
-		return Transition{}, err
-	}
-	switch {
-	case u.SimulcastID == "" && u.Info:
-		return Transition{}, s.applyDetail(ctx, u)
-	case u.SimulcastID == "":
-		return s.applyStream(ctx, u)
-	case u.Info:
-		return Transition{}, nil
-	}
-	return s.applyTarget(ctx, u)
-}
+var _ Reader = (*Store)(nil)
 
 func (s *Store) now() string {
 	if s.Now != nil {
@@ -359,7 +294,7 @@ func (s *Store) key(streamID string) map[string]types.AttributeValue {
 }
 
 // failed sorts a failed request: a validation error (an item over 400 KB, a
-// malformed expression value) will fail the same way on every retry.
+// malformed value) will fail the same way on every retry.
 func failed(err error, what string) error {
 	var api smithy.APIError
 	if errors.As(err, &api) && api.ErrorCode() == "ValidationException" {
@@ -368,230 +303,112 @@ func failed(err error, what string) error {
 	return fmt.Errorf("streamstate: %s: %w", what, err)
 }
 
-func (s *Store) applyStream(ctx context.Context, u Update) (Transition, error) {
-	update, anames := streamUpdate, names
-	values := map[string]types.AttributeValue{
-		":status": str(u.Status),
-		":id":     str(u.EventID),
-		":type":   str(u.EventType),
-		":t":      str(u.OccurredAt),
-		":o":      str(u.order()),
-		":now":    str(s.now()),
-		":empty":  &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
-		":none":   str(""),
-	}
-	if u.WorkspaceID != "" {
-		// An event that names no workspace leaves the one known.
-		update += ", #workspaceId = :ws"
-		anames = maps.Clone(names)
-		anames["#workspaceId"] = AttrWorkspaceID
-		values[":ws"] = str(u.WorkspaceID)
-	}
-	out, err := s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.Table),
-		Key:                       s.key(u.StreamID),
-		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String(streamCondition),
-		ExpressionAttributeNames:  anames,
-		ExpressionAttributeValues: values,
-		// The old item comes back with the write: the transition, the
-		// alert rules' memory and the targets are known without a read.
-		ReturnValues: types.ReturnValueAllOld,
-		// On a failed condition, the old item tells the same event again
-		// from a stale one.
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+// Load reads the stream's item with a strongly consistent read. A stream
+// with no item yet is an empty state at revision 0, not an error. An item
+// written before the log position existed gets the position of the newest
+// event it shows, so that the log is applied from there on, not again
+// from its beginning.
+func (s *Store) Load(ctx context.Context, streamID string) (State, error) {
+	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.Table),
+		Key:            s.key(streamID),
+		ConsistentRead: aws.Bool(true),
 	})
-	if err == nil {
-		old := StateFromItem(out.Attributes)
-		return Transition{
-			Previous: old.Status, Current: u.Status, Rules: old.rules, Targets: old.SimulcastTargets,
-			ReplacedEventID: old.LastEventID, ReplacedAt: old.LastOccurredAt,
-		}, nil
+	if err != nil {
+		return State{}, failed(err, fmt.Sprintf("read stream %s from %s", streamID, s.Table))
 	}
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		if sameEvent(ddbitem.String(ccf.Item, AttrStatusOrder), ddbitem.String(ccf.Item, AttrLastOccurredAt), ddbitem.String(ccf.Item, AttrLastEventID), u) {
-			old := StateFromItem(ccf.Item)
-			return Transition{
-				Previous: old.PreviousStatus, Current: old.Status, Repeated: true, Rules: old.rules, Targets: old.SimulcastTargets,
-				ReplacedEventID: old.previousEventID, ReplacedAt: old.previousAt,
-			}, nil
-		}
-		return Transition{}, fmt.Errorf("%w: stream %s, event %s at %s", ErrStale, u.StreamID, u.EventID, u.OccurredAt)
+	if len(out.Item) == 0 {
+		return State{StreamID: streamID, SimulcastTargets: map[string]Target{}}, nil
 	}
-	return Transition{}, failed(err, fmt.Sprintf("update stream %s with event %s in %s", u.StreamID, u.EventID, s.Table))
+	st := StateFromItem(out.Item)
+	if st.Applied == "" {
+		st.Applied = st.legacyApplied()
+	}
+	return st, nil
 }
 
-func (s *Store) applyDetail(ctx context.Context, u Update) error {
-	_, err := s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+// legacyApplied is the newest position an item without AttrApplied shows:
+// its status transition's, or a target's, as statusOrder + "/" + event id.
+func (st *State) legacyApplied() string {
+	pos := func(order, id string) string {
+		if order == "" {
+			return ""
+		}
+		return order + "/" + id
+	}
+	newest := pos(st.StatusOrder, st.LastEventID)
+	for _, t := range st.SimulcastTargets {
+		newest = max(newest, pos(t.StatusOrder, t.LastEventID))
+	}
+	return newest
+}
+
+// Save writes st whole when the item is still at st.Rev, and moves st.Rev
+// on; otherwise it returns ErrConflict and writes nothing.
+func (s *Store) Save(ctx context.Context, st *State) error {
+	if st.StreamID == "" {
+		return fmt.Errorf("%w: %w: a state without a stream id", ErrInvalid, ErrUnprocessable)
+	}
+	st.UpdatedAt = s.now()
+	item, err := st.item(st.Rev + 1)
+	if err != nil {
+		return err
+	}
+	in := &dynamodb.PutItemInput{
 		TableName:                aws.String(s.Table),
-		Key:                      s.key(u.StreamID),
-		UpdateExpression:         aws.String(detailUpdate),
-		ConditionExpression:      aws.String(detailCondition),
-		ExpressionAttributeNames: detailNames,
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":id":    str(u.EventID),
-			":type":  str(u.EventType),
-			":t":     str(u.OccurredAt),
-			":now":   str(s.now()),
-			":empty": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
-		},
-	})
+		Item:                     item,
+		ExpressionAttributeNames: map[string]string{"#rev": AttrRev},
+	}
+	if st.Rev == 0 {
+		in.ConditionExpression = aws.String("attribute_not_exists(#rev)")
+	} else {
+		in.ConditionExpression = aws.String("#rev = :rev")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":rev": &types.AttributeValueMemberN{Value: strconv.FormatInt(st.Rev, 10)}}
+	}
+	_, err = s.Client.PutItem(ctx, in)
 	if err == nil {
+		st.Rev++
 		return nil
 	}
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return fmt.Errorf("%w: stream %s, event %s at %s", ErrStale, u.StreamID, u.EventID, u.OccurredAt)
+		return fmt.Errorf("%w: stream %s at revision %d", ErrConflict, st.StreamID, st.Rev)
 	}
-	return failed(err, fmt.Sprintf("update stream %s with event %s in %s", u.StreamID, u.EventID, s.Table))
+	return failed(err, fmt.Sprintf("write stream %s to %s", st.StreamID, s.Table))
 }
 
-func (s *Store) targetEntry(u Update) *types.AttributeValueMemberM {
-	return &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
-		AttrStatus:         str(u.Status),
-		AttrLastEventID:    str(u.EventID),
-		AttrLastEventType:  str(u.EventType),
-		AttrLastOccurredAt: str(u.OccurredAt),
-		AttrStatusOrder:    str(u.order()),
-		AttrUpdatedAt:      str(s.now()),
-	}}
+// Apply applies one update by reading the stream's item, applying u to it
+// in memory (State.Apply) and saving it, again from a fresh read when
+// another writer came first. The notifier applies whole runs of a stream's
+// log this way in one write; Apply is the one-event form, for tools and
+// tests.
+func (s *Store) Apply(ctx context.Context, u Update) (Transition, error) {
+	for {
+		st, err := s.Load(ctx, u.StreamID)
+		if err != nil {
+			return Transition{}, err
+		}
+		tr, err := st.Apply(u)
+		if err != nil {
+			return tr, err
+		}
+		switch err := s.Save(ctx, &st); {
+		case err == nil:
+			return tr, nil
+		case !errors.Is(err, ErrConflict):
+			return Transition{}, err
+		}
+		if err := ctx.Err(); err != nil {
+			return Transition{}, err
+		}
+	}
 }
-
-// targetTransition reads a target's previous status, and whether it was
-// this very event, out of UpdateItem's old attributes.
-func targetTransition(attrs map[string]types.AttributeValue, u Update) Transition {
-	tr := Transition{Current: u.Status}
-	m, ok := attrs[AttrSimulcastTargets].(*types.AttributeValueMemberM)
-	if !ok {
-		return tr
-	}
-	e, ok := m.Value[u.SimulcastID].(*types.AttributeValueMemberM)
-	if !ok {
-		return tr
-	}
-	tr.Previous = ddbitem.String(e.Value, AttrStatus)
-	tr.Repeated = ddbitem.String(e.Value, AttrLastEventID) == u.EventID
-	return tr
-}
-
-func (s *Store) applyTarget(ctx context.Context, u Update) (Transition, error) {
-	entry := s.targetEntry(u)
-	tnames := map[string]string{
-		"#targets":        AttrSimulcastTargets,
-		"#tid":            u.SimulcastID,
-		"#lastEventId":    AttrLastEventID,
-		"#lastOccurredAt": AttrLastOccurredAt,
-		"#statusOrder":    AttrStatusOrder,
-	}
-	values := map[string]types.AttributeValue{
-		":id": str(u.EventID),
-		":t":  str(u.OccurredAt),
-		":o":  str(u.order()),
-	}
-	update, condition := targetUpdate, targetCondition
-	if u.Delete {
-		update, condition = targetDelete, targetDeleteCondition
-	} else {
-		values[":entry"] = entry
-		values[":max"] = &types.AttributeValueMemberN{Value: strconv.Itoa(MaxSimulcastTargets)}
-	}
-	what := fmt.Sprintf("update simulcast target %s of stream %s with event %s in %s", u.SimulcastID, u.StreamID, u.EventID, s.Table)
-	// Two attempts at most: a lost race to create the map, or an item made
-	// between the update and the read, sends us back to the entry update
-	// once.
-	for attempt := range 2 {
-		out, err := s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 s.tablePtr(),
-			Key:                       s.key(u.StreamID),
-			UpdateExpression:          aws.String(update),
-			ConditionExpression:       aws.String(condition),
-			ExpressionAttributeNames:  tnames,
-			ExpressionAttributeValues: values,
-			// The old entry comes back with the write: the transition is
-			// known without a read.
-			ReturnValues: types.ReturnValueUpdatedOld,
-		})
-		if err == nil {
-			return targetTransition(out.Attributes, u), nil
-		}
-		var ccf *types.ConditionalCheckFailedException
-		if !errors.As(err, &ccf) {
-			return Transition{}, failed(err, what)
-		}
-		// Why the condition failed is read from this target's entry alone
-		// (not the whole item, which holds hundreds of targets): every
-		// write but a deletion creates the item with its targets map, so
-		// an item without the entry has a full map. But the read comes
-		// after the update: the stream's other events run side by side
-		// (batches of one shard at once, and a stream's events hash to
-		// different ones), and one of them may have made the item, or
-		// this entry, in between. Then what the read shows does not
-		// explain the failure, and the update is tried once more.
-		exists, held, tracked, err := s.readTargetEntry(ctx, u)
-		explained := !tracked || !statusBefore(held.StatusOrder, held.LastOccurredAt, held.LastEventID, u)
-		switch {
-		case err != nil:
-			return Transition{}, failed(err, what)
-		case !explained, attempt == 0 && exists && !tracked && !u.Delete:
-			continue
-		case tracked:
-			return Transition{}, fmt.Errorf("%w: simulcast target %s of stream %s, event %s at %s",
-				ErrStale, u.SimulcastID, u.StreamID, u.EventID, u.OccurredAt)
-		case u.Delete:
-			// Not tracked: nothing to remove.
-			return Transition{Current: u.Status}, nil
-		case exists:
-			return Transition{}, fmt.Errorf("%w: %w: stream %s tracks %d targets; target %s (event %s) is not kept",
-				ErrTooManyTargets, ErrUnprocessable, u.StreamID, MaxSimulcastTargets, u.SimulcastID, u.EventID)
-		}
-		_, err = s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                s.tablePtr(),
-			Key:                      s.key(u.StreamID),
-			UpdateExpression:         aws.String(targetsCreate),
-			ConditionExpression:      aws.String(targetsCreateCondition),
-			ExpressionAttributeNames: map[string]string{"#targets": AttrSimulcastTargets},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":targets": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{u.SimulcastID: entry}},
-			},
-		})
-		if err == nil {
-			return Transition{Current: u.Status}, nil
-		}
-		if !errors.As(err, &ccf) {
-			return Transition{}, failed(err, fmt.Sprintf("create simulcast targets of stream %s for event %s in %s", u.StreamID, u.EventID, s.Table))
-		}
-	}
-	return Transition{}, fmt.Errorf("streamstate: simulcast targets of stream %s keep changing under event %s; retry", u.StreamID, u.EventID)
-}
-
-// readTargetEntry reads whether the stream's item exists and holds u's target,
-// and that target's entry, projecting that one entry.
-func (s *Store) readTargetEntry(ctx context.Context, u Update) (item bool, entry Target, tracked bool, err error) {
-	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:                s.tablePtr(),
-		Key:                      s.key(u.StreamID),
-		ConsistentRead:           aws.Bool(true),
-		ProjectionExpression:     aws.String("#k, #targets.#tid"),
-		ExpressionAttributeNames: map[string]string{"#k": KeyStreamID, "#targets": AttrSimulcastTargets, "#tid": u.SimulcastID},
-	})
-	if err != nil {
-		return false, Target{}, false, err
-	}
-	if len(out.Item) == 0 {
-		return false, Target{}, false, nil
-	}
-	entry, tracked = StateFromItem(out.Item).SimulcastTargets[u.SimulcastID]
-	return true, entry, tracked, nil
-}
-
-func (s *Store) tablePtr() *string { return aws.String(s.Table) }
 
 // Get returns the stream's current state with a strongly consistent read, or
 // ErrNotFound. It is what the query API shows.
 func (s *Store) Get(ctx context.Context, streamID string) (State, error) {
 	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      s.tablePtr(),
+		TableName:      aws.String(s.Table),
 		Key:            s.key(streamID),
 		ConsistentRead: aws.Bool(true),
 	})
@@ -604,8 +421,70 @@ func (s *Store) Get(ctx context.Context, streamID string) (State, error) {
 	return StateFromItem(out.Item), nil
 }
 
+// item is st as the table's item at revision rev. Empty attributes are
+// left out: the byStatus index is sparse on AttrStatus.
+func (st *State) item(rev int64) (map[string]types.AttributeValue, error) {
+	item := map[string]types.AttributeValue{
+		KeyStreamID: str(st.StreamID),
+		AttrRev:     &types.AttributeValueMemberN{Value: strconv.FormatInt(rev, 10)},
+	}
+	put := func(name, v string) {
+		if v != "" {
+			item[name] = str(v)
+		}
+	}
+	put(AttrStatus, st.Status)
+	put(AttrLastEventID, st.LastEventID)
+	put(AttrLastEventType, st.LastEventType)
+	put(AttrLastOccurredAt, st.LastOccurredAt)
+	put(AttrStatusOrder, st.StatusOrder)
+	if st.Status != "" {
+		// "" is a real previous status (none), kept as such.
+		item[AttrPreviousStatus] = str(st.PreviousStatus)
+	}
+	put(AttrWorkspaceID, st.WorkspaceID)
+	put(AttrDetailEventID, st.DetailEventID)
+	put(AttrDetailEventType, st.DetailEventType)
+	put(AttrDetailOccurredAt, st.DetailOccurredAt)
+	put(AttrUpdatedAt, st.UpdatedAt)
+	put(AttrApplied, st.Applied)
+	put(AttrPending, st.Pending)
+	put(AttrLease, st.Lease)
+	put(AttrLeaseUntil, st.LeaseUntil)
+	targets := make(map[string]types.AttributeValue, len(st.SimulcastTargets))
+	for id, t := range st.SimulcastTargets {
+		e := map[string]types.AttributeValue{}
+		for name, v := range map[string]string{AttrStatus: t.Status, AttrLastEventID: t.LastEventID, AttrLastEventType: t.LastEventType,
+			AttrLastOccurredAt: t.LastOccurredAt, AttrStatusOrder: t.StatusOrder, AttrUpdatedAt: t.UpdatedAt} {
+			if v != "" {
+				e[name] = str(v)
+			}
+		}
+		targets[id] = &types.AttributeValueMemberM{Value: e}
+	}
+	item[AttrSimulcastTargets] = &types.AttributeValueMemberM{Value: targets}
+	if len(st.Recent) > 0 {
+		l := make([]types.AttributeValue, len(st.Recent))
+		for i, id := range st.Recent {
+			l[i] = str(id)
+		}
+		item[AttrRecent] = &types.AttributeValueMemberL{Value: l}
+	}
+	if st.Alerting != nil {
+		text, err := json.Marshal(st.Alerting)
+		if err != nil {
+			return nil, fmt.Errorf("%w: encode the alert rules' memory of stream %s: %w", ErrUnprocessable, st.StreamID, err)
+		}
+		item[AttrAlerting] = str(string(text))
+	}
+	return item, nil
+}
+
 // StateFromItem reads a state item; attributes of unexpected types are
-// treated as absent.
+// treated as absent. An alert rules' memory that cannot be read (written
+// by a later version, or damaged) is taken as empty: forgetting a held
+// disconnect costs one alert, while failing on it would stop the stream's
+// alerts for good.
 func StateFromItem(item map[string]types.AttributeValue) State {
 	st := State{
 		StreamID:         ddbitem.String(item, KeyStreamID),
@@ -615,18 +494,34 @@ func StateFromItem(item map[string]types.AttributeValue) State {
 		LastOccurredAt:   ddbitem.String(item, AttrLastOccurredAt),
 		StatusOrder:      ddbitem.String(item, AttrStatusOrder),
 		PreviousStatus:   ddbitem.String(item, AttrPreviousStatus),
-		previousEventID:  ddbitem.String(item, AttrPreviousEventID),
-		previousAt:       ddbitem.String(item, AttrPreviousOccurredAt),
 		WorkspaceID:      ddbitem.String(item, AttrWorkspaceID),
 		DetailEventID:    ddbitem.String(item, AttrDetailEventID),
 		DetailEventType:  ddbitem.String(item, AttrDetailEventType),
 		DetailOccurredAt: ddbitem.String(item, AttrDetailOccurredAt),
 		UpdatedAt:        ddbitem.String(item, AttrUpdatedAt),
+		Applied:          ddbitem.String(item, AttrApplied),
+		Pending:          ddbitem.String(item, AttrPending),
+		Lease:            ddbitem.String(item, AttrLease),
+		LeaseUntil:       ddbitem.String(item, AttrLeaseUntil),
 		SimulcastTargets: map[string]Target{},
-		rules:            RulesFromItem(item),
 	}
-	if _, ok := item[AttrAlerting]; ok {
-		st.Alerting = &st.rules.Memory
+	if n, ok := item[AttrRev].(*types.AttributeValueMemberN); ok {
+		st.Rev, _ = strconv.ParseInt(n.Value, 10, 64)
+	}
+	if l, ok := item[AttrRecent].(*types.AttributeValueMemberL); ok {
+		for _, v := range l.Value {
+			if s, ok := v.(*types.AttributeValueMemberS); ok {
+				st.Recent = append(st.Recent, s.Value)
+			}
+		}
+	}
+	if text := ddbitem.String(item, AttrAlerting); text != "" {
+		var m alertrules.Memory
+		if err := json.Unmarshal([]byte(text), &m); err == nil {
+			st.Alerting = &m
+		} else {
+			st.Alerting = &alertrules.Memory{}
+		}
 	}
 	if m, ok := item[AttrSimulcastTargets].(*types.AttributeValueMemberM); ok {
 		for id, v := range m.Value {

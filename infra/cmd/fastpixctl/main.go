@@ -115,45 +115,52 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // notifierFlags are the notifier's configuration, as replay and redrive
-// need it.
+// need it: the flags below, and every other setting of the notifier
+// function (DISCONNECT_GRACE_SECONDS, FLAP_THRESHOLD, FLAP_WINDOW_MINUTES,
+// DISCONNECT_CHECK_QUEUE_URL, CHANGES_TOPIC_ARN) from the environment, as
+// the function reads them, so replay and redrive decide what the live
+// system decides.
 type notifierFlags struct {
 	events, state, routes, publishTests *string
 }
 
 func addNotifierFlags(fs *flag.FlagSet) notifierFlags {
 	return notifierFlags{
-		events:       fs.String("events-table", os.Getenv("EVENTS_TABLE"), "events table (EVENTS_TABLE)"),
-		state:        fs.String("state-table", os.Getenv("STATE_TABLE"), "stream state table (STATE_TABLE)"),
-		routes:       fs.String("routes", os.Getenv("ALERT_ROUTES"), "event type → topic ARN, JSON (ALERT_ROUTES)"),
-		publishTests: fs.String("publish-test-events", os.Getenv("PUBLISH_TEST_EVENTS"), "publish alerts of test streams: true (default) or false (PUBLISH_TEST_EVENTS)"),
+		events:       fs.String("events-table", os.Getenv(notifier.EnvEventsTable), "events table (EVENTS_TABLE)"),
+		state:        fs.String("state-table", os.Getenv(notifier.EnvStateTable), "stream state table (STATE_TABLE)"),
+		routes:       fs.String("routes", os.Getenv(notifier.EnvAlertRoutes), "event type → topic ARN, JSON (ALERT_ROUTES)"),
+		publishTests: fs.String("publish-test-events", os.Getenv(notifier.EnvPublishTestEvents), "publish alerts of test streams: true (default) or false (PUBLISH_TEST_EVENTS)"),
 	}
 }
 
-// build assembles the notifier as its Lambda is assembled
-// (internal/app/notifier), from the flags, plus the events table replay and
+// build assembles the notifier exactly as its Lambda is assembled
+// (internal/app/notifier.Notifier), plus the events table replay and
 // redrive read.
-func (f notifierFlags) build(cfg aws.Config) (*notify.Notifier, *eventstore.RangeReader, *streamstate.Store, error) {
-	events, err := need("events-table", *f.events, "EVENTS_TABLE")
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if _, err := need("state-table", *f.state, notifier.EnvStateTable); err != nil {
-		return nil, nil, nil, err
-	}
+func (f notifierFlags) build(cfg aws.Config) (*notify.Notifier, *eventstore.RangeReader, error) {
 	flags := map[string]string{
+		notifier.EnvEventsTable:       *f.events,
 		notifier.EnvStateTable:        *f.state,
 		notifier.EnvAlertRoutes:       *f.routes,
 		notifier.EnvPublishTestEvents: *f.publishTests,
 	}
-	ncfg, err := notifier.ConfigFromEnv(func(name string) string { return flags[name] })
+	ncfg, err := notifier.ConfigFromEnv(func(name string) string {
+		if v, ok := flags[name]; ok {
+			return v
+		}
+		return os.Getenv(name)
+	})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w (flags -state-table, -routes, -publish-test-events)", err)
+		return nil, nil, fmt.Errorf("%w (flags -events-table, -state-table, -routes, -publish-test-events; the rest from the environment)", err)
 	}
-	n, store, err := notifier.Processor(ncfg, cfg, nil)
+	if endpoint := os.Getenv("AWS_ENDPOINT_URL_SQS"); endpoint != "" && ncfg.CheckQueueURL != "" {
+		// The local stack's goaws speaks SQS's query protocol only.
+		ncfg.CheckQueue = &ops.QueryQueue{Endpoint: endpoint, URL: ncfg.CheckQueueURL}
+	}
+	n, err := notifier.Notifier(ncfg, cfg, nil, nil)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return n, &eventstore.RangeReader{Client: dynamodb.NewFromConfig(cfg), Table: events}, store, nil
+	return n, &eventstore.RangeReader{Client: dynamodb.NewFromConfig(cfg), Table: ncfg.EventsTable}, nil
 }
 
 func replay(ctx context.Context, args []string) error {
@@ -182,11 +189,11 @@ func replay(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	n, events, store, err := nf.build(cfg)
+	n, events, err := nf.build(cfg)
 	if err != nil {
 		return err
 	}
-	r := &ops.Replayer{Events: events, State: store, Publisher: n.Publisher, Routes: n.Routes, SkipTestEvents: n.SkipTestEvents, Out: os.Stdout}
+	r := &ops.Replayer{Events: events, Notifier: n, Out: os.Stdout}
 	_, err = r.Replay(ctx, q, *apply)
 	return err
 }
@@ -208,7 +215,7 @@ func redrive(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	n, events, _, err := nf.build(cfg)
+	n, events, err := nf.build(cfg)
 	if err != nil {
 		return err
 	}

@@ -6,12 +6,13 @@
 package notifier
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -24,6 +25,8 @@ import (
 	"github.com/streamhook/fastpix-receiver/pkg/changefeed"
 	"github.com/streamhook/fastpix-receiver/pkg/checkqueue"
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
+	"github.com/streamhook/fastpix-receiver/pkg/eventsource"
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/lambdaenv"
 	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
@@ -32,14 +35,11 @@ import (
 
 // The environment variables the notifier reads.
 const (
+	EnvEventsTable       = "EVENTS_TABLE"
 	EnvStateTable        = "STATE_TABLE"
 	EnvAlertRoutes       = "ALERT_ROUTES"
 	EnvPublishTestEvents = "PUBLISH_TEST_EVENTS"
-	// EnvClockSkewTolerance is how many seconds ahead of the receive time
-	// an event's createdAt is trusted (notify.DefaultClockSkewTolerance
-	// when unset).
-	EnvClockSkewTolerance = "CLOCK_SKEW_TOLERANCE_SECONDS"
-	EnvChangesTopic       = "CHANGES_TOPIC_ARN"
+	EnvChangesTopic      = "CHANGES_TOPIC_ARN"
 	// EnvCheckQueueURL is the queue of the held disconnects' checks. The
 	// rules' settings are read under alertrules.EnvGraceSeconds,
 	// EnvFlapThreshold and EnvFlapWindowMinutes.
@@ -48,16 +48,15 @@ const (
 
 // Config is the notifier's configuration.
 type Config struct {
-	StateTable string
+	// EventsTable is each stream's log, StateTable their states.
+	EventsTable string
+	StateTable  string
 	// Routes maps event types to topic ARNs; empty: state is kept, no
 	// alert is published.
 	Routes alerts.Routes
 	// PublishTestEvents publishes alerts about test streams too (with the
 	// attribute test=true).
 	PublishTestEvents bool
-	// ClockSkewTolerance is how far ahead of the receive time createdAt is
-	// trusted; beyond it an event is ordered by its receive time.
-	ClockSkewTolerance time.Duration
 	// ChangesTopicARN is the change feed's topic: every applied status
 	// change of a stream or simulcast target is published there; empty:
 	// none is.
@@ -65,9 +64,8 @@ type Config struct {
 	// Rules are the alert rules' settings: the disconnect grace, the flap
 	// threshold and window.
 	Rules alertrules.Settings
-	// CheckQueueURL is the held disconnects' queue. Without it no
-	// disconnect can be held: each is alerted at once (grace 0), as
-	// fastpixctl's redrive does when not given one.
+	// CheckQueueURL is the held disconnects' queue; required unless the
+	// grace is 0.
 	CheckQueueURL string
 	// CheckQueue sends the checks; nil: SQS, through the AWS configuration.
 	// It is not read from the environment: the local stack gives goaws'
@@ -79,52 +77,59 @@ type Config struct {
 // malformed setting is an error naming the variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	table, err1 := lambdaenv.Required(getenv, EnvStateTable)
+	events, err4 := lambdaenv.Required(getenv, EnvEventsTable)
 	publish, err2 := lambdaenv.Bool(getenv, EnvPublishTestEvents, true)
 	routes, err3 := alerts.ParseRoutes(getenv(EnvAlertRoutes))
 	if err3 != nil {
 		err3 = fmt.Errorf("%s: %w", EnvAlertRoutes, err3)
 	}
-	skew, err4 := lambdaenv.PositiveInt(getenv, EnvClockSkewTolerance, int(notify.DefaultClockSkewTolerance/time.Second))
 	rules, err5 := alertrules.SettingsFromEnv(getenv)
 	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		return Config{}, fmt.Errorf("notifier: %w", err)
 	}
-	return Config{StateTable: table, Routes: routes, PublishTestEvents: publish, ClockSkewTolerance: time.Duration(skew) * time.Second,
+	return Config{EventsTable: events, StateTable: table, Routes: routes, PublishTestEvents: publish,
 		ChangesTopicARN: getenv(EnvChangesTopic), Rules: rules, CheckQueueURL: getenv(EnvCheckQueueURL)}, nil
 }
 
-// Processor builds what handles one stored event, and returns the state
-// store it keeps, which replay reads too. log nil: slog.Default().
-func Processor(cfg Config, awsCfg aws.Config, log *slog.Logger) (*notify.Notifier, *streamstate.Store, error) {
-	if cfg.StateTable == "" {
-		return nil, nil, errors.New("notifier: no state table")
+// Notifier builds the one notifier every caller uses: the function's two
+// event sources, the local stack, fastpixctl's replay and redrive, and the
+// proofs. log nil: slog.Default(); observer nil: no metrics.
+func Notifier(cfg Config, awsCfg aws.Config, log *slog.Logger, observer notify.Observer) (*notify.Notifier, error) {
+	if cfg.StateTable == "" || cfg.EventsTable == "" {
+		return nil, errors.New("notifier: the events table and the state table are both required")
 	}
 	if err := cfg.Rules.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("notifier: %w", err)
+		return nil, fmt.Errorf("notifier: %w", err)
 	}
-	store := &streamstate.Store{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
+	if cfg.CheckQueueURL == "" && cfg.Rules.Grace > 0 {
+		return nil, fmt.Errorf("notifier: a disconnect grace of %s needs the check queue (%s)", cfg.Rules.Grace, EnvCheckQueueURL)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	ddb := dynamodb.NewFromConfig(awsCfg)
 	publisher := &alerts.SNSPublisher{Client: sns.NewFromConfig(awsCfg)}
-	settings := cfg.Rules
-	if cfg.CheckQueueURL == "" {
-		settings.Grace = 0
-	}
-	var queue checkqueue.SendAPI = cfg.CheckQueue
-	if queue == nil {
-		queue = sqs.NewFromConfig(awsCfg)
-	}
 	n := &notify.Notifier{
-		State:              store,
-		Publisher:          publisher,
-		Routes:             cfg.Routes,
-		SkipTestEvents:     !cfg.PublishTestEvents,
-		ClockSkewTolerance: cfg.ClockSkewTolerance,
-		Rules:              &notify.Rules{Settings: settings, Store: store, Queue: &checkqueue.SQS{Client: queue, URL: cfg.CheckQueueURL}},
-		Logger:             log,
+		Log:            &eventstore.Log{Client: ddb, Table: cfg.EventsTable},
+		State:          &streamstate.Store{Client: ddb, Table: cfg.StateTable},
+		Publisher:      publisher,
+		Routes:         cfg.Routes,
+		Rules:          cfg.Rules,
+		SkipTestEvents: !cfg.PublishTestEvents,
+		Logger:         log,
+		Observer:       observer,
+	}
+	if cfg.CheckQueueURL != "" {
+		var queue checkqueue.SendAPI = cfg.CheckQueue
+		if queue == nil {
+			queue = sqs.NewFromConfig(awsCfg)
+		}
+		n.Queue = &checkqueue.SQS{Client: queue, URL: cfg.CheckQueueURL}
 	}
 	if cfg.ChangesTopicARN != "" {
 		n.Changes = &changefeed.Feed{Publisher: publisher, TopicARN: cfg.ChangesTopicARN}
 	}
-	return n, store, nil
+	return n, nil
 }
 
 // keepConnections is awsCfg with n idle connections kept per host (the
@@ -145,13 +150,29 @@ func keepConnections(awsCfg aws.Config, n int) aws.Config {
 	return awsCfg
 }
 
-// New builds the notifier's stream handler. Its log lines go to log, its
-// metrics (EMF lines) to metricsOut: os.Stdout in Lambda, nil to drop them.
-func New(cfg Config, awsCfg aws.Config, log *slog.Logger, metricsOut io.Writer) (*ddbstream.Handler, error) {
+// Function is the notifier function: one notifier behind its two event
+// sources.
+type Function struct {
+	Notifier *notify.Notifier
+	// Stream handles the events table's stream records, Checks the held
+	// disconnects' checks; Handle routes an invocation to either.
+	Stream *ddbstream.Handler
+	Checks *checkqueue.Handler
+}
+
+// Handle is the Lambda handler of both event sources.
+func (f *Function) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	return (&eventsource.Mux{DynamoDB: f.Stream.Handle, SQS: f.Checks.Handle}).Handle(ctx, raw)
+}
+
+// New builds the notifier function. Its log lines go to log, its metrics
+// (EMF lines) to metricsOut: os.Stdout in Lambda, nil to drop them.
+func New(cfg Config, awsCfg aws.Config, log *slog.Logger, metricsOut io.Writer) (*Function, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	n, _, err := Processor(cfg, keepConnections(awsCfg, ddbstream.DefaultMaxConcurrency), log)
+	observer := metrics.Notifier{E: &metrics.Emitter{W: metricsOut, Function: "notifier"}}
+	n, err := Notifier(cfg, keepConnections(awsCfg, ddbstream.DefaultMaxConcurrency), log, observer)
 	if err != nil {
 		return nil, err
 	}
@@ -161,29 +182,12 @@ func New(cfg Config, awsCfg aws.Config, log *slog.Logger, metricsOut io.Writer) 
 	if cfg.ChangesTopicARN == "" {
 		log.Warn(EnvChangesTopic + " is empty: no status change is published to the change feed")
 	}
-	if cfg.CheckQueueURL == "" && cfg.Rules.Grace > 0 {
-		log.Warn(EnvCheckQueueURL + " is not set: no disconnect can be held, each is alerted at once")
-	}
-	log.Info("notifier configured", "stateTable", cfg.StateTable, "routedTypes", cfg.Routes.Types(), "publishTestEvents", cfg.PublishTestEvents,
-		"clockSkewTolerance", cfg.ClockSkewTolerance.String(), "changesTopic", cfg.ChangesTopicARN,
-		"disconnectGrace", n.Rules.Settings.Grace.String(), "flapThreshold", cfg.Rules.FlapThreshold, "flapWindow", cfg.Rules.FlapWindow.String())
-	return &ddbstream.Handler{
-		Processor: n,
-		Logger:    log,
-		Observer:  metrics.Notifier{E: &metrics.Emitter{W: metricsOut, Function: "notifier"}},
+	log.Info("notifier configured", "eventsTable", cfg.EventsTable, "stateTable", cfg.StateTable, "routedTypes", cfg.Routes.Types(),
+		"publishTestEvents", cfg.PublishTestEvents, "changesTopic", cfg.ChangesTopicARN,
+		"disconnectGrace", cfg.Rules.Grace.String(), "flapThreshold", cfg.Rules.FlapThreshold, "flapWindow", cfg.Rules.FlapWindow.String())
+	return &Function{
+		Notifier: n,
+		Stream:   &ddbstream.Handler{Processor: n, Logger: log, Observer: observer},
+		Checks:   &checkqueue.Handler{Checker: n, Logger: log},
 	}, nil
-}
-
-// NewChecks builds the handler of the held disconnects' checks (the
-// notifier's SQS event source): the same processor, rules and routes as
-// New's.
-func NewChecks(cfg Config, awsCfg aws.Config, log *slog.Logger) (*checkqueue.Handler, error) {
-	if log == nil {
-		log = slog.Default()
-	}
-	n, _, err := Processor(cfg, awsCfg, log)
-	if err != nil {
-		return nil, err
-	}
-	return &checkqueue.Handler{Checker: n, Logger: log}, nil
 }

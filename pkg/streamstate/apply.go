@@ -1,15 +1,13 @@
 package streamstate
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"maps"
-)
+import "fmt"
 
-// Apply applies u to st in memory by the very rules Store.Apply writes as
-// DynamoDB conditions: a dry run (an operator's replay) and the store agree
-// on what is stale. st.StreamID must be u.StreamID.
+// Apply applies u to st in memory: a status moves only forward (by
+// occurredAt, then the lifecycle's rank, then event id), other events only
+// move the detail attributes, a deleted target's entry is removed and at
+// most MaxSimulcastTargets targets are tracked. The notifier applies a
+// stream's log in order, so an event is stale here only when it reached us
+// after newer ones were applied. st.StreamID must be u.StreamID.
 func (st *State) Apply(u Update) (Transition, error) {
 	if err := u.check(); err != nil {
 		return Transition{}, err
@@ -26,22 +24,16 @@ func (st *State) Apply(u Update) (Transition, error) {
 		return Transition{}, nil
 	case u.SimulcastID == "":
 		if sameEvent(st.StatusOrder, st.LastOccurredAt, st.LastEventID, u) {
-			return Transition{
-				Previous: st.PreviousStatus, Current: st.Status, Repeated: true, Rules: st.rules, Targets: maps.Clone(st.SimulcastTargets),
-				ReplacedEventID: st.previousEventID, ReplacedAt: st.previousAt,
-			}, nil
+			return Transition{Previous: st.PreviousStatus, Current: st.Status, Repeated: true}, nil
 		}
 		if !statusBefore(st.StatusOrder, st.LastOccurredAt, st.LastEventID, u) {
 			return Transition{}, fmt.Errorf("%w: stream %s, event %s", ErrStale, u.StreamID, u.EventID)
 		}
-		tr := Transition{
-			Previous: st.Status, Current: u.Status, Rules: st.rules, Targets: maps.Clone(st.SimulcastTargets),
-			ReplacedEventID: st.LastEventID, ReplacedAt: st.LastOccurredAt,
-		}
+		tr := Transition{Previous: st.Status, Current: u.Status}
 		if u.WorkspaceID != "" {
 			st.WorkspaceID = u.WorkspaceID
 		}
-		st.PreviousStatus, st.previousEventID, st.previousAt = st.Status, st.LastEventID, st.LastOccurredAt
+		st.PreviousStatus = st.Status
 		st.Status, st.LastEventID, st.LastEventType, st.LastOccurredAt, st.StatusOrder = u.Status, u.EventID, u.EventType, u.OccurredAt, u.order()
 		return tr, nil
 	case u.Info:
@@ -88,54 +80,17 @@ func statusBefore(order, at, id string, u Update) bool {
 	return order < o || (order == o && id <= u.EventID)
 }
 
-// Memory is an Applier and Reader on in-memory states, each read once from
-// Read (when set) and then moved forward in memory only: what applying
-// would do, with nothing written.
-type Memory struct {
-	Read   Reader
-	states map[string]*State
-}
-
-var (
-	_ Applier = (*Memory)(nil)
-	_ Reader  = (*Memory)(nil)
-)
-
-func (m *Memory) state(ctx context.Context, streamID string) (*State, error) {
-	if st, ok := m.states[streamID]; ok {
-		return st, nil
+// check refuses an update that no retry could apply, before any request.
+func (u Update) check() error {
+	if u.StreamID == "" || u.EventID == "" || u.OccurredAt == "" {
+		return fmt.Errorf("%w: %w: stream %.64q, event %.64q, occurredAt %.64q", ErrInvalid, ErrUnprocessable, u.StreamID, u.EventID, u.OccurredAt)
 	}
-	if m.states == nil {
-		m.states = map[string]*State{}
-	}
-	st := State{StreamID: streamID}
-	if m.Read != nil {
-		got, err := m.Read.Get(ctx, streamID)
-		switch {
-		case err == nil:
-			st = got
-		case !errors.Is(err, ErrNotFound):
-			return nil, err
+	if u.SimulcastID != "" {
+		for name, v := range map[string]string{"simulcast target id": u.SimulcastID, "event id": u.EventID, "event type": u.EventType} {
+			if len(v) > MaxTargetFieldBytes {
+				return fmt.Errorf("%w: %w: %s is %d bytes, at most %d are kept", ErrInvalid, ErrUnprocessable, name, len(v), MaxTargetFieldBytes)
+			}
 		}
 	}
-	m.states[streamID] = &st
-	return &st, nil
-}
-
-// Apply implements Applier.
-func (m *Memory) Apply(ctx context.Context, u Update) (Transition, error) {
-	st, err := m.state(ctx, u.StreamID)
-	if err != nil {
-		return Transition{}, err
-	}
-	return st.Apply(u)
-}
-
-// Get implements Reader.
-func (m *Memory) Get(ctx context.Context, streamID string) (State, error) {
-	st, err := m.state(ctx, streamID)
-	if err != nil {
-		return State{}, err
-	}
-	return *st, nil
+	return nil
 }

@@ -1,0 +1,380 @@
+package notify
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/streamhook/fastpix-receiver/pkg/alerts"
+	"github.com/streamhook/fastpix-receiver/pkg/checkqueue"
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
+	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
+)
+
+// maxConflicts bounds the read-apply-write rounds of one stream when other
+// notifiers keep writing it; each lost round means another made progress.
+const maxConflicts = 50
+
+// defaultLease is how long a notifier may send a stream's pending effects
+// when its context has no deadline.
+const defaultLease = 30 * time.Second
+
+// ApplyStream brings the stream whose log key is key up to date with its
+// log. eventIDs are the events whose stream records rang for it: one the
+// log read does not return reached us after newer events of the stream
+// were applied, and is judged late. An error means "retry the records":
+// nothing applied or decided is lost, and the retry applies and sends
+// nothing twice.
+func (n *Notifier) ApplyStream(ctx context.Context, key string, eventIDs []string) ([]EventResult, error) {
+	streamID, ok := eventstore.StreamOfLogKey(key)
+	if !ok {
+		// Events about no stream move no state and alert no one.
+		rs := make([]EventResult, len(eventIDs))
+		for i, id := range eventIDs {
+			rs[i] = EventResult{EventID: id, Outcome: Recorded}
+		}
+		return rs, nil
+	}
+	return n.bringUpToDate(ctx, streamID, key, eventIDs, nil)
+}
+
+// Check runs the check of a held disconnect (checkqueue.Checker): the
+// stream is brought up to date with its log, and the disconnect, when its
+// grace has passed and the stream has not come back, is alerted. A check
+// that comes early (SQS delays by whole seconds) is queued again.
+func (n *Notifier) Check(ctx context.Context, c checkqueue.Check) error {
+	_, err := n.bringUpToDate(ctx, c.StreamID, c.StreamID, nil, &c)
+	n.logger().LogAttrs(ctx, slog.LevelInfo, "disconnect check", slog.String("streamId", c.StreamID),
+		slog.String("eventId", c.EventID), slog.String("occurredAt", eventstore.FormatTime(c.OccurredAt)), slog.Bool("ok", err == nil))
+	return err
+}
+
+func (n *Notifier) bringUpToDate(ctx context.Context, streamID, key string, rang []string, check *checkqueue.Check) ([]EventResult, error) {
+	token := newToken()
+	for range maxConflicts {
+		st, err := n.State.Load(ctx, streamID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrState, err)
+		}
+		fresh, err := n.Log.ReadLog(ctx, key, st.Applied)
+		if err != nil {
+			return nil, fmt.Errorf("%w: read the log of stream %s: %w", ErrState, streamID, err)
+		}
+		lates, err := n.lates(ctx, key, &st, fresh, rang)
+		if err != nil {
+			return nil, err
+		}
+		box := n.decodePending(ctx, &st)
+		now := n.now()
+		effects, results := n.evaluate(&st, fresh, lates, check, now)
+		box.add(effects)
+		took := len(box.Effects) > 0 && st.Lease != token && leaseFree(st, now)
+		if took {
+			st.Lease, st.LeaseUntil = token, eventstore.FormatTime(now.Add(leaseTerm(ctx, now)))
+		}
+		if len(fresh) == 0 && len(lates) == 0 && len(effects) == 0 && !took {
+			n.report(ctx, results)
+			return results, nil
+		}
+		st.Pending = box.encode()
+		switch err := n.State.Save(ctx, &st); {
+		case errors.Is(err, streamstate.ErrConflict):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("%w: %w", ErrState, err)
+		}
+		n.report(ctx, results)
+		if st.Lease != token {
+			// Another notifier is sending this stream's effects: it sends
+			// these too, after its own, before it lets go.
+			return results, nil
+		}
+		return results, n.drain(ctx, &st, box, token)
+	}
+	return nil, fmt.Errorf("%w: stream %s kept changing under %d attempts", ErrState, streamID, maxConflicts)
+}
+
+// lates are the events that rang for the stream but are neither in the
+// log after the applied position nor among the recently applied: they
+// reached us after newer events were applied. They are found, with the
+// transition after each, in the log's last flap window; one older than
+// that can no longer change anything.
+func (n *Notifier) lates(ctx context.Context, key string, st *streamstate.State, fresh []eventstore.Record, rang []string) ([]late, error) {
+	var missing []string
+	for _, id := range rang {
+		if st.WasApplied(id) || containsEvent(fresh, id) || containsString(missing, id) {
+			continue
+		}
+		missing = append(missing, id)
+	}
+	if len(missing) == 0 || st.Applied == "" {
+		return nil, nil
+	}
+	appliedAt, _, _ := strings.Cut(st.Applied, "/")
+	from := parseTime(appliedAt).Add(-n.Rules.FlapWindow - n.Rules.Grace)
+	window, err := n.Log.ReadLog(ctx, key, eventstore.FormatTime(from))
+	if err != nil {
+		return nil, fmt.Errorf("%w: read the recent log of stream %s: %w", ErrState, key, err)
+	}
+	var out []late
+	for i, r := range window {
+		if !containsString(missing, r.EventID) || r.OrderKey > st.Applied {
+			continue
+		}
+		l := late{rec: r}
+		for j := i + 1; j < len(window); j++ {
+			if e := describe(window[j]); e.about && !e.change.Target && e.change.Transition {
+				l.next = &window[j]
+				break
+			}
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func containsEvent(rs []eventstore.Record, id string) bool {
+	for _, r := range rs {
+		if r.EventID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func containsString(ss []string, s string) bool {
+	for _, v := range ss {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// drain sends the pending effects in order and removes them from the
+// state, letting go of the lease; effects another notifier added meanwhile
+// are sent too before it lets go.
+func (n *Notifier) drain(ctx context.Context, st *streamstate.State, box pending, token string) error {
+	sentThrough := int64(-1)
+	for range maxConflicts {
+		var sendErr error
+		for _, e := range box.Effects {
+			if err := n.sendEffect(ctx, st.StreamID, e); err != nil {
+				sendErr = err
+				break
+			}
+			sentThrough = e.Seq
+		}
+		box = box.after(sentThrough)
+		st.Pending = box.encode()
+		st.Lease, st.LeaseUntil = "", ""
+		err := n.State.Save(ctx, st)
+		switch {
+		case err == nil && sendErr != nil:
+			return fmt.Errorf("%w: stream %s: %d kept for the retry: %w", ErrPublish, st.StreamID, len(box.Effects), sendErr)
+		case err == nil:
+			return nil
+		case !errors.Is(err, streamstate.ErrConflict):
+			return fmt.Errorf("%w: sent, but not recorded as sent (they may be sent again): %w", ErrState, err)
+		}
+		fresh, err := n.State.Load(ctx, st.StreamID)
+		if err != nil {
+			return fmt.Errorf("%w: sent, but not recorded as sent (they may be sent again): %w", ErrState, err)
+		}
+		*st = fresh
+		if st.Lease != token {
+			// Our lease ran out and another notifier took the effects over.
+			return sendErr
+		}
+		// Others added effects meanwhile: send those too (and, after a
+		// failed send, try once more) before letting go.
+		box = n.decodePending(ctx, st).after(sentThrough)
+	}
+	return fmt.Errorf("%w: stream %s kept changing while its effects were sent", ErrState, st.StreamID)
+}
+
+// sendEffect sends one effect.
+func (n *Notifier) sendEffect(ctx context.Context, streamID string, e Effect) error {
+	switch {
+	case e.Alert != nil:
+		if err := n.Publisher.Publish(ctx, e.Topic, alerts.Render(*e.Alert)); err != nil {
+			return fmt.Errorf("%s alert of event %s: %w", orNone(string(e.Alert.Kind)), e.Alert.EventID, err)
+		}
+		if n.Observer != nil {
+			n.Observer.Sent(e.Topic, parseTime(e.Alert.OccurredAt), n.now())
+		}
+		n.logger().LogAttrs(ctx, slog.LevelInfo, "alert sent", slog.String("streamId", streamID), slog.String("eventId", e.Alert.EventID),
+			slog.String("alert", orNone(string(e.Alert.Kind))), slog.String("status", e.Alert.Status), slog.String("topic", e.Topic))
+	case e.Change != nil:
+		if n.Changes == nil {
+			return nil
+		}
+		if err := n.Changes.Publish(ctx, *e.Change); err != nil {
+			return fmt.Errorf("change of event %s: %w", e.Change.EventID, err)
+		}
+		if n.Observer != nil {
+			n.Observer.ChangeSent()
+		}
+	case e.Check != nil:
+		if n.Queue == nil {
+			return nil
+		}
+		delay := min(max(e.Due.Sub(n.now()), 0), checkqueue.MaxDelay)
+		if err := n.Queue.Enqueue(ctx, *e.Check, delay); err != nil {
+			return fmt.Errorf("check of disconnect %s: %w", e.Check.EventID, err)
+		}
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "event"
+	}
+	return s
+}
+
+// pending is the encoding of a stream's pending effects (State.Pending).
+// Next numbers them; it is kept when nothing is pending, so that numbers
+// are never reused.
+type pending struct {
+	Next    int64    `json:"next"`
+	Effects []Effect `json:"effects,omitempty"`
+}
+
+func (b *pending) add(es []Effect) {
+	for _, e := range es {
+		e.Seq = b.Next
+		b.Next++
+		b.Effects = append(b.Effects, e)
+	}
+}
+
+// after is b without the effects numbered through seq.
+func (b pending) after(seq int64) pending {
+	out := pending{Next: b.Next}
+	for _, e := range b.Effects {
+		if e.Seq > seq {
+			out.Effects = append(out.Effects, e)
+		}
+	}
+	return out
+}
+
+func (b pending) encode() string {
+	text, err := json.Marshal(b)
+	if err != nil {
+		// Effects are plain values: marshalling cannot fail.
+		panic(fmt.Sprintf("notify: encode pending effects: %v", err))
+	}
+	return string(text)
+}
+
+// decodePending reads the stream's pending effects. What cannot be read
+// (written by a later version, or damaged) is logged and dropped: holding
+// the stream for it would stop all its alerts.
+func (n *Notifier) decodePending(ctx context.Context, st *streamstate.State) pending {
+	var b pending
+	if st.Pending == "" {
+		return b
+	}
+	if err := json.Unmarshal([]byte(st.Pending), &b); err != nil {
+		n.logger().ErrorContext(ctx, "pending effects unreadable; dropped", "streamId", st.StreamID, "error", err.Error())
+		return pending{}
+	}
+	return b
+}
+
+func leaseFree(st streamstate.State, now time.Time) bool {
+	if st.Lease == "" {
+		return true
+	}
+	until, err := time.Parse(time.RFC3339Nano, st.LeaseUntil)
+	return err != nil || !now.Before(until)
+}
+
+// leaseTerm is how long a notifier keeps the lease: until its invocation's
+// deadline, when a crashed one's effects are taken over.
+func leaseTerm(ctx context.Context, now time.Time) time.Duration {
+	if dl, ok := ctx.Deadline(); ok && dl.After(now) {
+		return min(dl.Sub(now), 15*time.Minute)
+	}
+	return defaultLease
+}
+
+func newToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// report logs each event's result and tells the observer.
+func (n *Notifier) report(ctx context.Context, results []EventResult) {
+	for _, r := range results {
+		if n.Observer != nil {
+			n.Observer.Event(r)
+		}
+		attrs := []slog.Attr{
+			slog.String("outcome", string(r.Outcome)),
+			slog.String("eventId", r.EventID),
+			slog.String("type", r.Type),
+			slog.String("status", r.Status),
+			slog.String("occurredAt", r.OccurredAt),
+		}
+		if r.StreamID != "" {
+			attrs = append(attrs, slog.String("streamId", r.StreamID))
+		}
+		if r.SimulcastID != "" {
+			attrs = append(attrs, slog.String("simulcastId", r.SimulcastID))
+		}
+		if r.StateUpdated && !r.Info {
+			attrs = append(attrs, slog.String("previousStatus", r.Previous))
+		}
+		if len(r.Alerts) > 0 {
+			kinds := make([]string, len(r.Alerts))
+			for i, k := range r.Alerts {
+				kinds[i] = string(k)
+			}
+			attrs = append(attrs, slog.String("alerts", strings.Join(kinds, ",")))
+		}
+		level, msg := slog.LevelInfo, "event applied"
+		switch r.Outcome {
+		case Suppressed:
+			level, msg = slog.LevelWarn, "stale alert suppressed"
+		case Untracked:
+			level, msg = slog.LevelWarn, "simulcast target not tracked; no alert"
+		case Unprocessable:
+			level, msg = slog.LevelError, "event cannot be applied; passed over"
+		}
+		if r.ClockSkewed {
+			attrs = append(attrs, slog.Bool("clockSkewed", true))
+		}
+		n.logger().LogAttrs(ctx, level, msg, attrs...)
+	}
+}
+
+// Preview is what bringing the stream whose log key is key up to date
+// would apply and send now: nothing is written and nothing is sent.
+func (n *Notifier) Preview(ctx context.Context, key string) ([]EventResult, []Effect, error) {
+	streamID, ok := eventstore.StreamOfLogKey(key)
+	if !ok {
+		return nil, nil, nil
+	}
+	st, err := n.State.Load(ctx, streamID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrState, err)
+	}
+	fresh, err := n.Log.ReadLog(ctx, key, st.Applied)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: read the log of stream %s: %w", ErrState, streamID, err)
+	}
+	box := n.decodePending(ctx, &st)
+	effects, results := n.evaluate(&st, fresh, nil, nil, n.now())
+	return results, append(box.Effects, effects...), nil
+}

@@ -1,0 +1,305 @@
+package notify
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
+	"github.com/streamhook/fastpix-receiver/pkg/alerts"
+	"github.com/streamhook/fastpix-receiver/pkg/changefeed"
+	"github.com/streamhook/fastpix-receiver/pkg/checkqueue"
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
+	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
+	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
+)
+
+// Effect is one thing a stream's events decided that must leave: an
+// alert to a topic, a change-feed message, or a held disconnect's check.
+// Effects are kept in the stream's state until sent, in the order decided.
+type Effect struct {
+	Seq    int64              `json:"seq"`
+	Topic  string             `json:"topic,omitempty"`
+	Alert  *alerts.Alert      `json:"alert,omitempty"`
+	Change *changefeed.Change `json:"change,omitempty"`
+	Check  *checkqueue.Check  `json:"check,omitempty"`
+	// Due is when the check is due.
+	Due time.Time `json:"due,omitzero"`
+}
+
+// late is an event that reached the notifier after its stream's log had
+// moved past it, with the stream's transition after it (nil: none).
+type late struct {
+	rec  eventstore.Record
+	next *eventstore.Record
+}
+
+// pass is one bringing up to date of a stream's state: the events applied,
+// in log order, and what they decided.
+type pass struct {
+	n       *Notifier
+	st      *streamstate.State
+	mem     alertrules.Memory
+	now     time.Time
+	effects []Effect
+	results []EventResult
+	// base is what alerts decided without an event of their own (a held
+	// disconnect settled) say of the stream: the newest event's stream,
+	// workspace and test flag.
+	base alerts.Alert
+}
+
+// evaluate applies fresh (the log after st.Applied, in order) and the late
+// events to st, and returns what they decide. check is the held disconnect
+// whose check this pass runs for ("" for a stream record's pass). It is
+// pure: st and the returned effects are all it changes.
+func (n *Notifier) evaluate(st *streamstate.State, fresh []eventstore.Record, lates []late, check *checkqueue.Check, now time.Time) ([]Effect, []EventResult) {
+	p := &pass{n: n, st: st, mem: st.Memory(), now: now,
+		base: alerts.Alert{StreamID: st.StreamID, WorkspaceID: st.WorkspaceID}}
+	if check != nil {
+		p.base = alerts.Alert{StreamID: check.StreamID, WorkspaceID: check.WorkspaceID, WorkspaceName: check.WorkspaceName, Test: check.Test}
+	}
+	heldBefore := ""
+	if p.mem.Held != nil {
+		heldBefore = p.mem.Held.EventID
+	}
+	for _, r := range fresh {
+		p.apply(r)
+	}
+	for _, l := range lates {
+		p.applyLate(l)
+	}
+	d := alertrules.Settle(p.mem, n.Rules, now)
+	p.mem = d.Memory
+	p.alert(p.base, d.Alerts, nil)
+	if due, held := alertrules.Pending(p.mem, n.Rules); held {
+		id := p.mem.Held.EventID
+		if id != heldBefore || (check != nil && check.EventID == id) {
+			c := checkqueue.Check{StreamID: st.StreamID, EventID: id, OccurredAt: p.mem.Held.OccurredAt,
+				WorkspaceID: p.base.WorkspaceID, WorkspaceName: p.base.WorkspaceName, Test: p.base.Test}
+			p.effects = append(p.effects, Effect{Check: &c, Due: due})
+		}
+	}
+	if st.Alerting != nil || !emptyMemory(p.mem) {
+		st.SetMemory(p.mem)
+	}
+	return p.effects, p.results
+}
+
+func emptyMemory(m alertrules.Memory) bool {
+	return m.LiveSince.IsZero() && m.Held == nil && m.Down == nil && len(m.Drops) == 0 && m.UnstableAt.IsZero()
+}
+
+// orderTime is the time r is ordered by in its log: its position's time
+// (createdAt, or the receive time when createdAt was missing or too far
+// ahead), and whether that is not createdAt as sent.
+func orderTime(r eventstore.Record) (string, bool) {
+	if t, _, ok := strings.Cut(r.OrderKey, "/"); ok && t != "" {
+		return t, t != r.OccurredAt
+	}
+	return r.OccurredAt, false
+}
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// apply applies one event of the log, in order.
+func (p *pass) apply(r eventstore.Record) {
+	e := describe(r)
+	res := EventResult{EventID: r.EventID, Type: r.Type, StreamID: e.streamID, SimulcastID: e.simulcastID,
+		Status: e.status(r.Type), Info: e.about && !e.change.Transition}
+	res.OccurredAt, res.ClockSkewed = orderTime(r)
+	defer func() {
+		p.st.MarkApplied(r.OrderKey, r.EventID)
+		p.results = append(p.results, res)
+	}()
+	base := alerts.FromRecord(r, res.Status)
+	base.StreamID, base.SimulcastID, base.OccurredAt = e.streamID, e.simulcastID, res.OccurredAt
+	if e.streamID != "" {
+		p.base = alerts.Alert{StreamID: e.streamID, WorkspaceID: r.WorkspaceID, WorkspaceName: r.WorkspaceName, Test: r.Test}
+		if p.base.WorkspaceID == "" {
+			p.base.WorkspaceID = p.st.WorkspaceID
+		}
+	}
+	topic, routed := p.n.Routes.Topic(r.Type)
+	switch {
+	case !e.about:
+		res.Outcome = Recorded
+		return
+	case e.change.Target && e.simulcastID == "":
+		// A target event that names no target: nothing can tell whether it
+		// is stale.
+		res.Outcome = Untracked
+		return
+	case e.change.Target && !e.change.Transition:
+		// A target keeps no detail: nothing to change.
+		res.Outcome = Recorded
+		return
+	}
+	u := streamstate.Update{
+		StreamID: e.streamID, Info: !e.change.Transition, Status: e.change.Status, Rank: e.change.Rank,
+		Delete: e.change.Target && e.change.IsDeletion(), EventID: r.EventID, EventType: r.Type, OccurredAt: res.OccurredAt,
+	}
+	if e.change.Target {
+		u.SimulcastID = e.simulcastID
+	} else {
+		u.WorkspaceID = r.WorkspaceID
+	}
+	tr, err := p.st.Apply(u)
+	switch {
+	case errors.Is(err, streamstate.ErrTooManyTargets):
+		res.Outcome = Untracked
+		return
+	case errors.Is(err, streamstate.ErrUnprocessable):
+		res.Outcome = Unprocessable
+		return
+	case err != nil: // stale: it reached us after newer events
+		res.Outcome, res.Late = Stale, true
+		if routed {
+			res.Outcome = Suppressed
+		}
+		return
+	}
+	res.StateUpdated, res.Previous = !u.Info, tr.Previous
+	res.Outcome = Recorded
+	if !u.Info && (tr.Previous != tr.Current || e.change.Target) {
+		p.change(r, e, tr)
+	}
+	if u.Info {
+		return
+	}
+	if !e.change.Target {
+		d := alertrules.Apply(p.mem, alertrules.Transition{
+			EventID: r.EventID, OccurredAt: parseTime(res.OccurredAt), ReceivedAt: parseTime(r.ReceivedAt),
+			Previous: tr.Previous, Status: tr.Current,
+		}, p.n.Rules)
+		p.mem = d.Memory
+		switch {
+		case d.BriefDrop:
+			res.Outcome = BriefDrop
+		case p.mem.Held != nil && p.mem.Held.EventID == r.EventID:
+			res.Outcome = Held
+		}
+		p.alert(base, d.Alerts, &res)
+		if replacedByRules(r.Type) {
+			return
+		}
+	}
+	if routed {
+		p.alertAs(base, topic, &res)
+	}
+}
+
+// applyLate decides an event that reached us after its stream's log moved
+// past it: no alert for it, but a late brief drop still counts towards the
+// stream being unstable.
+func (p *pass) applyLate(l late) {
+	r := l.rec
+	e := describe(r)
+	res := EventResult{EventID: r.EventID, Type: r.Type, StreamID: e.streamID, SimulcastID: e.simulcastID,
+		Status: e.status(r.Type), Outcome: Stale, Late: true}
+	res.OccurredAt, res.ClockSkewed = orderTime(r)
+	if _, routed := p.n.Routes.Topic(r.Type); routed && e.about {
+		res.Outcome = Suppressed
+	}
+	p.st.MarkApplied(r.OrderKey, r.EventID)
+	if e.about && !e.change.Target && e.change.Transition && l.next != nil {
+		next := describe(*l.next)
+		nt, _ := orderTime(*l.next)
+		at, _ := orderTime(r)
+		d := alertrules.Late(p.mem,
+			alertrules.Transition{EventID: r.EventID, OccurredAt: parseTime(at), ReceivedAt: parseTime(r.ReceivedAt), Status: e.change.Status},
+			&alertrules.Transition{EventID: l.next.EventID, OccurredAt: parseTime(nt), ReceivedAt: parseTime(l.next.ReceivedAt), Status: next.change.Status},
+			p.n.Rules)
+		p.mem = d.Memory
+		if d.BriefDrop {
+			res.Outcome = BriefDrop
+		}
+		base := alerts.FromRecord(*l.next, next.status(l.next.Type))
+		p.alert(base, d.Alerts, &res)
+	}
+	p.results = append(p.results, res)
+}
+
+// change records a status change for the change feed.
+func (p *pass) change(r eventstore.Record, e event, tr streamstate.Transition) {
+	if p.n.Changes == nil {
+		return
+	}
+	at, _ := orderTime(r)
+	c := changefeed.Change{
+		StreamID: e.streamID, WorkspaceID: r.WorkspaceID, WorkspaceName: r.WorkspaceName,
+		PreviousStatus: tr.Previous, Status: tr.Current, EventID: r.EventID, EventType: r.Type,
+		OccurredAt: at, Test: r.Test,
+	}
+	if e.change.Target {
+		c.SimulcastTargetID = e.simulcastID
+	}
+	p.effects = append(p.effects, Effect{Change: &c})
+}
+
+// alert turns the rules' alerts into effects, about base's stream.
+func (p *pass) alert(base alerts.Alert, as []alertrules.Alert, res *EventResult) {
+	for _, a := range as {
+		topic, ok := p.n.ruleTopic(a.Kind)
+		if !ok {
+			continue
+		}
+		alert := alerts.FromRule(base, a)
+		if a.Kind == alertrules.KindLive || a.Kind == alertrules.KindRecovery {
+			alert.SimulcastTargets = targetsOf(p.st.SimulcastTargets)
+		}
+		if res != nil {
+			res.Alerts = append(res.Alerts, a.Kind)
+		}
+		p.send(topic, alert, res)
+	}
+}
+
+// alertAs sends base as it is (an event routed by configuration alone).
+func (p *pass) alertAs(base alerts.Alert, topic string, res *EventResult) {
+	p.send(topic, base, res)
+}
+
+func (p *pass) send(topic string, a alerts.Alert, res *EventResult) {
+	if a.Test && p.n.SkipTestEvents {
+		if res != nil {
+			res.Outcome = TestSkipped
+		}
+		return
+	}
+	p.effects = append(p.effects, Effect{Topic: topic, Alert: &a})
+	if res != nil {
+		res.Outcome = Published
+		res.Topics = append(res.Topics, topic)
+	}
+}
+
+// replacedByRules: event types whose alerts the rules decide, so the event
+// itself is not published.
+func replacedByRules(eventType string) bool {
+	return eventType == fastpix.TypeLiveStreamActive || eventType == fastpix.TypeLiveStreamDisconnected
+}
+
+// ruleTopic is where an alert of kind goes: the route of the event type it
+// stands for.
+func (n *Notifier) ruleTopic(kind alertrules.Kind) (string, bool) {
+	switch kind {
+	case alertrules.KindLive, alertrules.KindRecovery:
+		return n.Routes.Topic(fastpix.TypeLiveStreamActive)
+	}
+	return n.Routes.Topic(fastpix.TypeLiveStreamDisconnected)
+}
+
+// targetsOf lists a stream's simulcast targets by id, for a live alert.
+func targetsOf(m map[string]streamstate.Target) []alerts.Target {
+	ts := make([]alerts.Target, 0, len(m))
+	for id, t := range m {
+		ts = append(ts, alerts.Target{ID: id, Status: t.Status})
+	}
+	slices.SortFunc(ts, func(a, b alerts.Target) int { return strings.Compare(a.ID, b.ID) })
+	return ts
+}
