@@ -11,18 +11,23 @@
 //   - a stream with FlapThreshold brief drops within FlapWindow is
 //     unstable, alerted at most once per window.
 //
-// The rules see a stream's transitions one at a time, in the order of the
-// stream's log (pkg/eventstore), whatever order they reached the notifier
-// in, so what they decide depends on what FastPix sent and when we received
-// it, never on how the notifier scheduled its work. Every rule is judged by
-// the events' own times and by when the webhook received them:
+// The rules see a stream's transitions one at a time, in the order they
+// reached us, which for every event but a late one is the order of the
+// stream's log (pkg/eventstore): an event is late when a newer event of
+// its stream reached us before it did (a delivery FastPix retried later).
+// So what they decide depends on what FastPix sent and when we received
+// it, never on how or when the notifier did its work. Every rule is judged
+// by the events' own times and by when the webhook received them:
 //
 //   - a held disconnect is due at the later of its occurredAt plus the
 //     grace and its own receive time (a disconnect that reaches us after
-//     its grace is due at once);
+//     its grace is due at once), and is alerted once anything reaches us
+//     after that, or the check runs after it (Settle);
 //   - a reconnection makes the drop brief when it happened within the grace
 //     (by event time) and reached us by the time the drop was due; one that
-//     reached us later finds the drop alerted, and is a recovery.
+//     reached us later finds the drop alerted, and is a recovery;
+//   - a late event is never alerted; a late brief drop still counts towards
+//     the stream being unstable (Late).
 //
 // The package is pure: it takes what the rules remember of a stream
 // (Memory), the transition being applied, and returns the alerts and the
@@ -193,13 +198,14 @@ func Apply(m Memory, tr Transition, s Settings) Decision {
 	return *d
 }
 
-// Settle decides the held disconnect whose due time has passed at now: the
-// stream did not come back in time, so it is alerted. Everything that
+// Settle decides the held disconnect whose due time has passed at now
+// (strictly: what reaches us at the due time itself is in time): the stream
+// did not come back in time, so it is alerted. Everything that
 // reached us before it was due is in the log, and was applied before this
 // is called, so the decision does not depend on when it is made.
 func Settle(m Memory, s Settings, now time.Time) Decision {
 	d := &Decision{Memory: m.Clone()}
-	if h := m.Held; h != nil && !now.Before(h.due(s)) {
+	if h := m.Held; h != nil && now.After(h.due(s)) {
 		d.alertDisconnect(*h, s)
 	}
 	return *d
@@ -213,11 +219,12 @@ func Pending(m Memory, s Settings) (time.Time, bool) {
 	return m.Held.due(s), true
 }
 
-// Late decides a disconnect that reached us after the stream's log had
-// moved past it (a delivery FastPix retried much later): it is never
-// alerted (the stream has moved on), but when next, the stream's
-// transition after it, made it a brief drop, the drop counts towards the
-// stream being unstable. Deciding the same late drop twice counts it once.
+// Late decides a disconnect that reached us after a newer event of its
+// stream had (a delivery FastPix retried later): it is never alerted (the
+// stream has moved on), but when next, the stream's transition after it in
+// the log among those that reached us before it, made it a brief drop, the
+// drop counts towards the stream being unstable. Deciding the same late
+// drop twice counts it once.
 func Late(m Memory, drop Transition, next *Transition, s Settings) Decision {
 	d := &Decision{Memory: m.Clone()}
 	if drop.Status != StatusDisconnected || next == nil || (next.Status != StatusConnected && next.Status != StatusActive) {

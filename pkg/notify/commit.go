@@ -127,14 +127,7 @@ func (n *Notifier) lates(ctx context.Context, key string, st *streamstate.State,
 		if !containsString(missing, r.EventID) || r.OrderKey > st.Applied {
 			continue
 		}
-		l := late{rec: r}
-		for j := i + 1; j < len(window); j++ {
-			if e := describe(window[j]); e.about && !e.change.Target && e.change.Transition {
-				l.next = &window[j]
-				break
-			}
-		}
-		out = append(out, l)
+		out = append(out, late{rec: r, next: nextTransition(window[i+1:], r)})
 	}
 	return out, nil
 }

@@ -195,7 +195,6 @@ type EventResult struct {
 	Late bool
 }
 
-
 // event is a record read once: what it is about and what it changes.
 type event struct {
 	streamID, simulcastID string

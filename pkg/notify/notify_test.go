@@ -4,217 +4,287 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
-	"github.com/streamhook/fastpix-receiver/pkg/alerts"
+	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
-	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
 
-// fakeState records updates and answers with err.
-type fakeState struct {
-	got []streamstate.Update
-	err error
-}
+func sec(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
 
-func (f *fakeState) Apply(_ context.Context, u streamstate.Update) (streamstate.Transition, error) {
-	f.got = append(f.got, u)
-	if f.err != nil {
-		return streamstate.Transition{}, f.err
+func parse(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
 	}
-	return streamstate.Transition{Current: u.Status}, nil
+	return t
 }
 
-type published struct {
-	topic string
-	m     alerts.Message
+// deliver stores r and rings the bell for it at its receive time, as the
+// webhook and a stream record do, after running the checks due before.
+func (w *world) deliver(t *testing.T, r eventstore.Record) []notify.EventResult {
+	t.Helper()
+	w.runChecks(t, parse(r.ReceivedAt))
+	w.clock.set(parse(r.ReceivedAt))
+	if !w.log.put(r) {
+		return nil
+	}
+	res, err := w.n.ApplyStream(context.Background(), r.LogKey(), []string{r.EventID})
+	if err != nil {
+		t.Fatalf("apply %s: %v", r.EventID, err)
+	}
+	return res
 }
 
-type fakePublisher struct {
-	got []published
-	err error
-}
-
-func (f *fakePublisher) Publish(_ context.Context, topic string, m alerts.Message) error {
-	f.got = append(f.got, published{topic, m})
-	return f.err
-}
-
-var routes = alerts.Routes{
-	"video.live_stream.active":                        "arn:aws:sns:us-east-1:1:Live",
-	"video.live_stream.disconnected":                  "arn:aws:sns:us-east-1:1:Down",
-	"video.live_stream.simulcast.broadcasting":        "arn:aws:sns:us-east-1:1:Simulcast",
-	"video.live_stream.simulcast_target.broadcasting": "arn:aws:sns:us-east-1:1:Simulcast",
-}
-
-func rec(typ string) eventstore.Record {
-	return eventstore.Record{
-		EventID: "ev-1", Type: typ, StreamID: "stream-1", WorkspaceID: "ws-1", WorkspaceName: "Dev",
-		OccurredAt: "2024-04-02T11:17:52.000000000Z", Payload: `{"id":"ev-1","type":"` + typ + `","data":{"status":"idle"}}`,
+// runChecks delivers, in order, the queued checks due before until.
+func (w *world) runChecks(t *testing.T, until time.Time) {
+	t.Helper()
+	for {
+		w.sink.mu.Lock()
+		i := -1
+		for j, q := range w.sink.checks {
+			if q.at.Before(until) && (i < 0 || q.at.Before(w.sink.checks[i].at)) {
+				i = j
+			}
+		}
+		if i < 0 {
+			w.sink.mu.Unlock()
+			return
+		}
+		q := w.sink.checks[i]
+		w.sink.checks = slices.Delete(w.sink.checks, i, i+1)
+		w.sink.mu.Unlock()
+		w.clock.set(q.at)
+		if err := w.n.Check(context.Background(), q.c); err != nil {
+			t.Fatalf("check of %s: %v", q.c.EventID, err)
+		}
 	}
 }
 
-func TestProcess(t *testing.T) {
-	stale := fmt.Errorf("wrapped: %w", streamstate.ErrStale)
-	simulcast := rec("video.live_stream.simulcast_target.broadcasting")
-	simulcast.SimulcastID = "target-1"
-	oldSpelling := rec("video.live_stream.simulcast.broadcasting")
-	oldSpelling.SimulcastID = "target-2"
-	targetless := rec("video.live_stream.simulcast.broadcasting")
-	test := rec("video.live_stream.active")
-	test.Test = true
-	media := rec("video.media.live_stream.ready")
-	noStream := rec("video.media.ready")
-	noStream.StreamID = ""
+func lines(m map[string][]string, stream string) string { return strings.Join(m[stream], "\n  ") }
 
-	tests := []struct {
-		name      string
-		r         eventstore.Record
-		stateErr  error
-		pubErr    error
-		skipTests bool
-		routes    alerts.Routes
-
-		wantOutcome notify.Outcome
-		wantErr     error
-		wantUpdate  *streamstate.Update // nil: no state update
-		wantTopic   string              // "": no publish
+// A stream's whole life, delivered as FastPix sends it: every status
+// change on the feed once, in order; the rules' alerts and nothing else.
+func TestLifeOfAStream(t *testing.T) {
+	w := newWorld(alertrules.Defaults())
+	steps := []struct {
+		target, id, action string
+		at                 int
 	}{
-		{
-			name: "active is published to the live topic", r: rec("video.live_stream.active"),
-			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Live",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
-		},
-		{
-			name: "disconnected is published to the down topic", r: rec("video.live_stream.disconnected"),
-			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Down",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "disconnected", Rank: 6, EventID: "ev-1", EventType: "video.live_stream.disconnected", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
-		},
-		{
-			name: "simulcast target broadcasting updates the target", r: simulcast,
-			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Simulcast",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", SimulcastID: "target-1", Status: "broadcasting", Rank: 3, EventID: "ev-1", EventType: simulcast.Type, OccurredAt: simulcast.OccurredAt},
-		},
-		{
-			name: "older simulcast spelling too", r: oldSpelling,
-			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Simulcast",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", SimulcastID: "target-2", Status: "broadcasting", Rank: 3, EventID: "ev-1", EventType: oldSpelling.Type, OccurredAt: oldSpelling.OccurredAt},
-		},
-		{
-			name: "stale notable is suppressed", r: rec("video.live_stream.active"), stateErr: stale,
-			wantOutcome: notify.Suppressed,
-			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
-		},
-		{
-			name: "non-notable takes its status from the payload", r: rec("video.live_stream.created"),
-			wantOutcome: notify.Recorded,
-			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "idle", Rank: 1, EventID: "ev-1", EventType: "video.live_stream.created", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
-		},
-		{
-			name: "stale non-notable", r: rec("video.live_stream.idle"), stateErr: stale,
-			wantOutcome: notify.Stale,
-			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "idle", Rank: 7, EventID: "ev-1", EventType: "video.live_stream.idle", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
-		},
-		{
-			name: "idle becomes notable by configuration", r: rec("video.live_stream.idle"),
-			routes:      alerts.Routes{"video.live_stream.idle": "arn:aws:sns:us-east-1:1:Ops"},
-			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Ops",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "idle", Rank: 7, EventID: "ev-1", EventType: "video.live_stream.idle", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
-		},
-		{
-			name: "test stream published by default", r: test,
-			wantOutcome: notify.Published, wantTopic: "arn:aws:sns:us-east-1:1:Live",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
-		},
-		{
-			name: "test stream skipped when configured", r: test, skipTests: true,
-			wantOutcome: notify.TestSkipped,
-			wantUpdate:  &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
-		},
-		{name: "simulcast event without a target is untracked, never alerted", r: targetless, wantOutcome: notify.Untracked},
-		{
-			name: "an update the store can never apply is unprocessable", r: rec("video.live_stream.active"),
-			stateErr: fmt.Errorf("wrapped: %w", streamstate.ErrUnprocessable), wantErr: notify.ErrUnprocessable,
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
-		},
-		{
-			name: "a target beyond the bound is untracked, never alerted", r: simulcast,
-			stateErr: fmt.Errorf("wrapped: %w: %w", streamstate.ErrTooManyTargets, streamstate.ErrUnprocessable), wantOutcome: notify.Untracked,
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", SimulcastID: "target-1", Status: "broadcasting", Rank: 3, EventID: "ev-1", EventType: simulcast.Type, OccurredAt: simulcast.OccurredAt},
-		},
-		{name: "recording media event changes no state", r: media, wantOutcome: notify.Recorded},
-		{name: "event of no stream", r: noStream, wantOutcome: notify.Recorded},
-		{
-			name: "state store down", r: rec("video.live_stream.active"), stateErr: errors.New("throttled"),
-			wantErr:    notify.ErrState,
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
-		},
-		{
-			name: "SNS down", r: rec("video.live_stream.active"), pubErr: alerts.ErrPublish,
-			wantErr: notify.ErrPublish, wantTopic: "arn:aws:sns:us-east-1:1:Live",
-			wantUpdate: &streamstate.Update{StreamID: "stream-1", Status: "active", Rank: 5, EventID: "ev-1", EventType: "video.live_stream.active", OccurredAt: "2024-04-02T11:17:52.000000000Z", WorkspaceID: "ws-1"},
-		},
+		{"", "e1", "created", 0}, {"", "e2", "connected", 10}, {"", "e3", "active", 12},
+		{"t1", "s1", "broadcasting", 13},
+		{"", "e4", "disconnected", 100}, {"", "e5", "connected", 103}, {"", "e6", "active", 104}, // brief
+		{"", "e7", "disconnected", 200}, {"", "e8", "active", 300}, // real drop, recovery
+		{"", "e9", "disconnected", 400}, {"", "e10", "idle", 410},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			state := &fakeState{err: tc.stateErr}
-			pub := &fakePublisher{err: tc.pubErr}
-			r := routes
-			if tc.routes != nil {
-				r = tc.routes
-			}
-			n := &notify.Notifier{State: state, Publisher: pub, Routes: r, SkipTestEvents: tc.skipTests,
-				Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-			res, err := n.Process(context.Background(), tc.r)
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tc.wantErr)
-				}
-			} else if err != nil {
-				t.Fatalf("Process: %v", err)
-			} else if res.Outcome != tc.wantOutcome {
-				t.Errorf("outcome = %s, want %s", res.Outcome, tc.wantOutcome)
-			}
-			switch {
-			case tc.wantUpdate == nil && len(state.got) != 0:
-				t.Errorf("state updates %+v, want none", state.got)
-			case tc.wantUpdate != nil && (len(state.got) != 1 || state.got[0] != *tc.wantUpdate):
-				t.Errorf("state updates %+v, want one %+v", state.got, *tc.wantUpdate)
-			}
-			switch {
-			case tc.wantTopic == "" && len(pub.got) != 0:
-				t.Errorf("published %+v, want nothing", pub.got)
-			case tc.wantTopic != "" && (len(pub.got) != 1 || pub.got[0].topic != tc.wantTopic):
-				t.Errorf("published %+v, want one to %s", pub.got, tc.wantTopic)
-			case tc.wantTopic != "":
-				m := pub.got[0].m
-				if m.Attributes["eventType"] != tc.r.Type || m.Attributes["test"] != fmt.Sprint(tc.r.Test) {
-					t.Errorf("attributes = %v", m.Attributes)
-				}
+	for _, s := range steps {
+		w.deliver(t, event("stream-1", s.target, s.id, s.action, sec(s.at), sec(s.at)))
+	}
+	w.runChecks(t, sec(5000))
+	got := w.sink.alerts["stream-1"]
+	if len(got) != 5 {
+		t.Fatalf("alerts:\n  %s\nwant live, simulcast, disconnected, recovery, disconnected (idle)", lines(w.sink.alerts, "stream-1"))
+	}
+	for i, prefix := range []string{"Live LIVE", "Simulcast", "Down DISCONNECTED", "Live LIVE again", "Down DISCONNECTED"} {
+		if !strings.HasPrefix(got[i], prefix) {
+			t.Errorf("alert %d = %q, want %s…", i, got[i], prefix)
+		}
+	}
+	wantChanges := []string{
+		" e1 ->created", " e2 created->connected", " e3 connected->active", "t1 s1 ->broadcasting",
+		" e4 active->disconnected", " e5 disconnected->connected", " e6 connected->active",
+		" e7 active->disconnected", " e8 disconnected->active", " e9 active->disconnected", " e10 disconnected->idle",
+	}
+	if !slices.Equal(w.sink.changes["stream-1"], wantChanges) {
+		t.Errorf("changes:\n  %s\nwant\n  %s", lines(w.sink.changes, "stream-1"), strings.Join(wantChanges, "\n  "))
+	}
+}
+
+// A status change whose event reached us after a newer one of its stream
+// (a delivery FastPix retried later) is on no feed and alerts no one: "live"
+// after the stream dropped misleads.
+func TestLateEventIsNotAlerted(t *testing.T) {
+	w := newWorld(alertrules.Defaults())
+	w.deliver(t, event("s", "", "c", "connected", sec(0), sec(0)))
+	w.deliver(t, event("s", "", "d", "disconnected", sec(20), sec(20)))
+	res := w.deliver(t, event("s", "", "a", "active", sec(10), sec(25)))
+	if len(res) != 1 || res[0].Outcome != notify.Suppressed || !res[0].Late {
+		t.Fatalf("late active: %+v, want suppressed, late", res)
+	}
+	w.runChecks(t, sec(1000))
+	if got := w.sink.alerts["s"]; len(got) != 1 || !strings.HasPrefix(got[0], "Down DISCONNECTED") {
+		t.Errorf("alerts %q, want the disconnect alone (never a live after it)", got)
+	}
+	if got := w.sink.changes["s"]; len(got) != 2 {
+		t.Errorf("changes %q, want connected and disconnected only", got)
+	}
+}
+
+// A publish that fails after the state write keeps the alert in the state:
+// the retry sends it, once, and what was sent before is not sent again.
+func TestFailedSendIsKeptAndSentOnce(t *testing.T) {
+	w := newWorld(alertrules.Settings{Grace: 0, FlapThreshold: 3, FlapWindow: 10 * time.Minute})
+	w.deliver(t, event("s", "", "c", "connected", sec(0), sec(0)))
+	w.sink.failPub = 1 // SNS down for the first send: the change of the active
+	r := event("s", "", "a", "active", sec(1), sec(1))
+	w.log.put(r)
+	if _, err := w.n.ApplyStream(context.Background(), "s", []string{"a"}); !errors.Is(err, notify.ErrPublish) {
+		t.Fatalf("err = %v, want ErrPublish", err)
+	}
+	st, _ := w.states.Load(context.Background(), "s")
+	if st.Pending == "" || !strings.Contains(st.Pending, `"Kind":"live"`) || st.Lease != "" {
+		t.Fatalf("after the failure: pending %q, lease %q; want the live alert kept and the lease let go", st.Pending, st.Lease)
+	}
+	// The retry of the same record, and another for good measure.
+	for range 2 {
+		if _, err := w.n.ApplyStream(context.Background(), "s", []string{"a"}); err != nil {
+			t.Fatalf("retry: %v", err)
+		}
+	}
+	if got := w.sink.alerts["s"]; len(got) != 1 || !strings.HasPrefix(got[0], "Live LIVE") {
+		t.Errorf("alerts %q, want the live alert once", got)
+	}
+	if got := w.sink.changes["s"]; len(got) != 2 {
+		t.Errorf("changes %q, want connected and active once each", got)
+	}
+}
+
+// Many notifiers ringing for one stream at once (the event source's
+// parallel lanes): every event is applied once, every alert and change
+// sent once, in the log's order.
+func TestConcurrentPassesOfOneStream(t *testing.T) {
+	w := newWorld(alertrules.Settings{Grace: 0, FlapThreshold: 0, FlapWindow: time.Minute})
+	w.clock.set(sec(10000))
+	var ids []string
+	actions := []string{"connected", "active", "disconnected", "active", "disconnected", "active", "disconnected", "idle"}
+	for i, a := range actions {
+		id := fmt.Sprintf("e%d", i)
+		w.log.put(event("s", "", id, a, sec(i*10), sec(i*10)))
+		ids = append(ids, id)
+	}
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			if _, err := w.n.ApplyStream(context.Background(), "s", ids[i%len(ids):i%len(ids)+1]); err != nil {
+				t.Errorf("pass %d: %v", i, err)
 			}
 		})
 	}
+	wg.Wait()
+	// A pass after the others: whatever a pass that lost its lease left.
+	if _, err := w.n.ApplyStream(context.Background(), "s", nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Live LIVE:", "Down DISCONNECTED", "Live LIVE again", "Down DISCONNECTED", "Live LIVE again", "Down DISCONNECTED"}
+	got := w.sink.alerts["s"]
+	if len(got) != len(want) {
+		t.Fatalf("alerts\n  %s\nwant %d", lines(w.sink.alerts, "s"), len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("alert %d = %q, want %s…", i, got[i], want[i])
+		}
+	}
+	if got := w.sink.changes["s"]; len(got) != len(actions) {
+		t.Errorf("changes\n  %s\nwant %d, each once", lines(w.sink.changes, "s"), len(actions))
+	}
 }
 
-func TestStatus(t *testing.T) {
-	tests := []struct {
-		typ, payload, want string
-	}{
-		{"video.live_stream.active", `{"data":{"status":"idle"}}`, "active"},
-		{"video.live_stream.disconnected", `{"status":"active"}`, "disconnected"},
-		{"video.live_stream.created", `{"id":"e","type":"video.live_stream.created","data":{"status":"idle"}}`, "idle"},
-		{"video.live_stream.updated", `{"id":"e","type":"video.live_stream.updated","status":"active"}`, "active"},
-		{"video.live_stream.recording", `not json`, "recording"},
-		{"video.live_stream.enabled", `{"id":"e","type":"video.live_stream.enabled"}`, "enabled"},
-		{"video.live_stream.simulcast_target.starting", `{"id":"e","type":"x","data":{"status":"active"}}`, "starting"},
+// life is a random life of a stream and its targets: what FastPix sends,
+// each with the time it happened and the time it reaches us (a few are
+// retried later, a few delivered twice).
+func life(rng *rand.Rand, stream string, start int) []eventstore.Record {
+	var out []eventstore.Record
+	now := start
+	status := "created"
+	out = append(out, event(stream, "", stream+"-0", "created", sec(now), sec(now)))
+	for i := 1; i < 25; i++ {
+		now += 1 + rng.IntN(20)
+		var next string
+		switch {
+		case status == "disconnected" && rng.IntN(3) > 0:
+			next = "active"
+		default:
+			next = []string{"connected", "active", "disconnected", "disconnected", "idle"}[rng.IntN(5)]
+		}
+		id := fmt.Sprintf("%s-%d", stream, i)
+		received := now
+		if rng.IntN(10) == 0 {
+			received += rng.IntN(60) // retried by FastPix, later
+		}
+		if rng.IntN(6) == 0 {
+			target := fmt.Sprintf("t%d", rng.IntN(3))
+			out = append(out, event(stream, target, id+"t", []string{"broadcasting", "errored", "idle"}[rng.IntN(3)], sec(now), sec(received)))
+		}
+		out = append(out, event(stream, "", id, next, sec(now), sec(received)))
+		if rng.IntN(10) == 0 {
+			out = append(out, out[len(out)-1]) // delivered twice
+		}
+		status = next
 	}
-	for _, tc := range tests {
-		r := eventstore.Record{Type: tc.typ, Payload: tc.payload}
-		if got := notify.Status(r); got != tc.want {
-			t.Errorf("Status(%s, %s) = %q, want %q", tc.typ, tc.payload, got, tc.want)
+	return out
+}
+
+// What people are told does not depend on how the notifier's work is
+// scheduled: the same lives, applied one delivery at a time as they arrive,
+// or all at once by many notifiers at a random moment later, in random
+// groups, concurrently, with doorbells rung twice, give the same alerts and
+// the same change feed, stream by stream.
+func TestSameOutcomeWhateverTheSchedule(t *testing.T) {
+	s := alertrules.Defaults()
+	for seed := range uint64(60) {
+		rng := rand.New(rand.NewPCG(seed, 19))
+		var all []eventstore.Record
+		for i := range 6 {
+			all = append(all, life(rng, fmt.Sprintf("st%d", i), rng.IntN(100))...)
+		}
+		slices.SortStableFunc(all, func(a, b eventstore.Record) int { return strings.Compare(a.ReceivedAt, b.ReceivedAt) })
+		end := parse(all[len(all)-1].ReceivedAt).Add(time.Hour)
+
+		one := newWorld(s)
+		for _, r := range all {
+			one.deliver(t, r)
+		}
+		one.runChecks(t, end)
+
+		many := newWorld(s)
+		var rings []eventstore.Record
+		for _, r := range all {
+			if many.log.put(r) {
+				rings = append(rings, r, r) // every doorbell twice
+			}
+		}
+		rng.Shuffle(len(rings), func(i, j int) { rings[i], rings[j] = rings[j], rings[i] })
+		many.clock.set(end)
+		var wg sync.WaitGroup
+		for len(rings) > 0 {
+			n := min(len(rings), 1+rng.IntN(8))
+			group := rings[:n]
+			rings = rings[n:]
+			wg.Go(func() {
+				for _, r := range group {
+					if _, err := many.n.ApplyStream(context.Background(), r.LogKey(), []string{r.EventID}); err != nil {
+						t.Errorf("seed %d: %v", seed, err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		many.runChecks(t, end.Add(time.Hour))
+		for i := range 6 {
+			st := fmt.Sprintf("st%d", i)
+			if !slices.Equal(one.sink.alerts[st], many.sink.alerts[st]) {
+				t.Fatalf("seed %d, stream %s: alerts one at a time\n  %s\nall at once\n  %s", seed, st, lines(one.sink.alerts, st), lines(many.sink.alerts, st))
+			}
+			if !slices.Equal(one.sink.changes[st], many.sink.changes[st]) {
+				t.Fatalf("seed %d, stream %s: changes one at a time\n  %s\nall at once\n  %s", seed, st, lines(one.sink.changes, st), lines(many.sink.changes, st))
+			}
 		}
 	}
 }

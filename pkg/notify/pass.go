@@ -44,10 +44,12 @@ type pass struct {
 	now     time.Time
 	effects []Effect
 	results []EventResult
-	// base is what alerts decided without an event of their own (a held
-	// disconnect settled) say of the stream: the newest event's stream,
-	// workspace and test flag.
-	base alerts.Alert
+}
+
+// base is what an alert decided without an event of its own (a held
+// disconnect settled) says of the stream: what its state knows.
+func (p *pass) base() alerts.Alert {
+	return alerts.Alert{StreamID: p.st.StreamID, WorkspaceID: p.st.WorkspaceID, WorkspaceName: p.st.WorkspaceName, Test: p.st.Test}
 }
 
 // evaluate applies fresh (the log after st.Applied, in order) and the late
@@ -55,29 +57,26 @@ type pass struct {
 // whose check this pass runs for ("" for a stream record's pass). It is
 // pure: st and the returned effects are all it changes.
 func (n *Notifier) evaluate(st *streamstate.State, fresh []eventstore.Record, lates []late, check *checkqueue.Check, now time.Time) ([]Effect, []EventResult) {
-	p := &pass{n: n, st: st, mem: st.Memory(), now: now,
-		base: alerts.Alert{StreamID: st.StreamID, WorkspaceID: st.WorkspaceID}}
-	if check != nil {
-		p.base = alerts.Alert{StreamID: check.StreamID, WorkspaceID: check.WorkspaceID, WorkspaceName: check.WorkspaceName, Test: check.Test}
-	}
+	p := &pass{n: n, st: st, mem: st.Memory(), now: now}
 	heldBefore := ""
 	if p.mem.Held != nil {
 		heldBefore = p.mem.Held.EventID
 	}
-	for _, r := range fresh {
-		p.apply(r)
+	for _, it := range inArrivalOrder(fresh, lates) {
+		p.settle(parseTime(it.rec.ReceivedAt))
+		if it.late {
+			p.applyLate(late{rec: it.rec, next: it.next})
+		} else {
+			p.apply(it.rec)
+		}
 	}
-	for _, l := range lates {
-		p.applyLate(l)
-	}
-	d := alertrules.Settle(p.mem, n.Rules, now)
-	p.mem = d.Memory
-	p.alert(p.base, d.Alerts, nil)
+	p.settle(now)
 	if due, held := alertrules.Pending(p.mem, n.Rules); held {
 		id := p.mem.Held.EventID
 		if id != heldBefore || (check != nil && check.EventID == id) {
+			b := p.base()
 			c := checkqueue.Check{StreamID: st.StreamID, EventID: id, OccurredAt: p.mem.Held.OccurredAt,
-				WorkspaceID: p.base.WorkspaceID, WorkspaceName: p.base.WorkspaceName, Test: p.base.Test}
+				WorkspaceID: b.WorkspaceID, WorkspaceName: b.WorkspaceName, Test: b.Test}
 			p.effects = append(p.effects, Effect{Check: &c, Due: due})
 		}
 	}
@@ -89,6 +88,63 @@ func (n *Notifier) evaluate(st *streamstate.State, fresh []eventstore.Record, la
 
 func emptyMemory(m alertrules.Memory) bool {
 	return m.LiveSince.IsZero() && m.Held == nil && m.Down == nil && len(m.Drops) == 0 && m.UnstableAt.IsZero()
+}
+
+// settle decides the held disconnect that was due before at.
+func (p *pass) settle(at time.Time) {
+	d := alertrules.Settle(p.mem, p.n.Rules, at)
+	p.mem = d.Memory
+	p.alert(p.base(), d.Alerts, nil)
+}
+
+// arrival is an event to apply, or to judge late.
+type arrival struct {
+	rec  eventstore.Record
+	late bool
+	next *eventstore.Record
+}
+
+// inArrivalOrder is fresh (the log after the applied position, in log
+// order) and the late events, in the order they reached us. An event of
+// fresh is late when a newer one (by log position) reached us before it
+// did; every other is in log order, since nothing newer came first. So the
+// result depends on what FastPix sent and when we received it, not on when
+// the notifier runs.
+func inArrivalOrder(fresh []eventstore.Record, lates []late) []arrival {
+	out := make([]arrival, 0, len(fresh)+len(lates))
+	for i, r := range fresh {
+		a := arrival{rec: r}
+		for j := i + 1; j < len(fresh); j++ {
+			if fresh[j].ReceivedAt < r.ReceivedAt {
+				a.late = true
+			}
+		}
+		if a.late {
+			a.next = nextTransition(fresh[i+1:], r)
+		}
+		out = append(out, a)
+	}
+	for _, l := range lates {
+		out = append(out, arrival{rec: l.rec, late: true, next: l.next})
+	}
+	slices.SortStableFunc(out, func(a, b arrival) int {
+		if c := strings.Compare(a.rec.ReceivedAt, b.rec.ReceivedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.rec.OrderKey, b.rec.OrderKey)
+	})
+	return out
+}
+
+// nextTransition is the first of after (the log after r, in order) that is
+// a stream status transition and reached us no later than r.
+func nextTransition(after []eventstore.Record, r eventstore.Record) *eventstore.Record {
+	for i := range after {
+		if e := describe(after[i]); e.about && !e.change.Target && e.change.Transition && after[i].ReceivedAt <= r.ReceivedAt {
+			return &after[i]
+		}
+	}
+	return nil
 }
 
 // orderTime is the time r is ordered by in its log: its position's time
@@ -118,12 +174,6 @@ func (p *pass) apply(r eventstore.Record) {
 	}()
 	base := alerts.FromRecord(r, res.Status)
 	base.StreamID, base.SimulcastID, base.OccurredAt = e.streamID, e.simulcastID, res.OccurredAt
-	if e.streamID != "" {
-		p.base = alerts.Alert{StreamID: e.streamID, WorkspaceID: r.WorkspaceID, WorkspaceName: r.WorkspaceName, Test: r.Test}
-		if p.base.WorkspaceID == "" {
-			p.base.WorkspaceID = p.st.WorkspaceID
-		}
-	}
 	topic, routed := p.n.Routes.Topic(r.Type)
 	switch {
 	case !e.about:
@@ -146,7 +196,7 @@ func (p *pass) apply(r eventstore.Record) {
 	if e.change.Target {
 		u.SimulcastID = e.simulcastID
 	} else {
-		u.WorkspaceID = r.WorkspaceID
+		u.WorkspaceID, u.WorkspaceName, u.Test = r.WorkspaceID, r.WorkspaceName, r.Test
 	}
 	tr, err := p.st.Apply(u)
 	switch {

@@ -31,8 +31,9 @@ func (st *State) Apply(u Update) (Transition, error) {
 		}
 		tr := Transition{Previous: st.Status, Current: u.Status}
 		if u.WorkspaceID != "" {
-			st.WorkspaceID = u.WorkspaceID
+			st.WorkspaceID, st.WorkspaceName = u.WorkspaceID, u.WorkspaceName
 		}
+		st.Test = u.Test
 		st.PreviousStatus = st.Status
 		st.Status, st.LastEventID, st.LastEventType, st.LastOccurredAt, st.StatusOrder = u.Status, u.EventID, u.EventType, u.OccurredAt, u.order()
 		return tr, nil

@@ -73,6 +73,12 @@ const (
 	// AttrWorkspaceID is the FastPix workspace (or environment) of the
 	// stream, as its latest status transition names it.
 	AttrWorkspaceID = "workspaceId"
+	// AttrWorkspaceName is the workspace's name, as that transition names
+	// it, and AttrTest (BOOL) whether the stream is a test stream: what an
+	// alert says of the stream when no event of its own is at hand (a held
+	// disconnect decided by its check).
+	AttrWorkspaceName = "workspaceName"
+	AttrTest          = "test"
 	// AttrSimulcastTargets is a map: simulcast target id → a map with
 	// status, lastEventId, lastEventType, lastOccurredAt, statusOrder and
 	// updatedAt for that target.
@@ -161,8 +167,11 @@ type Update struct {
 	EventType  string
 	OccurredAt string // eventstore.TimeLayout
 	// WorkspaceID is the FastPix workspace the event names; a stream's
-	// transition keeps it (AttrWorkspaceID) for the fleet listing's filter.
-	WorkspaceID string
+	// transition keeps it (AttrWorkspaceID) for the fleet listing's filter,
+	// with WorkspaceName and Test.
+	WorkspaceID   string
+	WorkspaceName string
+	Test          bool
 }
 
 // order is the update's AttrStatusOrder value.
@@ -190,7 +199,6 @@ type Target struct {
 	UpdatedAt      string `json:"updatedAt"`
 }
 
-
 // State is a stream's current state. Status and the Last* fields are empty
 // when no status transition of the stream has been seen (only targets', or
 // only other events).
@@ -203,6 +211,8 @@ type State struct {
 	StatusOrder      string            `json:"-"`
 	PreviousStatus   string            `json:"previousStatus,omitempty"`
 	WorkspaceID      string            `json:"workspaceId,omitempty"`
+	WorkspaceName    string            `json:"workspaceName,omitempty"`
+	Test             bool              `json:"test,omitempty"`
 	DetailEventID    string            `json:"detailEventId,omitempty"`
 	DetailEventType  string            `json:"detailEventType,omitempty"`
 	DetailOccurredAt string            `json:"detailOccurredAt,omitempty"`
@@ -443,6 +453,10 @@ func (st *State) item(rev int64) (map[string]types.AttributeValue, error) {
 		item[AttrPreviousStatus] = str(st.PreviousStatus)
 	}
 	put(AttrWorkspaceID, st.WorkspaceID)
+	put(AttrWorkspaceName, st.WorkspaceName)
+	if st.Test {
+		item[AttrTest] = &types.AttributeValueMemberBOOL{Value: true}
+	}
 	put(AttrDetailEventID, st.DetailEventID)
 	put(AttrDetailEventType, st.DetailEventType)
 	put(AttrDetailOccurredAt, st.DetailOccurredAt)
@@ -495,6 +509,7 @@ func StateFromItem(item map[string]types.AttributeValue) State {
 		StatusOrder:      ddbitem.String(item, AttrStatusOrder),
 		PreviousStatus:   ddbitem.String(item, AttrPreviousStatus),
 		WorkspaceID:      ddbitem.String(item, AttrWorkspaceID),
+		WorkspaceName:    ddbitem.String(item, AttrWorkspaceName),
 		DetailEventID:    ddbitem.String(item, AttrDetailEventID),
 		DetailEventType:  ddbitem.String(item, AttrDetailEventType),
 		DetailOccurredAt: ddbitem.String(item, AttrDetailOccurredAt),
@@ -504,6 +519,9 @@ func StateFromItem(item map[string]types.AttributeValue) State {
 		Lease:            ddbitem.String(item, AttrLease),
 		LeaseUntil:       ddbitem.String(item, AttrLeaseUntil),
 		SimulcastTargets: map[string]Target{},
+	}
+	if b, ok := item[AttrTest].(*types.AttributeValueMemberBOOL); ok {
+		st.Test = b.Value
 	}
 	if n, ok := item[AttrRev].(*types.AttributeValueMemberN); ok {
 		st.Rev, _ = strconv.ParseInt(n.Value, 10, 64)
