@@ -132,4 +132,3 @@ func line(r eventstore.Record) string {
 	}
 	return fmt.Sprintf("%s  %-50s %-36s %s", r.OccurredAt, r.Type, r.EventID, stream)
 }
-

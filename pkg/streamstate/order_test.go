@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
@@ -113,11 +111,11 @@ func TestStatusOrder(t *testing.T) {
 			name: "the same event again is told apart from a change to the same status",
 			steps: []orderStep{
 				{u: transition("c1", "connected", 4, 0), want: streamstate.Transition{Current: "connected"}},
-				{u: transition("i2", "idle", 7, time.Second), want: streamstate.Transition{Previous: "connected", Current: "idle", ReplacedEventID: "c1", ReplacedAt: at(0)}},
+				{u: transition("i2", "idle", 7, time.Second), want: streamstate.Transition{Previous: "connected", Current: "idle"}},
 				// Again: what it replaced the first time, still.
-				{u: transition("i2", "idle", 7, time.Second), want: streamstate.Transition{Previous: "connected", Current: "idle", Repeated: true, ReplacedEventID: "c1", ReplacedAt: at(0)}},
-				{u: transition("i3", "idle", 7, 2*time.Second), want: streamstate.Transition{Previous: "idle", Current: "idle", ReplacedEventID: "i2", ReplacedAt: at(time.Second)}},
-				{u: transition("i3", "idle", 7, 2*time.Second), want: streamstate.Transition{Previous: "idle", Current: "idle", Repeated: true, ReplacedEventID: "i2", ReplacedAt: at(time.Second)}},
+				{u: transition("i2", "idle", 7, time.Second), want: streamstate.Transition{Previous: "connected", Current: "idle", Repeated: true}},
+				{u: transition("i3", "idle", 7, 2*time.Second), want: streamstate.Transition{Previous: "idle", Current: "idle"}},
+				{u: transition("i3", "idle", 7, 2*time.Second), want: streamstate.Transition{Previous: "idle", Current: "idle", Repeated: true}},
 				{u: transition("i2", "idle", 7, time.Second), wantErr: streamstate.ErrStale},
 				{u: targetUpdate("t1", "t1s", "starting", 2, time.Second), want: streamstate.Transition{Current: "starting"}},
 				{u: targetUpdate("t1", "t1s", "starting", 2, time.Second), want: streamstate.Transition{Previous: "starting", Current: "starting", Repeated: true}},
@@ -139,9 +137,9 @@ func TestStatusOrder(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			stores := map[string]streamstate.Applier{
+			stores := map[string]applier{
 				"dynamodb": &streamstate.Store{Client: ddb, Table: testenv.CreateTable(t, ddb, "StreamStateTable")},
-				"memory":   &streamstate.Memory{},
+				"memory":   &inMemory{st: streamstate.State{StreamID: "s"}},
 			}
 			for name, store := range stores {
 				for i, st := range tc.steps {
@@ -149,12 +147,11 @@ func TestStatusOrder(t *testing.T) {
 					if (st.wantErr == nil) != (err == nil) || (st.wantErr != nil && !errors.Is(err, st.wantErr)) {
 						t.Fatalf("%s: step %d (%s): error %v, want %v", name, i, st.u.EventID, err, st.wantErr)
 					}
-					if got.Previous != st.want.Previous || got.Current != st.want.Current || got.Repeated != st.want.Repeated ||
-						(st.want.ReplacedEventID != "" && (got.ReplacedEventID != st.want.ReplacedEventID || got.ReplacedAt != st.want.ReplacedAt)) {
+					if got != st.want {
 						t.Errorf("%s: step %d (%s): transition %+v, want %+v", name, i, st.u.EventID, got, st.want)
 					}
 				}
-				state, err := store.(streamstate.Reader).Get(ctx, "s")
+				state, err := store.Get(ctx, "s")
 				if err != nil {
 					t.Fatalf("%s: Get: %v", name, err)
 				}
@@ -177,19 +174,22 @@ func TestStatusOrder(t *testing.T) {
 func TestSimulcastTargetBound(t *testing.T) {
 	ddb := testenv.DynamoDB(t)
 	ctx := context.Background()
-	stores := map[string]streamstate.Applier{
-		"dynamodb": &streamstate.Store{Client: ddb, Table: testenv.CreateTable(t, ddb, "StreamStateTable")},
-		"memory":   &streamstate.Memory{},
-	}
 	long := strings.Repeat("x", streamstate.MaxTargetFieldBytes)
-	for name, store := range stores {
-		for i := range streamstate.MaxSimulcastTargets {
-			tid := fmt.Sprintf("%s-%04d", long[:streamstate.MaxTargetFieldBytes-5], i)
-			u := targetUpdate(tid, fmt.Sprintf("%s-%04d", long[:streamstate.MaxTargetFieldBytes-5], i), "broadcasting", 3, time.Second)
-			if _, err := store.Apply(ctx, u); err != nil {
-				t.Fatalf("%s: target %d: %v", name, i, err)
-			}
+	mem := &inMemory{st: streamstate.State{StreamID: "s"}}
+	for i := range streamstate.MaxSimulcastTargets {
+		tid := fmt.Sprintf("%s-%04d", long[:streamstate.MaxTargetFieldBytes-5], i)
+		if _, err := mem.Apply(ctx, targetUpdate(tid, tid, "broadcasting", 3, time.Second)); err != nil {
+			t.Fatalf("target %d: %v", i, err)
 		}
+	}
+	// The crowded item, written to DynamoDB Local: it fits, and the bound
+	// holds on it as in memory.
+	store := &streamstate.Store{Client: ddb, Table: testenv.CreateTable(t, ddb, "StreamStateTable")}
+	full := mem.st
+	if err := store.Save(ctx, &full); err != nil {
+		t.Fatalf("an item at the bound: %v", err)
+	}
+	for name, store := range map[string]applier{"dynamodb": store, "memory": mem} {
 		_, err := store.Apply(ctx, targetUpdate("one-too-many", "e-new", "broadcasting", 3, time.Second))
 		if !errors.Is(err, streamstate.ErrTooManyTargets) || !errors.Is(err, streamstate.ErrUnprocessable) {
 			t.Fatalf("%s: target beyond the bound: %v, want ErrTooManyTargets", name, err)
@@ -204,7 +204,7 @@ func TestSimulcastTargetBound(t *testing.T) {
 		if _, err := store.Apply(ctx, transition("a", "active", 5, 0)); err != nil {
 			t.Fatalf("%s: the stream's own status at the bound: %v", name, err)
 		}
-		st, _ := store.(streamstate.Reader).Get(ctx, "s")
+		st, _ := store.Get(ctx, "s")
 		if len(st.SimulcastTargets) != streamstate.MaxSimulcastTargets || st.Status != "active" {
 			t.Errorf("%s: %d targets, status %q", name, len(st.SimulcastTargets), st.Status)
 		}
@@ -216,11 +216,27 @@ func TestSimulcastTargetBound(t *testing.T) {
 	}
 }
 
-// validationClient answers every UpdateItem as DynamoDB answers an item over
+// applier applies updates to a stream's state and reads it back.
+type applier interface {
+	Apply(ctx context.Context, u streamstate.Update) (streamstate.Transition, error)
+	Get(ctx context.Context, streamID string) (streamstate.State, error)
+}
+
+// inMemory applies updates to one state in memory (State.Apply), as the
+// notifier does before it writes the item.
+type inMemory struct{ st streamstate.State }
+
+func (m *inMemory) Apply(_ context.Context, u streamstate.Update) (streamstate.Transition, error) {
+	return m.st.Apply(u)
+}
+
+func (m *inMemory) Get(context.Context, string) (streamstate.State, error) { return m.st, nil }
+
+// validationClient answers every PutItem as DynamoDB answers an item over
 // 400 KB.
 type validationClient struct{ *dynamodb.Client }
 
-func (validationClient) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+func (validationClient) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	return nil, &smithy.GenericAPIError{Code: "ValidationException", Message: "Item size has exceeded the maximum allowed size"}
 }
 
@@ -235,33 +251,10 @@ func TestValidationIsUnprocessable(t *testing.T) {
 	if _, err := real.Apply(ctx, huge); !errors.Is(err, streamstate.ErrUnprocessable) {
 		t.Errorf("item over 400 KB in DynamoDB Local: %v, want ErrUnprocessable", err)
 	}
-	fake := &streamstate.Store{Client: validationClient{ddb}, Table: "t"}
+	fake := &streamstate.Store{Client: validationClient{ddb}, Table: testenv.CreateTable(t, ddb, "StreamStateTable")}
 	for _, u := range []streamstate.Update{transition("a", "active", 5, 0), info("r", "recording", 0), targetUpdate("t1", "b", "broadcasting", 3, 0)} {
 		if _, err := fake.Apply(ctx, u); !errors.Is(err, streamstate.ErrUnprocessable) {
 			t.Errorf("%s: %v, want ErrUnprocessable", u.EventID, err)
 		}
-	}
-}
-
-// An item written before statusOrder existed is judged by its
-// lastOccurredAt and lastEventId: an older transition is still stale.
-func TestLegacyItemOrder(t *testing.T) {
-	ddb := testenv.DynamoDB(t)
-	ctx := context.Background()
-	table := testenv.CreateTable(t, ddb, "StreamStateTable")
-	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-	if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
-		streamstate.KeyStreamID: s("s"), streamstate.AttrStatus: s("disconnected"), streamstate.AttrLastEventID: s("d"),
-		streamstate.AttrLastEventType: s("video.live_stream.disconnected"), streamstate.AttrLastOccurredAt: s(at(time.Second)),
-		streamstate.AttrSimulcastTargets: &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	store := &streamstate.Store{Client: ddb, Table: table}
-	if _, err := store.Apply(ctx, transition("a", "active", 5, 0)); !errors.Is(err, streamstate.ErrStale) {
-		t.Errorf("older transition on a legacy item: %v, want ErrStale", err)
-	}
-	if tr, err := store.Apply(ctx, transition("i", "idle", 7, 2*time.Second)); err != nil || tr.Previous != "disconnected" {
-		t.Errorf("newer transition on a legacy item: %+v, %v", tr, err)
 	}
 }

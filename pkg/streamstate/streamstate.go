@@ -393,6 +393,9 @@ func (s *Store) Save(ctx context.Context, st *State) error {
 // log this way in one write; Apply is the one-event form, for tools and
 // tests.
 func (s *Store) Apply(ctx context.Context, u Update) (Transition, error) {
+	if err := u.check(); err != nil {
+		return Transition{}, err
+	}
 	for {
 		st, err := s.Load(ctx, u.StreamID)
 		if err != nil {

@@ -3,156 +3,136 @@ package streamstate_test
 import (
 	"context"
 	"errors"
+	"reflect"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
+	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
-
-// countingClient counts the requests the store sends, per operation.
-type countingClient struct {
-	*dynamodb.Client
-	updates, gets int
-}
-
-func (c *countingClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	c.updates++
-	return c.Client.UpdateItem(ctx, in, opts...)
-}
-
-func (c *countingClient) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	c.gets++
-	return c.Client.GetItem(ctx, in, opts...)
-}
 
 const (
 	t1 = "2024-04-02T11:17:52.000000000Z"
 	t2 = "2024-04-02T11:17:53.000000000Z"
-	t3 = "2024-04-02T11:18:00.000000000Z"
 )
 
-type step struct {
-	u        streamstate.Update
-	wantErr  error // nil, or a sentinel
-	requests int   // UpdateItem requests this step takes
+func newStore(t *testing.T) (*streamstate.Store, *dynamodb.Client, string) {
+	t.Helper()
+	ddb := testenv.DynamoDB(t)
+	table := testenv.CreateTable(t, ddb, "StreamStateTable")
+	return &streamstate.Store{Client: ddb, Table: table, Now: func() time.Time { return time.Date(2024, 4, 2, 12, 0, 0, 0, time.UTC) }}, ddb, table
 }
 
-func TestApplyAgainstDynamoDBLocal(t *testing.T) {
-	const s = "stream-1"
-	active := streamstate.Update{StreamID: s, Status: "active", EventID: "ev-b", EventType: "video.live_stream.active", OccurredAt: t2}
-	disc := streamstate.Update{StreamID: s, Status: "disconnected", EventID: "ev-c", EventType: "video.live_stream.disconnected", OccurredAt: t3}
-	target := func(tid, status, id, at string) streamstate.Update {
-		return streamstate.Update{StreamID: s, SimulcastID: tid, Status: status, EventID: id, EventType: "video.live_stream.simulcast_target." + status, OccurredAt: at}
+// A state is written whole and read back whole: status, targets, the alert
+// rules' memory, the log position, the recent events, what is pending and
+// who sends it.
+func TestSaveLoadRoundTrip(t *testing.T) {
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	st, err := store.Load(ctx, "s")
+	if err != nil || st.Rev != 0 || st.StreamID != "s" || st.Status != "" {
+		t.Fatalf("Load of a stream never seen = %+v, %v; want an empty state at revision 0", st, err)
 	}
-	tests := []struct {
-		name        string
-		steps       []step
-		wantStatus  string
-		wantLastID  string
-		wantTargets map[string]string // target id → status
-	}{
-		{
-			name:       "in order",
-			steps:      []step{{u: active, requests: 1}, {u: disc, requests: 1}},
-			wantStatus: "disconnected", wantLastID: "ev-c", wantTargets: map[string]string{},
-		},
-		{
-			name:       "older event after newer is stale",
-			steps:      []step{{u: disc, requests: 1}, {u: active, wantErr: streamstate.ErrStale, requests: 1}},
-			wantStatus: "disconnected", wantLastID: "ev-c", wantTargets: map[string]string{},
-		},
-		{
-			name:       "same event twice is applied twice",
-			steps:      []step{{u: active, requests: 1}, {u: active, requests: 1}},
-			wantStatus: "active", wantLastID: "ev-b", wantTargets: map[string]string{},
-		},
-		{
-			name: "same time: larger event id wins, smaller is stale",
-			steps: []step{
-				{u: streamstate.Update{StreamID: s, Status: "idle", EventID: "ev-z", EventType: "video.live_stream.idle", OccurredAt: t2}, requests: 1},
-				{u: active, wantErr: streamstate.ErrStale, requests: 1},
-			},
-			wantStatus: "idle", wantLastID: "ev-z", wantTargets: map[string]string{},
-		},
-		{
-			name: "targets after the stream's own event take one request each",
-			steps: []step{
-				{u: active, requests: 1},
-				{u: target("t1", "starting", "ev-t1a", t2), requests: 1},
-				{u: target("t1", "broadcasting", "ev-t1b", t3), requests: 1},
-				{u: target("t2", "broadcasting", "ev-t2", t3), requests: 1},
-			},
-			wantStatus: "active", wantLastID: "ev-b", wantTargets: map[string]string{"t1": "broadcasting", "t2": "broadcasting"},
-		},
-		{
-			name: "first target before any stream event creates the map",
-			steps: []step{
-				{u: target("t1", "broadcasting", "ev-t1b", t3), requests: 2},
-				{u: target("t1", "starting", "ev-t1a", t2), wantErr: streamstate.ErrStale, requests: 1},
-				{u: active, requests: 1},
-			},
-			wantStatus: "active", wantLastID: "ev-b", wantTargets: map[string]string{"t1": "broadcasting"},
-		},
-		{
-			name: "a stale target event does not touch the stream or other targets",
-			steps: []step{
-				{u: disc, requests: 1},
-				{u: target("t1", "broadcasting", "ev-t1b", t3), requests: 1},
-				{u: target("t1", "starting", "ev-t1a", t1), wantErr: streamstate.ErrStale, requests: 1},
-				{u: target("t2", "starting", "ev-t2", t1), requests: 1},
-			},
-			wantStatus: "disconnected", wantLastID: "ev-c", wantTargets: map[string]string{"t1": "broadcasting", "t2": "starting"},
-		},
+	if _, err := st.Apply(streamstate.Update{StreamID: "s", Status: "active", Rank: 5, EventID: "a", EventType: "video.live_stream.active",
+		OccurredAt: t1, WorkspaceID: "ws", WorkspaceName: "Dev", Test: true}); err != nil {
+		t.Fatal(err)
 	}
-	ddb := testenv.DynamoDB(t)
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			client := &countingClient{Client: ddb}
-			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-			store := &streamstate.Store{Client: client, Table: testenv.CreateTable(t, ddb, "StreamStateTable"), Now: func() time.Time { return now }}
-			ctx := context.Background()
-			for i, st := range tc.steps {
-				before := client.updates
-				_, err := store.Apply(ctx, st.u)
-				if st.wantErr == nil && err != nil {
-					t.Fatalf("step %d: Apply: %v", i, err)
-				}
-				if st.wantErr != nil && !errors.Is(err, st.wantErr) {
-					t.Fatalf("step %d: Apply error %v, want %v", i, err, st.wantErr)
-				}
-				if got := client.updates - before; got != st.requests {
-					t.Errorf("step %d: %d UpdateItem requests, want %d", i, got, st.requests)
-				}
-			}
-			got, err := store.Get(ctx, s)
-			if err != nil {
-				t.Fatalf("Get: %v", err)
-			}
-			if got.StreamID != s || got.Status != tc.wantStatus || got.LastEventID != tc.wantLastID {
-				t.Errorf("state = %+v, want status %q last event %q", got, tc.wantStatus, tc.wantLastID)
-			}
-			if got.UpdatedAt != "2026-01-02T03:04:05.000000000Z" {
-				t.Errorf("updatedAt = %q", got.UpdatedAt)
-			}
-			if len(got.SimulcastTargets) != len(tc.wantTargets) {
-				t.Errorf("targets = %+v, want %v", got.SimulcastTargets, tc.wantTargets)
-			}
-			for id, status := range tc.wantTargets {
-				tg, ok := got.SimulcastTargets[id]
-				if !ok || tg.Status != status || tg.LastOccurredAt == "" || tg.LastEventID == "" {
-					t.Errorf("target %s = %+v (present %v), want status %q", id, tg, ok, status)
-				}
-			}
-		})
+	if _, err := st.Apply(streamstate.Update{StreamID: "s", SimulcastID: "t1", Status: "broadcasting", Rank: 3, EventID: "b",
+		EventType: "video.live_stream.simulcast_target.broadcasting", OccurredAt: t2}); err != nil {
+		t.Fatal(err)
+	}
+	st.SetMemory(alertrules.Memory{LiveSince: time.Date(2024, 4, 2, 11, 17, 52, 0, time.UTC)})
+	st.MarkApplied(t1+"/05/a", "a")
+	st.MarkApplied(t2+"/03/b", "b")
+	st.Pending, st.Lease, st.LeaseUntil = `{"next":1}`, "me", t2
+	if err := store.Save(ctx, &st); err != nil || st.Rev != 1 {
+		t.Fatalf("Save = %v, rev %d; want revision 1", err, st.Rev)
+	}
+	back, err := store.Load(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	back.UpdatedAt, st.UpdatedAt = "", ""
+	if !reflect.DeepEqual(back, st) {
+		t.Errorf("read back\n%+v\nwrote\n%+v", back, st)
+	}
+	if !back.WasApplied("a") || back.WasApplied("c") || back.Applied != t2+"/03/b" {
+		t.Errorf("applied %q, recent %v", back.Applied, back.Recent)
+	}
+}
+
+// Two writers that read the same revision: one writes, the other is told
+// so and writes nothing.
+func TestSaveAtAStaleRevision(t *testing.T) {
+	store, _, _ := newStore(t)
+	ctx := context.Background()
+	st, _ := store.Load(ctx, "s")
+	if err := store.Save(ctx, &st); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := store.Load(ctx, "s")
+	b, _ := store.Load(ctx, "s")
+	a.Status, b.Status = "active", "idle"
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, s := range []*streamstate.State{&a, &b} {
+		wg.Go(func() { errs[i] = store.Save(ctx, s) })
+	}
+	wg.Wait()
+	conflicts := 0
+	for _, err := range errs {
+		switch {
+		case errors.Is(err, streamstate.ErrConflict):
+			conflicts++
+		case err != nil:
+			t.Fatal(err)
+		}
+	}
+	if conflicts != 1 {
+		t.Fatalf("conflicts = %d (%v), want exactly 1", conflicts, errs)
+	}
+	got, _ := store.Load(ctx, "s")
+	if got.Rev != 2 {
+		t.Errorf("revision %d, want 2", got.Rev)
+	}
+}
+
+// An item written before revisions and log positions existed is taken
+// over: its position is its newest transition's (stream or target), so the
+// log is applied from there on, and the first write needs no revision.
+func TestLegacyItem(t *testing.T) {
+	store, ddb, table := newStore(t)
+	ctx := context.Background()
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
+		streamstate.KeyStreamID: s("s"), streamstate.AttrStatus: s("active"), streamstate.AttrLastEventID: s("a"),
+		streamstate.AttrLastOccurredAt: s(t1), streamstate.AttrStatusOrder: s(t1 + "/05"),
+		"alertingRev": &types.AttributeValueMemberN{Value: "3"},
+		streamstate.AttrSimulcastTargets: &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+			"t1": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+				streamstate.AttrStatus: s("broadcasting"), streamstate.AttrLastEventID: s("b"), streamstate.AttrStatusOrder: s(t2 + "/03"),
+			}},
+		}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Load(ctx, "s")
+	if err != nil || st.Rev != 0 || st.Applied != t2+"/03/b" {
+		t.Fatalf("legacy item: rev %d, applied %q, %v; want 0 and the target's newer position", st.Rev, st.Applied, err)
+	}
+	if err := store.Save(ctx, &st); err != nil {
+		t.Fatalf("first write over a legacy item: %v", err)
 	}
 }
 
 func TestGetNotFound(t *testing.T) {
-	ddb := testenv.DynamoDB(t)
-	store := &streamstate.Store{Client: ddb, Table: testenv.CreateTable(t, ddb, "StreamStateTable")}
+	store, _, _ := newStore(t)
 	_, err := store.Get(context.Background(), "no-such-stream")
 	if !errors.Is(err, streamstate.ErrNotFound) {
 		t.Fatalf("Get = %v, want ErrNotFound", err)
