@@ -18,35 +18,54 @@ import (
 
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
+	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 )
 
-// fakeProcessor fails the events whose ids are in fail, and records the
-// order it saw the others in.
+// fakeProcessor records each stream it is asked to bring up to date, with
+// the events that rang, fails the streams in fail, and counts how many run
+// at once.
 type fakeProcessor struct {
-	fail map[string]error
-	mu   sync.Mutex
-	seen []string
+	fail    map[string]error
+	mu      sync.Mutex
+	seen    map[string][]string
+	calls   int
+	running int
+	most    int
 }
 
-func (f *fakeProcessor) Process(_ context.Context, r eventstore.Record) (notify.Result, error) {
+func (f *fakeProcessor) ApplyStream(_ context.Context, key string, ids []string) ([]notify.EventResult, error) {
 	f.mu.Lock()
-	f.seen = append(f.seen, r.EventID)
-	f.mu.Unlock()
-	if err := f.fail[r.EventID]; err != nil {
-		return notify.Result{}, err
+	if f.seen == nil {
+		f.seen = map[string][]string{}
 	}
-	return notify.Result{Outcome: notify.Published}, nil
+	f.seen[key] = append(f.seen[key], ids...)
+	f.calls++
+	f.running++
+	f.most = max(f.most, f.running)
+	f.mu.Unlock()
+	time.Sleep(time.Millisecond)
+	f.mu.Lock()
+	f.running--
+	f.mu.Unlock()
+	if err := f.fail[key]; err != nil {
+		return nil, err
+	}
+	out := make([]notify.EventResult, len(ids))
+	for i, id := range ids {
+		out[i] = notify.EventResult{EventID: id, Outcome: notify.Recorded}
+	}
+	return out, nil
 }
 
-func insert(seq, eventID string) events.DynamoDBEventRecord {
-	image := map[string]events.DynamoDBAttributeValue{
-		eventstore.KeyEventID: events.NewStringAttribute(eventID),
-		eventstore.AttrType:   events.NewStringAttribute("video.live_stream.active"),
-	}
+// insert is a stream record of a KEYS_ONLY stream: the event's keys.
+func insert(seq, stream, eventID string) events.DynamoDBEventRecord {
 	return events.DynamoDBEventRecord{
-		EventName: "INSERT",
-		Change:    events.DynamoDBStreamRecord{SequenceNumber: seq, NewImage: image, StreamViewType: "NEW_IMAGE"},
+		EventName: "INSERT", EventSource: "aws:dynamodb",
+		Change: events.DynamoDBStreamRecord{SequenceNumber: seq, StreamViewType: "KEYS_ONLY", Keys: map[string]events.DynamoDBAttributeValue{
+			eventstore.AttrStreamID: events.NewStringAttribute(stream),
+			eventstore.KeyEventID:   events.NewStringAttribute(eventID),
+		}},
 	}
 }
 
@@ -56,110 +75,120 @@ func withName(r events.DynamoDBEventRecord, name string) events.DynamoDBEventRec
 }
 
 func unreadable(seq string) events.DynamoDBEventRecord {
-	r := insert(seq, "x")
-	delete(r.Change.NewImage, eventstore.KeyEventID)
+	r := insert(seq, "s", "x")
+	delete(r.Change.Keys, eventstore.KeyEventID)
 	return r
 }
 
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func failures(resp events.DynamoDBEventResponse) []string {
+	var out []string
+	for _, f := range resp.BatchItemFailures {
+		out = append(out, f.ItemIdentifier)
+	}
+	return out
+}
+
+// Each stream of a batch is brought up to date once, with every event that
+// rang for it; what is not an insert, or names no event, is passed over.
+func TestHandleOncePerStream(t *testing.T) {
+	p := &fakeProcessor{}
+	h := &ddbstream.Handler{Processor: p, Logger: quiet()}
+	resp, err := h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		insert("1", "a", "a1"), insert("2", "b", "b1"), insert("3", "a", "a2"), withName(insert("4", "a", "a3"), "REMOVE"),
+		unreadable("5"), insert("6", "nostream/obj", "n1"), insert("7", "b", "b2"),
+	}})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %v, failures %v", err, failures(resp))
+	}
+	want := map[string][]string{"a": {"a1", "a2"}, "b": {"b1", "b2"}, "nostream/obj": {"n1"}}
+	if !reflect.DeepEqual(p.seen, want) || p.calls != 3 {
+		t.Errorf("brought up to date %v in %d calls, want %v in 3", p.seen, p.calls, want)
+	}
+}
+
+// A stream that fails is reported from its first record, with every later
+// one, as Lambda's batch contract asks; the others are done.
 func TestHandleBatchFailures(t *testing.T) {
-	publishErr := errors.New("publish: connection refused")
+	down := fmt.Errorf("%w: SNS is down", notify.ErrPublish)
 	tests := []struct {
-		name     string
-		records  []events.DynamoDBEventRecord
-		fail     map[string]error
-		wantSeen []string
-		wantFail []string
+		name string
+		fail map[string]error
+		want []string
 	}{
-		{
-			name:     "all succeed",
-			records:  []events.DynamoDBEventRecord{insert("1", "a"), insert("2", "b"), insert("3", "c")},
-			wantSeen: []string{"a", "b", "c"},
-		},
-		{
-			name:     "middle fails: it and every later record are reported",
-			records:  []events.DynamoDBEventRecord{insert("1", "a"), insert("2", "b"), insert("3", "c"), insert("4", "d")},
-			fail:     map[string]error{"b": publishErr},
-			wantSeen: []string{"a", "b"},
-			wantFail: []string{"2", "3", "4"},
-		},
-		{
-			name:     "first fails",
-			records:  []events.DynamoDBEventRecord{insert("1", "a"), insert("2", "b")},
-			fail:     map[string]error{"a": publishErr, "b": publishErr},
-			wantSeen: []string{"a"},
-			wantFail: []string{"1", "2"},
-		},
-		{
-			name:     "last fails",
-			records:  []events.DynamoDBEventRecord{insert("1", "a"), insert("2", "b")},
-			fail:     map[string]error{"b": publishErr},
-			wantSeen: []string{"a", "b"},
-			wantFail: []string{"2"},
-		},
-		{
-			name:     "unreadable records are skipped, not retried",
-			records:  []events.DynamoDBEventRecord{unreadable("1"), insert("2", "b"), unreadable("3")},
-			wantSeen: []string{"b"},
-		},
-		{
-			name: "only INSERTs are processed",
-			records: []events.DynamoDBEventRecord{
-				withName(insert("1", "a"), "MODIFY"), insert("2", "b"), withName(insert("3", "c"), "REMOVE"),
-			},
-			wantSeen: []string{"b"},
-		},
-		{
-			name: "records after a failure are reported whatever they are",
-			records: []events.DynamoDBEventRecord{
-				insert("1", "a"), unreadable("2"), withName(insert("3", "c"), "REMOVE"),
-			},
-			fail:     map[string]error{"a": publishErr},
-			wantSeen: []string{"a"},
-			wantFail: []string{"1", "2", "3"},
-		},
-		{
-			name: "a record no retry can process is skipped; the records after it go on",
-			records: []events.DynamoDBEventRecord{
-				insert("1", "a"), insert("2", "poison"), insert("3", "c"), insert("4", "poison2"), insert("5", "e"),
-			},
-			fail: map[string]error{
-				"poison":  fmt.Errorf("%w: event poison: %w", notify.ErrUnprocessable, errors.New("ValidationException: item size")),
-				"poison2": fmt.Errorf("%w: event poison2", notify.ErrUnprocessable),
-			},
-			wantSeen: []string{"a", "poison", "c", "poison2", "e"},
-		},
-		{name: "empty batch"},
+		{"none", nil, nil},
+		{"the first stream", map[string]error{"a": down}, []string{"1", "2", "3", "4"}},
+		{"a stream whose first record is later", map[string]error{"c": down}, []string{"3", "4"}},
+		{"two streams: from the earliest", map[string]error{"b": down, "c": down}, []string{"2", "3", "4"}},
 	}
 	for _, tc := range tests {
-		// One at a time the batch is processed in order and nothing after
-		// the failure is started; with concurrency (these records name no
-		// stream, so each is on its own) the same records are reported, and
-		// every record before the failure is done.
-		for _, limit := range []int{1, 0} {
-			t.Run(fmt.Sprintf("%s/concurrency=%d", tc.name, limit), func(t *testing.T) {
-				p := &fakeProcessor{fail: tc.fail}
-				h := &ddbstream.Handler{Processor: p, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), MaxConcurrency: limit}
-				resp, err := h.Handle(context.Background(), events.DynamoDBEvent{Records: tc.records})
-				if err != nil {
-					t.Fatalf("Handle returned an error (the whole batch would be retried): %v", err)
-				}
-				var failed []string
-				for _, f := range resp.BatchItemFailures {
-					failed = append(failed, f.ItemIdentifier)
-				}
-				if !reflect.DeepEqual(failed, tc.wantFail) {
-					t.Errorf("failures = %v, want %v", failed, tc.wantFail)
-				}
-				if limit == 1 && !reflect.DeepEqual(p.seen, tc.wantSeen) {
-					t.Errorf("processed %v, want %v", p.seen, tc.wantSeen)
-				}
-				for _, id := range tc.wantSeen {
-					if !slices.Contains(p.seen, id) {
-						t.Errorf("processed %v: %s is missing", p.seen, id)
-					}
-				}
-			})
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			p := &fakeProcessor{fail: tc.fail}
+			h := &ddbstream.Handler{Processor: p, Logger: quiet()}
+			resp, err := h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+				insert("1", "a", "a1"), insert("2", "b", "b1"), insert("3", "c", "c1"), insert("4", "a", "a2"),
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := failures(resp); !slices.Equal(got, tc.want) {
+				t.Errorf("failures %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// Streams are brought up to date concurrently, at most MaxConcurrency at
+// once.
+func TestHandleBoundsConcurrency(t *testing.T) {
+	p := &fakeProcessor{}
+	h := &ddbstream.Handler{Processor: p, Logger: quiet(), MaxConcurrency: 3}
+	var recs []events.DynamoDBEventRecord
+	for i := range 40 {
+		recs = append(recs, insert(fmt.Sprint(i), fmt.Sprintf("s%d", i), fmt.Sprintf("e%d", i)))
+	}
+	if _, err := h.Handle(context.Background(), events.DynamoDBEvent{Records: recs}); err != nil {
+		t.Fatal(err)
+	}
+	if p.most > 3 || p.most < 2 || p.calls != 40 {
+		t.Errorf("at most %d at once over %d calls, want 2 or 3 over 40", p.most, p.calls)
+	}
+}
+
+// counter counts what the handler observes.
+type counter struct {
+	mu      sync.Mutex
+	records map[notify.Outcome]int
+	batches [][2]int
+}
+
+func (c *counter) ObserveRecord(r metrics.NotifyRecord) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.records == nil {
+		c.records = map[notify.Outcome]int{}
+	}
+	c.records[r.Outcome]++
+}
+
+func (c *counter) ObserveBatch(records, retried int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batches = append(c.batches, [2]int{records, retried})
+}
+
+func TestHandleObserver(t *testing.T) {
+	c := &counter{}
+	h := &ddbstream.Handler{Processor: &fakeProcessor{fail: map[string]error{"b": errors.New("state down")}}, Logger: quiet(), Observer: c}
+	if _, err := h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		insert("1", "a", "a1"), withName(insert("2", "a", "a2"), "REMOVE"), unreadable("3"), insert("4", "b", "b1"),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[notify.Outcome]int{notify.Ignored: 1, notify.Unreadable: 1, notify.Failed: 1}
+	if !reflect.DeepEqual(c.records, want) || !slices.Equal(c.batches, [][2]int{{4, 1}}) {
+		t.Errorf("observed %v and batches %v, want %v and [[4 1]]", c.records, c.batches, want)
 	}
 }
 
