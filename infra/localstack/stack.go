@@ -376,7 +376,7 @@ func (s *Stack) buildFunctions(tmpl *samtemplate.Template, vars map[string]strin
 	}
 	// goaws speaks only SQS's query protocol: the notifier sends its checks
 	// through the client that does (each send names its queue's URL).
-	notifierCfg.CheckQueue = &ops.QueryQueue{Endpoint: s.SNSEndpoint}
+	notifierCfg.Queues = &ops.QueryQueue{Endpoint: s.SNSEndpoint}
 
 	fns := &functions{vars: vars}
 	var err error

@@ -14,6 +14,7 @@ import (
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
+	"github.com/streamhook/fastpix-receiver/pkg/deadletter"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 )
 
@@ -75,7 +76,10 @@ type Redriver struct {
 	// Events is the fallback when the stream no longer has the records.
 	Events    *eventstore.RangeReader
 	Processor ddbstream.Processor
-	Out       io.Writer
+	// Resender sends again an alert SNS had refused for good
+	// (pkg/deadletter), once its cause is fixed; notify.Notifier is one.
+	Resender Resender
+	Out      io.Writer
 	// DryRun reads and prints the batches; it processes and deletes
 	// nothing.
 	DryRun bool
@@ -85,6 +89,11 @@ type Redriver struct {
 	// of a shard that is still open (20 when 0): DynamoDB Streams may answer
 	// empty pages before the records.
 	EmptyPages int
+}
+
+// Resender sends again what the notifier kept aside.
+type Resender interface {
+	Resend(ctx context.Context, m deadletter.Message) error
 }
 
 // RedriveSummary counts a run.
@@ -153,6 +162,20 @@ func (r *Redriver) Redrive(ctx context.Context) (RedriveSummary, error) {
 }
 
 func (r *Redriver) one(ctx context.Context, m Message, sum *RedriveSummary) error {
+	if d, ok := deadletter.Decode(m.Body); ok {
+		fmt.Fprintf(r.Out, "message %s: an alert of stream %s SNS refused (%s)\n", m.ID, d.StreamID, d.Reason)
+		if r.DryRun || r.Resender == nil {
+			return nil
+		}
+		if err := r.Resender.Resend(ctx, d); err != nil {
+			sum.Failed++
+			fmt.Fprintf(r.Out, "  FAILED again: %v\n", err)
+			return err
+		}
+		sum.Records++
+		fmt.Fprintf(r.Out, "  sent\n")
+		return nil
+	}
 	f, err := ParseFailureRecord(m.Body)
 	if err != nil {
 		return err

@@ -57,6 +57,10 @@ const (
 	// CheckQueueFailures counts records whose held disconnect's check could
 	// not be queued (SQS error): retried.
 	CheckQueueFailures = "CheckQueueFailures"
+	// DeadLettered counts alerts and changes SNS refused for good
+	// (authorization, no such topic, invalid parameter), kept in the
+	// notifier's dead-letter queue for redrive instead of retried.
+	DeadLettered = "DeadLettered"
 )
 
 // Failure kinds of a record (NotifyRecord.Failure).
@@ -213,6 +217,12 @@ func (n Notifier) Event(r notify.EventResult) {
 // occurredAt.
 func (n Notifier) Sent(topic string, occurredAt, at time.Time) {
 	n.ObserveRecord(NotifyRecord{Outcome: notify.Published, Topic: topic, OccurredAt: occurredAt, PublishedAt: at})
+}
+
+// DeadLettered records an alert or change SNS refused for good, kept in
+// the dead-letter queue.
+func (n Notifier) DeadLettered(topic string) {
+	n.E.Emit(map[string]string{"Topic": TopicName(topic)}, nil, Metric{Name: DeadLettered, Unit: Count, Value: 1})
 }
 
 // ChangeSent records one message sent to the change feed.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/checkqueue"
+	"github.com/streamhook/fastpix-receiver/pkg/deadletter"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
@@ -159,8 +160,10 @@ func (n *Notifier) drain(ctx context.Context, st *streamstate.State, box pending
 		var sendErr error
 		for _, e := range box.Effects {
 			if err := n.sendEffect(ctx, st.StreamID, e); err != nil {
-				sendErr = err
-				break
+				if kept := n.keepAside(ctx, st.StreamID, e, err); !kept {
+					sendErr = err
+					break
+				}
 			}
 			sentThrough = e.Seq
 		}
@@ -190,6 +193,51 @@ func (n *Notifier) drain(ctx context.Context, st *streamstate.State, box pending
 		box = n.decodePending(ctx, st).after(sentThrough)
 	}
 	return fmt.Errorf("%w: stream %s kept changing while its effects were sent", ErrState, st.StreamID)
+}
+
+// keepAside puts an effect SNS refused for good in the dead-letter queue,
+// and says whether it did: then the stream's later effects go on.
+func (n *Notifier) keepAside(ctx context.Context, streamID string, e Effect, err error) bool {
+	code, permanent := alerts.Permanent(err)
+	if !permanent || n.DeadLetters == nil || e.Check != nil {
+		return false
+	}
+	text, jerr := json.Marshal(e)
+	if jerr != nil {
+		return false
+	}
+	m := deadletter.Message{StreamID: streamID, Reason: code + ": " + err.Error(), Effect: text}
+	if kerr := n.DeadLetters.Keep(ctx, m); kerr != nil {
+		n.logger().ErrorContext(ctx, "publish refused for good, and not kept aside; retried", "streamId", streamID, "error", err.Error(), "keep", kerr.Error())
+		return false
+	}
+	n.logger().ErrorContext(ctx, "publish refused for good; kept in the dead-letter queue for redrive", "streamId", streamID,
+		"topic", e.topic(), "reason", code, "error", err.Error())
+	if n.Observer != nil {
+		n.Observer.DeadLettered(e.topic())
+	}
+	return true
+}
+
+// topic is where the effect goes: the alert's topic, or "changes".
+func (e Effect) topic() string {
+	if e.Change != nil {
+		return "changes"
+	}
+	return e.Topic
+}
+
+// Resend sends again an effect kept aside in the dead-letter queue
+// (fastpixctl redrive, once the cause is fixed).
+func (n *Notifier) Resend(ctx context.Context, m deadletter.Message) error {
+	var e Effect
+	if err := json.Unmarshal(m.Effect, &e); err != nil {
+		return fmt.Errorf("notify: an undeliverable publish of stream %s that cannot be read: %w", m.StreamID, err)
+	}
+	if err := n.sendEffect(ctx, m.StreamID, e); err != nil {
+		return fmt.Errorf("%w: stream %s: %w", ErrPublish, m.StreamID, err)
+	}
+	return nil
 }
 
 // sendEffect sends one effect.

@@ -31,6 +31,7 @@ import (
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/changefeed"
 	"github.com/streamhook/fastpix-receiver/pkg/checkqueue"
+	"github.com/streamhook/fastpix-receiver/pkg/deadletter"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
@@ -129,6 +130,10 @@ type Notifier struct {
 	// Queue delays the check of a held disconnect; nil with a grace is a
 	// configuration error (New refuses it).
 	Queue checkqueue.Enqueuer
+	// DeadLetters keeps aside an alert or change SNS refused for good
+	// (alerts.Permanent), so that it does not hold back the stream's later
+	// ones; nil retries it like any failure.
+	DeadLetters DeadLetters
 	// SkipTestEvents stops alerts about test streams (data.test true). The
 	// zero value publishes them, with the attribute test=true.
 	SkipTestEvents bool
@@ -141,6 +146,11 @@ type Notifier struct {
 	Now func() time.Time
 }
 
+// DeadLetters keeps aside what SNS refused for good (deadletter.Queue).
+type DeadLetters interface {
+	Keep(ctx context.Context, m deadletter.Message) error
+}
+
 // Observer sees what the notifier does, for metrics.
 type Observer interface {
 	// Event: what became of one event of a stream's log.
@@ -150,6 +160,9 @@ type Observer interface {
 	Sent(topic string, occurredAt, at time.Time)
 	// ChangeSent: one change-feed message left.
 	ChangeSent()
+	// DeadLettered: SNS refused an alert or change for good, and it was
+	// kept aside in the dead-letter queue.
+	DeadLettered(topic string)
 }
 
 func (n *Notifier) now() time.Time {

@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
+	"github.com/streamhook/fastpix-receiver/pkg/alerts"
+	"github.com/streamhook/fastpix-receiver/pkg/deadletter"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 )
@@ -286,5 +289,61 @@ func TestSameOutcomeWhateverTheSchedule(t *testing.T) {
 				t.Fatalf("seed %d, stream %s: changes one at a time\n  %s\nall at once\n  %s", seed, st, lines(one.sink.changes, st), lines(many.sink.changes, st))
 			}
 		}
+	}
+}
+
+// kept is a dead-letter queue that records what it keeps.
+type kept struct {
+	mu   sync.Mutex
+	msgs []deadletter.Message
+}
+
+func (k *kept) Keep(_ context.Context, m deadletter.Message) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.msgs = append(k.msgs, m)
+	return nil
+}
+
+// refusing answers publishes to one topic as SNS answers a role that may
+// not publish there.
+type refusing struct {
+	*sink
+	topic string
+}
+
+func (r refusing) Publish(ctx context.Context, topic string, m alerts.Message) error {
+	if topic == r.topic {
+		return fmt.Errorf("%w: to %s: %w", alerts.ErrPublish, topic, &smithy.GenericAPIError{Code: "AuthorizationError", Message: "not authorized", Fault: smithy.FaultClient})
+	}
+	return r.sink.Publish(ctx, topic, m)
+}
+
+// An alert SNS refuses for good goes to the dead-letter queue at once, with
+// its reason, and the stream's later alerts go on; redrive sends it again.
+func TestPermanentPublishErrorIsKeptAside(t *testing.T) {
+	w := newWorld(alertrules.Settings{Grace: 0, FlapThreshold: 3, FlapWindow: 10 * time.Minute})
+	dl := &kept{}
+	w.n.DeadLetters = dl
+	w.n.Publisher = refusing{sink: w.sink, topic: routes["video.live_stream.active"]}
+	w.deliver(t, event("s", "", "a", "active", sec(0), sec(0)))
+	w.deliver(t, event("s", "", "d", "disconnected", sec(10), sec(10)))
+	w.runChecks(t, sec(100))
+	if got := w.sink.alerts["s"]; len(got) != 1 || !strings.HasPrefix(got[0], "Down DISCONNECTED") {
+		t.Fatalf("alerts %q, want the disconnect (the live alert refused)", got)
+	}
+	if len(dl.msgs) != 1 || !strings.HasPrefix(dl.msgs[0].Reason, "AuthorizationError") || !strings.Contains(string(dl.msgs[0].Effect), `"Kind":"live"`) {
+		t.Fatalf("kept aside %+v, want the live alert with its reason", dl.msgs)
+	}
+	st, _ := w.states.Load(context.Background(), "s")
+	if strings.Contains(st.Pending, "effects") {
+		t.Errorf("pending %q, want nothing left", st.Pending)
+	}
+	w.n.Publisher = w.sink // the operator fixed the policy
+	if err := w.n.Resend(context.Background(), dl.msgs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.sink.alerts["s"]; len(got) != 2 || !strings.HasPrefix(got[1], "Live LIVE") {
+		t.Errorf("after redrive: %q", got)
 	}
 }

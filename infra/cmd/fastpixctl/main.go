@@ -152,9 +152,9 @@ func (f notifierFlags) build(cfg aws.Config) (*notify.Notifier, *eventstore.Rang
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w (flags -events-table, -state-table, -routes, -publish-test-events; the rest from the environment)", err)
 	}
-	if endpoint := os.Getenv("AWS_ENDPOINT_URL_SQS"); endpoint != "" && ncfg.CheckQueueURL != "" {
+	if endpoint := os.Getenv("AWS_ENDPOINT_URL_SQS"); endpoint != "" {
 		// The local stack's goaws speaks SQS's query protocol only.
-		ncfg.CheckQueue = &ops.QueryQueue{Endpoint: endpoint, URL: ncfg.CheckQueueURL}
+		ncfg.Queues = &ops.QueryQueue{Endpoint: endpoint}
 	}
 	n, err := notifier.Notifier(ncfg, cfg, nil, nil)
 	if err != nil {
@@ -232,7 +232,7 @@ func redrive(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("-sqs-protocol %q: json, query or auto", p)
 	}
-	r := &ops.Redriver{Queue: q, Streams: dynamodbstreams.NewFromConfig(cfg), Events: events, Processor: n, Out: os.Stdout, DryRun: *dryRun}
+	r := &ops.Redriver{Queue: q, Streams: dynamodbstreams.NewFromConfig(cfg), Events: events, Processor: n, Resender: n, Out: os.Stdout, DryRun: *dryRun}
 	_, err = r.Redrive(ctx)
 	return err
 }

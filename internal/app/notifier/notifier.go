@@ -25,6 +25,7 @@ import (
 	"github.com/streamhook/fastpix-receiver/pkg/changefeed"
 	"github.com/streamhook/fastpix-receiver/pkg/checkqueue"
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
+	"github.com/streamhook/fastpix-receiver/pkg/deadletter"
 	"github.com/streamhook/fastpix-receiver/pkg/eventsource"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/lambdaenv"
@@ -44,6 +45,9 @@ const (
 	// rules' settings are read under alertrules.EnvGraceSeconds,
 	// EnvFlapThreshold and EnvFlapWindowMinutes.
 	EnvCheckQueueURL = "DISCONNECT_CHECK_QUEUE_URL"
+	// EnvDeadLetterQueueURL is the notifier's dead-letter queue, where an
+	// alert SNS refused for good is kept for redrive.
+	EnvDeadLetterQueueURL = "DEAD_LETTER_QUEUE_URL"
 )
 
 // Config is the notifier's configuration.
@@ -67,10 +71,14 @@ type Config struct {
 	// CheckQueueURL is the held disconnects' queue; required unless the
 	// grace is 0.
 	CheckQueueURL string
-	// CheckQueue sends the checks; nil: SQS, through the AWS configuration.
-	// It is not read from the environment: the local stack gives goaws'
-	// query-protocol client, which the SDK's SQS client cannot speak to.
-	CheckQueue checkqueue.SendAPI
+	// DeadLetterQueueURL is the notifier's dead-letter queue; empty: an
+	// alert SNS refuses for good is retried like any failure.
+	DeadLetterQueueURL string
+	// Queues sends the checks and the dead letters; nil: SQS, through the
+	// AWS configuration. It is not read from the environment: the local
+	// stack gives goaws' query-protocol client, which the SDK's SQS client
+	// cannot speak to.
+	Queues checkqueue.SendAPI
 }
 
 // ConfigFromEnv reads the configuration through getenv; a missing or
@@ -88,7 +96,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("notifier: %w", err)
 	}
 	return Config{EventsTable: events, StateTable: table, Routes: routes, PublishTestEvents: publish,
-		ChangesTopicARN: getenv(EnvChangesTopic), Rules: rules, CheckQueueURL: getenv(EnvCheckQueueURL)}, nil
+		ChangesTopicARN: getenv(EnvChangesTopic), Rules: rules, CheckQueueURL: getenv(EnvCheckQueueURL),
+		DeadLetterQueueURL: getenv(EnvDeadLetterQueueURL)}, nil
 }
 
 // Notifier builds the one notifier every caller uses: the function's two
@@ -119,12 +128,15 @@ func Notifier(cfg Config, awsCfg aws.Config, log *slog.Logger, observer notify.O
 		Logger:         log,
 		Observer:       observer,
 	}
+	var queues checkqueue.SendAPI = cfg.Queues
+	if queues == nil {
+		queues = sqs.NewFromConfig(awsCfg)
+	}
 	if cfg.CheckQueueURL != "" {
-		var queue checkqueue.SendAPI = cfg.CheckQueue
-		if queue == nil {
-			queue = sqs.NewFromConfig(awsCfg)
-		}
-		n.Queue = &checkqueue.SQS{Client: queue, URL: cfg.CheckQueueURL}
+		n.Queue = &checkqueue.SQS{Client: queues, URL: cfg.CheckQueueURL}
+	}
+	if cfg.DeadLetterQueueURL != "" {
+		n.DeadLetters = &deadletter.Queue{Client: queues, URL: cfg.DeadLetterQueueURL}
 	}
 	if cfg.ChangesTopicARN != "" {
 		n.Changes = &changefeed.Feed{Publisher: publisher, TopicARN: cfg.ChangesTopicARN}
