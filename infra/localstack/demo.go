@@ -209,42 +209,9 @@ func SendDemo(ctx context.Context, baseURL, secret string, out io.Writer) ([]Sen
 		}
 		sent = append(sent, s)
 		printSent(out, i+1, s)
-		if s.Status == http.StatusOK && !d.Duplicate && !d.Late {
-			waitApplied(ctx, baseURL, d.EventID)
-		}
 	}
 	return sent, nil
 }
-
-// waitApplied waits (at most demoPace) until the demo stream's state shows
-// eventID. FastPix sends a stream's events seconds or minutes apart; the
-// demo has them all at once, and the notifier's parallel lanes
-// (ParallelizationFactor) would then apply them in any order: a
-// disconnect applied before the connect and the live it follows makes
-// those two stale, and their alerts are rightly suppressed. Pacing the
-// demo as FastPix paces a stream shows each transition as it happens; the
-// late event (sent after a newer one on purpose) is not waited for.
-func waitApplied(ctx context.Context, baseURL, eventID string) {
-	url := strings.TrimRight(baseURL, "/") + "/streams/" + DemoStreamID
-	deadline := time.Now().Add(demoPace)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return
-		}
-		if resp, err := demoClient.Do(req); err == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-			resp.Body.Close()
-			if bytes.Contains(body, []byte(eventID)) {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// demoPace bounds the wait for one delivery to reach the stream's state.
-const demoPace = 3 * time.Second
 
 // demoClient posts the demo's deliveries.
 var demoClient = &http.Client{Timeout: 15 * time.Second}

@@ -138,7 +138,10 @@ func (s *shard) queued() (records int, busy bool) {
 	return records, busy
 }
 
-// laneOf is the lane of a record: the hash of its key attributes.
+// laneOf is the lane of a record: the hash of its key attributes, the
+// item's (stream id and event id), as Lambda spreads one shard over
+// ParallelizationFactor lanes: in order per item, not per stream, so one
+// stream's events go to any lane.
 func laneOf(r streamstypes.Record, lanes int) int {
 	if lanes <= 1 || r.Dynamodb == nil {
 		return 0

@@ -1,6 +1,7 @@
 package localstack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -77,6 +78,10 @@ type Config struct {
 	// before it is sent (none when zero): goaws answers in a millisecond,
 	// SNS in tens of them (make bench-burst sets 70 ms).
 	PublishLatency time.Duration
+	// Lanes replaces the template's ParallelizationFactor of the events
+	// table's stream when positive: the proofs run the same lives through
+	// one lane and through ten.
+	Lanes int
 	// Rules are the alert rules' settings that replace the template's
 	// defaults, by variable (DISCONNECT_GRACE_SECONDS, FLAP_THRESHOLD,
 	// FLAP_WINDOW_MINUTES): make run passes its own environment's, so a
@@ -143,6 +148,8 @@ type Stack struct {
 	errc      chan error
 	// publishLatency is Config.PublishLatency, for the notifier's clients.
 	publishLatency time.Duration
+	// lanes is Config.Lanes.
+	lanes int
 }
 
 // Start brings the stack up: it reads the template, starts the emulators,
@@ -189,6 +196,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.publishLatency = cfg.PublishLatency
+	s.lanes = cfg.Lanes
 	fns, err := s.buildFunctions(tmpl, s.templateVars(tmpl), awsCfg, cfg.Metrics, cfg.Rules)
 	if err != nil {
 		return nil, err
@@ -505,7 +513,7 @@ func (s *Stack) poller(tmpl *samtemplate.Template, fns *functions, client *dynam
 	}
 	return &Poller{
 		Client: client, StreamARN: s.streamARN, Handler: fns.notifier.Stream.Handle, Filter: filter,
-		StartingPosition: source.StartingPosition, BatchSize: source.BatchSize, ParallelizationFactor: source.ParallelizationFactor,
+		StartingPosition: source.StartingPosition, BatchSize: source.BatchSize, ParallelizationFactor: cmp.Or(s.lanes, source.ParallelizationFactor),
 		ReportBatchItemFailures: source.ReportBatchItemFailures, MaximumRetryAttempts: source.MaximumRetryAttempts,
 		MaximumRecordAge: time.Duration(source.MaximumRecordAgeInSeconds) * time.Second, OnFailure: onFailure,
 		RetryDelay: retryDelay, Logger: s.log,
