@@ -81,7 +81,7 @@ func TestPollerGivesUp(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			table := testenv.CreateTable(t, client, "EventsTable")
+			table := testenv.CreateTable(t, client, "EventLogTable")
 			desc, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 			if err != nil {
 				t.Fatal(err)

@@ -26,7 +26,7 @@ func TestPollerParallelization(t *testing.T) {
 	client := testenv.DynamoDB(t)
 	streams := testenv.Streams(t)
 	filter := insertsOnly(t)
-	table := testenv.CreateTable(t, client, "EventsTable")
+	table := testenv.CreateTable(t, client, "EventLogTable")
 	desc, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	if err != nil {
 		t.Fatal(err)

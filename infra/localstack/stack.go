@@ -41,7 +41,7 @@ const DevSecret = "ZmFzdHBpeC1yZWNlaXZlciBsb2NhbCBkZXZlbG9wbWVudCBzZWNyZXQ="
 
 // The template's names the local stack wires.
 const (
-	EventsTableID      = "EventsTable"
+	EventsTableID      = "EventLogTable"
 	StateTableID       = "StreamStateTable"
 	webhookFunctionID  = "WebhookFunction"
 	notifierFunctionID = "NotifierFunction"

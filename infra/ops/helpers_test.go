@@ -49,7 +49,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, ddb: testenv.DynamoDB(t), inbox: testenv.NewSubscriber(t), base: time.Date(2024, 4, 2, 11, 0, 0, 0, time.UTC)}
-	e.events = testenv.CreateTable(t, e.ddb, "EventsTable")
+	e.events = testenv.CreateTable(t, e.ddb, "EventLogTable")
 	e.state = testenv.CreateTable(t, e.ddb, "StreamStateTable")
 	snsClient := testenv.SNS(t)
 	e.live = testenv.CreateTopic(t, snsClient, "live")

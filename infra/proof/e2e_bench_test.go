@@ -83,7 +83,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	// localstack.Start builds, with the same endpoint.
 	ddb := testenv.DynamoDBAt(st.DynamoDBEndpoint)
 
-	offTable := testenv.CreateTable(b, ddb, "EventsTable")
+	offTable := testenv.CreateTable(b, ddb, "EventLogTable")
 	offURL := serveWebhook(b, st.DynamoDBEndpoint, offTable, logger)
 
 	b.Run("poller-off", func(b *testing.B) { measureE2E(b, offURL, ddb, offTable) })

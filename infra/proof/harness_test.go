@@ -138,7 +138,7 @@ func newRig(t testing.TB, client *dynamodb.Client, storeTimeout time.Duration) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	table := testenv.CreateTable(t, client, "EventsTable")
+	table := testenv.CreateTable(t, client, "EventLogTable")
 	logs := &testenv.SyncBuffer{}
 	return &rig{
 		client: client,

@@ -376,7 +376,7 @@ func newStormRig(t *testing.T, snsEndpoint string, topicARNs map[string]string, 
 		subs: map[string]*testenv.Subscriber{}, topics: topicARNs,
 		webhookLogs: &testenv.SyncBuffer{}, notifierLogs: &testenv.SyncBuffer{},
 	}
-	r.eventsTable = testenv.CreateTable(t, r.ddb, "EventsTable")
+	r.eventsTable = testenv.CreateTable(t, r.ddb, "EventLogTable")
 	r.stTable = testenv.CreateTable(t, r.ddb, "StreamStateTable")
 	ddbWith := func(c *stormCounter) *dynamodb.Client {
 		return dynamodb.NewFromConfig(testenv.AWSConfig(), func(o *dynamodb.Options) {

@@ -15,7 +15,7 @@ import (
 // code writes and queries with.
 func TestEventsTableFromTemplate(t *testing.T) {
 	client := testenv.DynamoDB(t)
-	name := testenv.CreateTable(t, client, "EventsTable")
+	name := testenv.CreateTable(t, client, "EventLogTable")
 	out, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(name)})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ type Table struct {
 	AttributeDefinitions   []Attribute
 	KeySchema              []Key
 	GlobalSecondaryIndexes []Index
+	LocalSecondaryIndexes  []Index
 	StreamViewType         string // "" without a stream
 	TTLAttribute           string // "" without TimeToLiveSpecification
 }
@@ -26,7 +27,7 @@ type Attribute struct{ Name, Type string }
 // Key is one KeySchema element; KeyType is HASH or RANGE.
 type Key struct{ Name, KeyType string }
 
-// Index is one global secondary index.
+// Index is one global or local secondary index.
 type Index struct {
 	Name             string
 	KeySchema        []Key
@@ -51,7 +52,14 @@ func (t *Template) Table(logicalID string) (Table, error) {
 	for _, a := range p.Get("AttributeDefinitions").List() {
 		tbl.AttributeDefinitions = append(tbl.AttributeDefinitions, Attribute{a.Get("AttributeName").Text(), a.Get("AttributeType").Text()})
 	}
-	for _, g := range p.Get("GlobalSecondaryIndexes").List() {
+	tbl.GlobalSecondaryIndexes = indexes(p.Get("GlobalSecondaryIndexes"))
+	tbl.LocalSecondaryIndexes = indexes(p.Get("LocalSecondaryIndexes"))
+	return tbl, nil
+}
+
+func indexes(n Node) []Index {
+	var out []Index
+	for _, g := range n.List() {
 		idx := Index{
 			Name:             g.Get("IndexName").Text(),
 			KeySchema:        keys(g.Get("KeySchema")),
@@ -61,9 +69,13 @@ func (t *Template) Table(logicalID string) (Table, error) {
 		if idx.ProjectionType == "" {
 			idx.ProjectionType = string(ddbtypes.ProjectionTypeAll)
 		}
-		tbl.GlobalSecondaryIndexes = append(tbl.GlobalSecondaryIndexes, idx)
+		out = append(out, idx)
 	}
-	return tbl, nil
+	return out
+}
+
+func projection(idx Index) *ddbtypes.Projection {
+	return &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(idx.ProjectionType), NonKeyAttributes: idx.NonKeyAttributes}
 }
 
 func keys(n Node) []Key {
@@ -99,12 +111,12 @@ func (t *Template) CreateTableInput(logicalID, name string) (*dynamodb.CreateTab
 	}
 	for _, g := range tbl.GlobalSecondaryIndexes {
 		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, ddbtypes.GlobalSecondaryIndex{
-			IndexName: aws.String(g.Name),
-			KeySchema: keySchema(g.KeySchema),
-			Projection: &ddbtypes.Projection{
-				ProjectionType:   ddbtypes.ProjectionType(g.ProjectionType),
-				NonKeyAttributes: g.NonKeyAttributes,
-			},
+			IndexName: aws.String(g.Name), KeySchema: keySchema(g.KeySchema), Projection: projection(g),
+		})
+	}
+	for _, l := range tbl.LocalSecondaryIndexes {
+		in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, ddbtypes.LocalSecondaryIndex{
+			IndexName: aws.String(l.Name), KeySchema: keySchema(l.KeySchema), Projection: projection(l),
 		})
 	}
 	if tbl.StreamViewType != "" {

@@ -82,7 +82,7 @@ const demoSecret = "ZGVtby1zZWNyZXQ=" // base64("demo-secret"), FastPix's docume
 func TestWebhookBootstrapUnderRuntimeInterfaceEmulator(t *testing.T) {
 	endpoint := testenv.DynamoDBEndpoint(t)
 	db := testenv.DynamoDBAt(endpoint)
-	table := testenv.CreateTable(t, db, "EventsTable")
+	table := testenv.CreateTable(t, db, "EventLogTable")
 	url, logs := startWebhookUnderRIE(t, "EVENTS_TABLE="+table, "AWS_ENDPOINT_URL_DYNAMODB="+endpoint)
 
 	first := readFixture(t, "seed-live_stream.created-1.json")

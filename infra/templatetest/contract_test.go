@@ -124,7 +124,7 @@ func TestFunctionEnvironment(t *testing.T) {
 		})
 	}
 	webhook := props(t, tp, "WebhookFunction").Get("Environment", "Variables")
-	for k, want := range map[string]string{"EVENTS_TABLE": "EventsTable", "FASTPIX_WEBHOOK_SECRET_ARN": "WebhookSecret", "RETENTION_DAYS": "RetentionDays"} {
+	for k, want := range map[string]string{"EVENTS_TABLE": "EventLogTable", "FASTPIX_WEBHOOK_SECRET_ARN": "WebhookSecret", "RETENTION_DAYS": "RetentionDays"} {
 		if got := webhook.Get(k).Target(); got != want {
 			t.Errorf("WebhookFunction %s = %s, want Ref %s", k, got, want)
 		}
@@ -150,7 +150,7 @@ func TestTablesMatchTheCode(t *testing.T) {
 		stream  string
 	}{
 		{
-			id:      "EventsTable",
+			id:      "EventLogTable",
 			key:     []string{"HASH:" + eventstore.KeyEventID},
 			indexes: map[string][]string{eventstore.IndexByStream: {"HASH:" + eventstore.AttrStreamID, "RANGE:" + eventstore.AttrOccurredAt}},
 			ttl:     eventstore.AttrExpiresAt,
@@ -686,7 +686,7 @@ func TestOutputs(t *testing.T) {
 	outs := tp.Section("Outputs")
 	for name, want := range map[string]string{
 		"WebhookUrl":                    "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/webhooks/fastpix",
-		"EventsTableName":               "EventsTable",
+		"EventsTableName":               "EventLogTable",
 		"StreamStateTableName":          "StreamStateTable",
 		"StreamLiveTopicArn":            "StreamLiveTopic",
 		"StreamDisconnectedTopicArn":    "StreamDisconnectedTopic",

@@ -44,7 +44,7 @@ func TestOnlyTheWebhookRouteIsOpen(t *testing.T) {
 // asks: nothing is deleted by an unspoken default.
 func TestStatefulResourcesSayWhatHappensOnDelete(t *testing.T) {
 	tp := load(t)
-	retained := []string{"EventsTable", "StreamStateTable", "WebhookSecret", "NotifierDeadLetterQueue"}
+	retained := []string{"EventLogTable", "StreamStateTable", "WebhookSecret", "NotifierDeadLetterQueue"}
 	stateful := []string{"AWS::DynamoDB::Table", "AWS::SecretsManager::Secret", "AWS::SQS::Queue", "AWS::Logs::LogGroup", "AWS::KMS::Key"}
 	for _, typ := range stateful {
 		for _, id := range tp.ResourcesOfType(typ) {

@@ -55,7 +55,7 @@ func TestConstructorsTogether(t *testing.T) {
 	}
 	ctx := context.Background()
 	ddb := testenv.DynamoDB(t)
-	eventsTable := testenv.CreateTable(t, ddb, "EventsTable")
+	eventsTable := testenv.CreateTable(t, ddb, "EventLogTable")
 	stateTable := testenv.CreateTable(t, ddb, "StreamStateTable")
 	env := map[string]string{
 		"EVENTS_TABLE": eventsTable, "STATE_TABLE": stateTable, "RETENTION_DAYS": "7",

@@ -1,9 +1,10 @@
-// Package eventstore keeps FastPix events in DynamoDB: one item per event id,
-// written once, and read back per stream through the byStream index.
+// Package eventstore keeps FastPix events in DynamoDB as each stream's
+// ordered log: one item per event, written once, read back per stream in
+// the order the stream's state applies them.
 //
-// The table's shape (key, index, attribute names) is declared here once; the
-// SAM template, the local stack and the tests are checked against these
-// constants.
+// The table's shape (keys, index, attribute names) is declared here once;
+// the SAM template, the local stack and the tests are checked against these
+// constants. doc.go says why it has this shape and what it costs.
 package eventstore
 
 import (
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,15 +28,22 @@ import (
 
 // The events table's schema.
 const (
-	// KeyEventID is the table's partition key (S): FastPix's event id, the
-	// idempotency key that stays the same across retries.
+	// KeyStreamID is the partition key (S): the stream's id, so a stream's
+	// events are one item collection, read back in one strongly consistent
+	// query. An event about no stream has a log of its own (LogKey).
+	KeyStreamID = "streamId"
+	// KeyEventID is the sort key (S): FastPix's event id, the identity that
+	// stays the same across retries, so an event is stored once.
 	KeyEventID = "eventId"
-	// IndexByStream is the global secondary index that lists a stream's
-	// events in order: partition AttrStreamID, sort AttrOccurredAt.
-	IndexByStream = "byStream"
+	// IndexByTime is the local secondary index that reads a stream's log in
+	// order: partition KeyStreamID, sort AttrOrderKey.
+	IndexByTime = "byTime"
+	// AttrOrderKey is the event's place in its stream's log (OrderKey).
+	AttrOrderKey = "orderKey"
 
+	// AttrStreamID is KeyStreamID, by its other name.
+	AttrStreamID      = KeyStreamID
 	AttrType          = "type"
-	AttrStreamID      = "streamId"
 	AttrSimulcastID   = "simulcastId"
 	AttrObjectType    = "objectType"
 	AttrObjectID      = "objectId"
@@ -50,6 +59,15 @@ const (
 	// AttrExpiresAt holds epoch seconds; the table's TTL is set on it.
 	AttrExpiresAt = "expiresAt"
 )
+
+// NoStreamPrefix starts the log key of an event about no stream. A stream
+// id never has it: FastPix's are hex, and "/" in a stream id is refused at
+// the query API's door.
+const NoStreamPrefix = "nostream/"
+
+// DefaultClockSkewTolerance is how far ahead of our receive time FastPix's
+// createdAt is trusted when nothing else is set.
+const DefaultClockSkewTolerance = 60 * time.Second
 
 // DefaultRetention is how long events are kept when nothing else is set.
 const DefaultRetention = 90 * 24 * time.Hour
@@ -69,12 +87,13 @@ var ErrDuplicate = errors.New("eventstore: event already stored")
 // and no retry will ever store it, so callers must not answer "retry later".
 var ErrUnstorable = errors.New("eventstore: event exceeds DynamoDB's limits")
 
-// DynamoDB's limits on what Put writes: a partition key (eventId, and
-// streamId as the byStream index's partition key) is at most 2048 bytes, and
-// an item, attribute names included, at most 400 KB.
+// DynamoDB's limits on what Put writes: a partition key (streamId) is at
+// most 2048 bytes, a sort key (eventId, and orderKey in the byTime index)
+// at most 1024, and an item, attribute names included, at most 400 KB.
 const (
-	MaxKeyBytes  = 2048
-	MaxItemBytes = 400 * 1024
+	MaxKeyBytes     = 2048
+	MaxSortKeyBytes = 1024
+	MaxItemBytes    = 400 * 1024
 )
 
 // PayloadInlineMax is the longest payload kept as text. FastPix's events are
@@ -100,13 +119,61 @@ type Record struct {
 	Test          bool
 	Payload       string
 	ExpiresAt     int64 // epoch seconds
-	OrderKey      string
+	// OrderKey is the event's place in its stream's log (see OrderKey).
+	OrderKey string
+}
+
+// LogKey is the partition the record is stored in: its stream's id, or for
+// an event about no stream a log of its own, by its object's id (else its
+// own id).
+func (r Record) LogKey() string {
+	switch {
+	case r.StreamID != "":
+		return r.StreamID
+	case r.ObjectID != "":
+		return NoStreamPrefix + r.ObjectID
+	}
+	return NoStreamPrefix + r.EventID
+}
+
+// StreamOfLogKey is the stream whose log key is key, and false for the log
+// of an event about no stream.
+func StreamOfLogKey(key string) (string, bool) {
+	if strings.HasPrefix(key, NoStreamPrefix) {
+		return "", false
+	}
+	return key, true
+}
+
+// OrderKey is the place of an event in its stream's log: the time it is
+// ordered by (orderTime, TimeLayout), then its lifecycle rank (a
+// disconnect after the active it ends, at the same instant), then its id:
+// text order is the order the stream's state applies events in.
+func OrderKey(orderTime string, rank int, eventID string) string {
+	return fmt.Sprintf("%s/%02d/%s", orderTime, max(0, min(rank, 99)), eventID)
+}
+
+// orderTime is when an event received at receivedAt is ordered in its log:
+// FastPix's createdAt, unless it is more than tolerance ahead of our
+// receive time (one sender's clock in the future must not put the event
+// after everything the stream does next); then the receive time.
+func orderTime(createdAt, receivedAt time.Time, tolerance time.Duration) (time.Time, bool) {
+	if tolerance <= 0 {
+		tolerance = DefaultClockSkewTolerance
+	}
+	if createdAt.Sub(receivedAt) > tolerance {
+		return receivedAt, true
+	}
+	return createdAt, false
 }
 
 // NewRecord builds the record of ev, received at receivedAt, whose redacted
 // body is payload. An event whose createdAt is missing or unreadable is
-// placed at its arrival time, so it still sorts into its stream's history.
-func NewRecord(ev fastpix.Event, payload []byte, receivedAt time.Time, retention time.Duration) Record {
+// placed at its arrival time, so it still sorts into its stream's log; one
+// whose createdAt is more than tolerance ahead of receivedAt is ordered by
+// receivedAt (OccurredAt keeps createdAt as sent). The second result says
+// that happened.
+func NewRecord(ev fastpix.Event, payload []byte, receivedAt time.Time, retention, tolerance time.Duration) (Record, bool) {
 	occurred := ev.CreatedAt
 	if occurred.IsZero() {
 		occurred = receivedAt
@@ -114,6 +181,8 @@ func NewRecord(ev fastpix.Event, payload []byte, receivedAt time.Time, retention
 	if retention <= 0 {
 		retention = DefaultRetention
 	}
+	ordered, skewed := orderTime(occurred, receivedAt, tolerance)
+	change, _ := fastpix.ChangeOf(ev.Type, ev.Status)
 	return Record{
 		EventID:       ev.ID,
 		Type:          ev.Type,
@@ -128,14 +197,16 @@ func NewRecord(ev fastpix.Event, payload []byte, receivedAt time.Time, retention
 		Test:          ev.Test,
 		Payload:       string(payload),
 		ExpiresAt:     receivedAt.Add(retention).Unix(),
-	}
+		OrderKey:      OrderKey(FormatTime(ordered), change.Rank, ev.ID),
+	}, skewed
 }
 
 // Item is the record as a DynamoDB item. Empty optional attributes are left
-// out: an index key may not be an empty string, and a missing streamId keeps
-// the event out of the byStream index (it belongs to no stream).
+// out (an index key may not be an empty string); an event about no stream
+// is stored under its LogKey.
 func (r Record) Item() map[string]types.AttributeValue {
-	item := make(map[string]types.AttributeValue, 13)
+	item := make(map[string]types.AttributeValue, 14)
+	item[KeyStreamID] = &types.AttributeValueMemberS{Value: r.LogKey()}
 	item[KeyEventID] = &types.AttributeValueMemberS{Value: r.EventID}
 	item[AttrType] = &types.AttributeValueMemberS{Value: r.Type}
 	put := func(name, v string) {
@@ -143,7 +214,7 @@ func (r Record) Item() map[string]types.AttributeValue {
 			item[name] = &types.AttributeValueMemberS{Value: v}
 		}
 	}
-	put(AttrStreamID, r.StreamID)
+	put(AttrOrderKey, r.OrderKey)
 	put(AttrSimulcastID, r.SimulcastID)
 	put(AttrObjectType, r.ObjectType)
 	put(AttrObjectID, r.ObjectID)
@@ -175,7 +246,10 @@ func RecordFromItem(item map[string]types.AttributeValue) (Record, error) {
 		return r, fmt.Errorf("eventstore: item has no %s", KeyEventID)
 	}
 	r.Type = str(AttrType)
-	r.StreamID = str(AttrStreamID)
+	if id, ok := StreamOfLogKey(str(KeyStreamID)); ok {
+		r.StreamID = id
+	}
+	r.OrderKey = str(AttrOrderKey)
 	r.SimulcastID = str(AttrSimulcastID)
 	r.ObjectType = str(AttrObjectType)
 	r.ObjectID = str(AttrObjectID)
@@ -224,8 +298,9 @@ type DynamoDB struct {
 
 var _ Writer = (*DynamoDB)(nil)
 
-// putCondition makes the write happen once per event id: concurrent
-// duplicates race on it, and exactly one wins.
+// putCondition makes the write happen once per event (its stream and id:
+// the item's key): concurrent duplicates race on it, and exactly one wins,
+// whatever else differs between them (attempts, headers).
 var putCondition = aws.String("attribute_not_exists(" + KeyEventID + ")")
 
 // Put writes r with one conditional PutItem. A record DynamoDB would refuse
@@ -253,11 +328,15 @@ func (s *DynamoDB) Put(ctx context.Context, r Record) error {
 
 // storable checks the item against DynamoDB's key and item size limits.
 func storable(r Record, item map[string]types.AttributeValue) error {
-	if len(r.EventID) > MaxKeyBytes {
-		return fmt.Errorf("%w: %s is %d bytes, at most %d", ErrUnstorable, KeyEventID, len(r.EventID), MaxKeyBytes)
+	if len(r.EventID) > MaxSortKeyBytes {
+		return fmt.Errorf("%w: %s is %d bytes, at most %d", ErrUnstorable, KeyEventID, len(r.EventID), MaxSortKeyBytes)
 	}
-	if len(r.StreamID) > MaxKeyBytes {
-		return fmt.Errorf("%w: event %.64s: %s is %d bytes, at most %d", ErrUnstorable, r.EventID, AttrStreamID, len(r.StreamID), MaxKeyBytes)
+	if key := r.LogKey(); len(key) > MaxKeyBytes {
+		return fmt.Errorf("%w: event %.64s: %s is %d bytes, at most %d", ErrUnstorable, r.EventID, KeyStreamID, len(key), MaxKeyBytes)
+	}
+	// An index's sort key is at most 1024 bytes.
+	if len(r.OrderKey) > MaxSortKeyBytes {
+		return fmt.Errorf("%w: event %.64s: %s is %d bytes, at most %d", ErrUnstorable, r.EventID, AttrOrderKey, len(r.OrderKey), MaxSortKeyBytes)
 	}
 	size := 0
 	for name, v := range item {

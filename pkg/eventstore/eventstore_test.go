@@ -99,7 +99,7 @@ func TestItemRoundTrip(t *testing.T) {
 // deliveries race.
 func TestPutOnceUnderConcurrency(t *testing.T) {
 	client := testenv.DynamoDB(t)
-	table := testenv.CreateTable(t, client, "EventsTable")
+	table := testenv.CreateTable(t, client, "EventLogTable")
 	store := &eventstore.DynamoDB{Client: client, Table: table}
 	rec := eventstore.Record{EventID: "e-race", Type: "video.live_stream.active", StreamID: "s1", OccurredAt: eventstore.FormatTime(time.Now()), Payload: "{}"}
 
@@ -139,7 +139,7 @@ func TestPutOnceUnderConcurrency(t *testing.T) {
 
 func TestPutUnreachable(t *testing.T) {
 	client := testenv.DynamoDBAt("http://127.0.0.1:1")
-	store := &eventstore.DynamoDB{Client: client, Table: "EventsTable"}
+	store := &eventstore.DynamoDB{Client: client, Table: "EventLogTable"}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := store.Put(ctx, eventstore.Record{EventID: "e1", Type: "t"})
@@ -153,7 +153,7 @@ func TestPutUnreachable(t *testing.T) {
 // unstorable, not as an outage (a retry would never help).
 func TestPutLargePayload(t *testing.T) {
 	client := testenv.DynamoDB(t)
-	table := testenv.CreateTable(t, client, "EventsTable")
+	table := testenv.CreateTable(t, client, "EventLogTable")
 	store := &eventstore.DynamoDB{Client: client, Table: table}
 	ctx := context.Background()
 

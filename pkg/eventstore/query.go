@@ -55,7 +55,7 @@ type StreamQuery struct {
 	Cursor string
 }
 
-// Page is one page of a stream's events in occurredAt order.
+// Page is one page of a stream's events in log order.
 type Page struct {
 	Records []Record
 	// NextCursor continues the listing; "" when this is the last page.
@@ -67,7 +67,9 @@ type QueryAPI interface {
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
-// Reader reads a stream's events through the byStream index.
+// Reader reads a stream's events through the byTime index: pages for the
+// query API (StreamEvents), and the whole log after a position for the
+// notifier (ReadLog).
 type Reader struct {
 	Client QueryAPI
 	Table  string
@@ -80,19 +82,20 @@ type StreamReader interface {
 
 var _ StreamReader = (*Reader)(nil)
 
-// cursor is the position after the last event of a page: the byStream
+// cursor is the position after the last event of a page: the byTime
 // index's key of that event (index key plus table key, which is what
 // DynamoDB's LastEvaluatedKey holds for an index), and the order it was
 // listed in, so a cursor cannot silently be replayed the other way.
 type cursor struct {
-	Version    int    `json:"v"`
-	StreamID   string `json:"s"`
-	OccurredAt string `json:"o"`
-	EventID    string `json:"e"`
-	Ascending  bool   `json:"a,omitempty"`
+	Version   int    `json:"v"`
+	StreamID  string `json:"s"`
+	OrderKey  string `json:"k"`
+	EventID   string `json:"e"`
+	Ascending bool   `json:"a,omitempty"`
 }
 
-const cursorVersion = 1
+// cursorVersion 2: positions in the byTime index (1 was byStream's).
+const cursorVersion = 2
 
 func encodeCursor(c cursor) string {
 	c.Version = cursorVersion
@@ -117,7 +120,8 @@ func decodeCursor(s string, q StreamQuery) (cursor, error) {
 	case c.Ascending != q.Ascending:
 		return c, fmt.Errorf("%w: it was made for the other order", ErrBadCursor)
 	}
-	if _, err := time.Parse(TimeLayout, c.OccurredAt); err != nil {
+	at, _, _ := strings.Cut(c.OrderKey, "/")
+	if _, err := time.Parse(TimeLayout, at); err != nil || !strings.HasSuffix(c.OrderKey, "/"+c.EventID) {
 		return c, fmt.Errorf("%w: bad position", ErrBadCursor)
 	}
 	return c, nil
@@ -125,9 +129,9 @@ func decodeCursor(s string, q StreamQuery) (cursor, error) {
 
 func (c cursor) key() map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		KeyEventID:     &types.AttributeValueMemberS{Value: c.EventID},
-		AttrStreamID:   &types.AttributeValueMemberS{Value: c.StreamID},
-		AttrOccurredAt: &types.AttributeValueMemberS{Value: c.OccurredAt},
+		KeyStreamID:  &types.AttributeValueMemberS{Value: c.StreamID},
+		KeyEventID:   &types.AttributeValueMemberS{Value: c.EventID},
+		AttrOrderKey: &types.AttributeValueMemberS{Value: c.OrderKey},
 	}
 }
 
@@ -138,6 +142,9 @@ func (q StreamQuery) Normalize() (StreamQuery, error) {
 	}
 	if len(q.StreamID) > MaxKeyBytes {
 		return q, fmt.Errorf("%w: stream id is %d bytes, at most %d", ErrBadQuery, len(q.StreamID), MaxKeyBytes)
+	}
+	if _, ok := StreamOfLogKey(q.StreamID); !ok {
+		return q, fmt.Errorf("%w: %q is not a stream id", ErrBadQuery, q.StreamID)
 	}
 	switch {
 	case q.Limit == 0:
@@ -156,7 +163,7 @@ func (q StreamQuery) Normalize() (StreamQuery, error) {
 	return q, nil
 }
 
-// StreamEvents returns one page of q.StreamID's events in occurredAt order.
+// StreamEvents returns one page of q.StreamID's events in log order.
 //
 // A type filter is a FilterExpression, which DynamoDB applies after reading
 // a page: a DynamoDB page can hold fewer matches than asked for, or none,
@@ -174,7 +181,7 @@ func (r *Reader) StreamEvents(ctx context.Context, q StreamQuery) (Page, error) 
 	}
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(r.Table),
-		IndexName:                 aws.String(IndexByStream),
+		IndexName:                 aws.String(IndexByTime),
 		KeyConditionExpression:    aws.String("#s = :s"),
 		ExpressionAttributeNames:  map[string]string{"#s": AttrStreamID},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: q.StreamID}},
@@ -227,7 +234,7 @@ func (r *Reader) StreamEvents(ctx context.Context, q StreamQuery) (Page, error) 
 		// The extra event exists: the page ends at the one before it.
 		page.Records = recs[:q.Limit]
 		last := page.Records[q.Limit-1]
-		page.NextCursor = encodeCursor(cursor{StreamID: q.StreamID, OccurredAt: last.OccurredAt, EventID: last.EventID, Ascending: q.Ascending})
+		page.NextCursor = encodeCursor(cursor{StreamID: q.StreamID, OrderKey: last.OrderKey, EventID: last.EventID, Ascending: q.Ascending})
 	case len(lastKey) > 0:
 		// Cut short by maxRequests: continue from where reading stopped.
 		c, err := cursorFromKey(lastKey, q)
@@ -241,9 +248,57 @@ func (r *Reader) StreamEvents(ctx context.Context, q StreamQuery) (Page, error) 
 
 func cursorFromKey(key map[string]types.AttributeValue, q StreamQuery) (cursor, error) {
 	str := func(name string) string { return ddbitem.String(key, name) }
-	c := cursor{StreamID: str(AttrStreamID), OccurredAt: str(AttrOccurredAt), EventID: str(KeyEventID), Ascending: q.Ascending}
-	if c.StreamID != q.StreamID || c.EventID == "" || c.OccurredAt == "" {
+	c := cursor{StreamID: str(KeyStreamID), OrderKey: str(AttrOrderKey), EventID: str(KeyEventID), Ascending: q.Ascending}
+	if c.StreamID != q.StreamID || c.EventID == "" || c.OrderKey == "" {
 		return c, fmt.Errorf("eventstore: query stream %s: unexpected LastEvaluatedKey", q.StreamID)
 	}
 	return c, nil
+}
+
+// LogReader reads a stream's log.
+type LogReader interface {
+	// ReadLog returns the events of the log logKey after the position
+	// after ("" for all), in order, with a strongly consistent read: an
+	// event whose write was acknowledged is in it.
+	ReadLog(ctx context.Context, logKey, after string) ([]Record, error)
+}
+
+var _ LogReader = (*Reader)(nil)
+
+// ReadLog implements LogReader: one Query of the byTime index, page after
+// page to the end (a stream's new events are few).
+func (r *Reader) ReadLog(ctx context.Context, logKey, after string) ([]Record, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                aws.String(r.Table),
+		IndexName:                aws.String(IndexByTime),
+		ConsistentRead:           aws.Bool(true),
+		KeyConditionExpression:   aws.String("#k = :k"),
+		ExpressionAttributeNames: map[string]string{"#k": KeyStreamID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":k": &types.AttributeValueMemberS{Value: logKey},
+		},
+	}
+	if after != "" {
+		in.KeyConditionExpression = aws.String("#k = :k AND #o > :after")
+		in.ExpressionAttributeNames["#o"] = AttrOrderKey
+		in.ExpressionAttributeValues[":after"] = &types.AttributeValueMemberS{Value: after}
+	}
+	var out []Record
+	for {
+		page, err := r.Client.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("eventstore: read the log of %.64s after %q: %w", logKey, after, err)
+		}
+		for _, item := range page.Items {
+			rec, err := RecordFromItem(item)
+			if err != nil {
+				return nil, fmt.Errorf("eventstore: read the log of %.64s: %w", logKey, err)
+			}
+			out = append(out, rec)
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
 }

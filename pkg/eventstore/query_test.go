@@ -75,7 +75,7 @@ func readAll(t *testing.T, r *eventstore.Reader, q eventstore.StreamQuery) ([]st
 
 func TestStreamEvents(t *testing.T) {
 	client := testenv.DynamoDB(t)
-	table := testenv.CreateTable(t, client, "EventsTable")
+	table := testenv.CreateTable(t, client, "EventLogTable")
 	w := &eventstore.DynamoDB{Client: client, Table: table}
 	r := &eventstore.Reader{Client: client, Table: table}
 
@@ -142,7 +142,7 @@ func TestStreamEvents(t *testing.T) {
 
 func TestStreamEventsRejects(t *testing.T) {
 	client := testenv.DynamoDB(t)
-	table := testenv.CreateTable(t, client, "EventsTable")
+	table := testenv.CreateTable(t, client, "EventLogTable")
 	w := &eventstore.DynamoDB{Client: client, Table: table}
 	r := &eventstore.Reader{Client: client, Table: table}
 	seedStream(t, w, "s1", 5, []string{"video.live_stream.active"})

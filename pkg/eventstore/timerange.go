@@ -29,7 +29,7 @@ type RangeAPI interface {
 // (replay, redrive), which read everything in a window at once rather than
 // page by page as StreamQuery does.
 type RangeQuery struct {
-	// StreamID reads one stream through the byStream index; "" scans the
+	// StreamID reads one stream through the byTime index; "" scans the
 	// whole table (every stream, and events of no stream), which reads every
 	// item once: fine for an outage window, costly on a large table.
 	StreamID string
@@ -97,15 +97,18 @@ func (r *RangeReader) Events(ctx context.Context, q RangeQuery) ([]Record, bool,
 		return nil
 	}
 	if q.StreamID != "" && !q.ByReceivedAt {
-		// The index is in occurredAt order: read one more than the limit to
-		// know whether more match.
+		// The index is in log order, which starts with the time an event is
+		// ordered by (its occurredAt, unless that was too far ahead): read
+		// one more than the limit to know whether more match. "0" sorts
+		// after "/", so the bound takes in every key of the last instant.
 		in := &dynamodb.QueryInput{
 			TableName:                aws.String(r.Table),
-			IndexName:                aws.String(IndexByStream),
-			KeyConditionExpression:   aws.String("#s = :s AND #t BETWEEN :from AND :to"),
-			ExpressionAttributeNames: map[string]string{"#s": AttrStreamID, "#t": attr},
+			IndexName:                aws.String(IndexByTime),
+			KeyConditionExpression:   aws.String("#s = :s AND #k BETWEEN :from AND :to"),
+			ExpressionAttributeNames: map[string]string{"#s": KeyStreamID, "#k": AttrOrderKey},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":s": &types.AttributeValueMemberS{Value: q.StreamID}, ":from": values[":from"], ":to": values[":to"],
+				":s": &types.AttributeValueMemberS{Value: q.StreamID}, ":from": values[":from"],
+				":to": &types.AttributeValueMemberS{Value: to + "0"},
 			},
 			ScanIndexForward: aws.Bool(true),
 		}

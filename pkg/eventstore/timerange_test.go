@@ -15,7 +15,7 @@ import (
 // from a scan, cut at the limit with "more" said, bounded by either time.
 func TestRangeOrderAndLimit(t *testing.T) {
 	ddb := testenv.DynamoDB(t)
-	table := testenv.CreateTable(t, ddb, "EventsTable")
+	table := testenv.CreateTable(t, ddb, "EventLogTable")
 	w := &eventstore.DynamoDB{Client: ddb, Table: table}
 	base := time.Date(2024, 4, 2, 11, 0, 0, 0, time.UTC)
 	for i, id := range []string{"c", "a", "b", "d"} {

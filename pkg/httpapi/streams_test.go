@@ -51,7 +51,7 @@ type answer struct {
 
 func TestStreams(t *testing.T) {
 	client := testenv.DynamoDB(t)
-	eventsTable := testenv.CreateTable(t, client, "EventsTable")
+	eventsTable := testenv.CreateTable(t, client, "EventLogTable")
 	stateTable := testenv.CreateTable(t, client, "StreamStateTable")
 	w := &eventstore.DynamoDB{Client: client, Table: eventsTable}
 	st := &streamstate.Store{Client: client, Table: stateTable}

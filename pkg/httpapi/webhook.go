@@ -102,6 +102,11 @@ func (h *Webhook) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if res.StreamID != "" {
 		attrs = append(attrs, slog.String("streamId", res.StreamID))
 	}
+	if res.ClockSkewed {
+		// Ordered in its stream's log by our receive time: FastPix's
+		// createdAt was further ahead of it than the tolerance.
+		attrs = append(attrs, slog.Bool("clockSkewed", true))
+	}
 	level := slog.LevelInfo
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))

@@ -39,7 +39,7 @@ func readSeed(t *testing.T, file string) string {
 func dynamoWebhook(t *testing.T) (*httpapi.Webhook, *dynamodb.Client, string, *bytes.Buffer) {
 	t.Helper()
 	client := testenv.DynamoDB(t)
-	table := testenv.CreateTable(t, client, "EventsTable")
+	table := testenv.CreateTable(t, client, "EventLogTable")
 	var logs bytes.Buffer
 	h := newWebhook(t, &eventstore.DynamoDB{Client: client, Table: table}, nil, &logs)
 	return h, client, table, &logs
@@ -155,7 +155,7 @@ func TestConcurrentDeliveriesStoreOnce(t *testing.T) {
 // With DynamoDB unreachable, the answer is a 5xx, so FastPix retries.
 func TestStorageUnreachableIs5xx(t *testing.T) {
 	var logs bytes.Buffer
-	store := &eventstore.DynamoDB{Client: testenv.DynamoDBAt("http://127.0.0.1:1"), Table: "EventsTable"}
+	store := &eventstore.DynamoDB{Client: testenv.DynamoDBAt("http://127.0.0.1:1"), Table: "EventLogTable"}
 	h := newWebhook(t, store, nil, &logs)
 	h.Receiver.(*ingest.Receiver).StoreTimeout = 3 * time.Second
 	body := readSeed(t, seeds[0].file)

@@ -52,6 +52,9 @@ type Result struct {
 	EventID  string
 	Type     string
 	StreamID string
+	// ClockSkewed: createdAt was too far ahead of our receive time, and the
+	// event is ordered in its stream's log by the receive time.
+	ClockSkewed bool
 }
 
 // Keys supplies the Verifier. It is called per delivery so that secrets can
@@ -68,6 +71,10 @@ type Receiver struct {
 	// Retention is how long stored events live (eventstore.DefaultRetention
 	// when zero).
 	Retention time.Duration
+	// ClockSkewTolerance is how far ahead of our receive time an event's
+	// createdAt is trusted to order it in its stream's log
+	// (eventstore.DefaultClockSkewTolerance when zero).
+	ClockSkewTolerance time.Duration
 	// StoreTimeout bounds the write, so that a slow store yields an answer
 	// FastPix retries rather than a timed-out request (10 s when zero).
 	// When the context has a deadline (a Lambda invocation's), the write
@@ -110,7 +117,8 @@ func (r *Receiver) Receive(ctx context.Context, body []byte, signature string) (
 	if r.Now != nil {
 		now = r.Now
 	}
-	rec := eventstore.NewRecord(ev, redacted, now(), r.Retention)
+	rec, skewed := eventstore.NewRecord(ev, redacted, now(), r.Retention, r.ClockSkewTolerance)
+	res.ClockSkewed = skewed
 
 	sctx, cancel := r.storeContext(ctx)
 	defer cancel()

@@ -26,6 +26,10 @@ import (
 const (
 	EnvEventsTable   = "EVENTS_TABLE"
 	EnvRetentionDays = "RETENTION_DAYS"
+	// EnvClockSkewTolerance is how many seconds ahead of the receive time
+	// an event's createdAt is trusted to order it in its stream's log
+	// (eventstore.DefaultClockSkewTolerance when unset).
+	EnvClockSkewTolerance = "CLOCK_SKEW_TOLERANCE_SECONDS"
 )
 
 // Config is the webhook's configuration.
@@ -33,6 +37,9 @@ type Config struct {
 	EventsTable string
 	// Retention is how long a stored event is kept (its TTL).
 	Retention time.Duration
+	// ClockSkewTolerance is how far ahead of the receive time createdAt is
+	// trusted; beyond it an event is ordered by its receive time.
+	ClockSkewTolerance time.Duration
 	// Secret is where the signing secrets are.
 	Secret secrets.Source
 }
@@ -43,13 +50,15 @@ type Config struct {
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	table, err1 := lambdaenv.Required(getenv, EnvEventsTable)
 	days, err2 := lambdaenv.PositiveInt(getenv, EnvRetentionDays, int(eventstore.DefaultRetention/(24*time.Hour)))
-	if err := errors.Join(err1, err2); err != nil {
+	skew, err3 := lambdaenv.PositiveInt(getenv, EnvClockSkewTolerance, int(eventstore.DefaultClockSkewTolerance/time.Second))
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return Config{}, fmt.Errorf("webhook: %w", err)
 	}
 	return Config{
-		EventsTable: table,
-		Retention:   time.Duration(days) * 24 * time.Hour,
-		Secret:      secrets.SourceFromEnv(getenv),
+		EventsTable:        table,
+		Retention:          time.Duration(days) * 24 * time.Hour,
+		ClockSkewTolerance: time.Duration(skew) * time.Second,
+		Secret:             secrets.SourceFromEnv(getenv),
 	}, nil
 }
 
@@ -91,9 +100,10 @@ func New(cfg Config, awsCfg aws.Config, log *slog.Logger, metricsOut io.Writer) 
 	}
 	return &httpapi.Webhook{
 		Receiver: &ingest.Receiver{
-			Keys:      keys,
-			Store:     &eventstore.DynamoDB{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.EventsTable},
-			Retention: cfg.Retention,
+			Keys:               keys,
+			Store:              &eventstore.DynamoDB{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.EventsTable},
+			Retention:          cfg.Retention,
+			ClockSkewTolerance: cfg.ClockSkewTolerance,
 		},
 		Logger:   log,
 		Observer: observer,
