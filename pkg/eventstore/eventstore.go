@@ -1,10 +1,3 @@
-// Package eventstore keeps FastPix events in DynamoDB as each stream's
-// ordered log: one item per event, written once, read back per stream in
-// the order the stream's state applies them.
-//
-// The table's shape (keys, index, attribute names) is declared here once;
-// the SAM template, the local stack and the tests are checked against these
-// constants. doc.go says why it has this shape and what it costs.
 package eventstore
 
 import (
@@ -123,6 +116,21 @@ type Record struct {
 	OrderKey string
 }
 
+// orderKey is r's OrderKey, or for a record built without one (a record
+// read from the table of the previous layout) the place its occurredAt,
+// its type's rank and its id give it: every stored event is in its log.
+func (r Record) orderKey() string {
+	if r.OrderKey != "" {
+		return r.OrderKey
+	}
+	at := r.OccurredAt
+	if at == "" {
+		at = r.ReceivedAt
+	}
+	change, _ := fastpix.ChangeOf(r.Type, "")
+	return OrderKey(at, change.Rank, r.EventID)
+}
+
 // LogKey is the partition the record is stored in: its stream's id, or for
 // an event about no stream a log of its own, by its object's id (else its
 // own id).
@@ -214,7 +222,7 @@ func (r Record) Item() map[string]types.AttributeValue {
 			item[name] = &types.AttributeValueMemberS{Value: v}
 		}
 	}
-	put(AttrOrderKey, r.OrderKey)
+	put(AttrOrderKey, r.orderKey())
 	put(AttrSimulcastID, r.SimulcastID)
 	put(AttrObjectType, r.ObjectType)
 	put(AttrObjectID, r.ObjectID)
@@ -323,6 +331,12 @@ func (s *DynamoDB) Put(ctx context.Context, r Record) error {
 	if errors.As(err, &ccf) {
 		return ErrDuplicate
 	}
+	var full *types.ItemCollectionSizeLimitExceededException
+	if errors.As(err, &full) {
+		// A stream's log (item and index entries) is past 10 GB: no retry
+		// stores this event until older ones expire. Said, not retried.
+		return fmt.Errorf("%w: stream %.64s: its log is at DynamoDB's 10 GB item collection limit: %w", ErrUnstorable, r.LogKey(), err)
+	}
 	return fmt.Errorf("eventstore: put event %s into %s: %w", r.EventID, s.Table, err)
 }
 
@@ -335,8 +349,8 @@ func storable(r Record, item map[string]types.AttributeValue) error {
 		return fmt.Errorf("%w: event %.64s: %s is %d bytes, at most %d", ErrUnstorable, r.EventID, KeyStreamID, len(key), MaxKeyBytes)
 	}
 	// An index's sort key is at most 1024 bytes.
-	if len(r.OrderKey) > MaxSortKeyBytes {
-		return fmt.Errorf("%w: event %.64s: %s is %d bytes, at most %d", ErrUnstorable, r.EventID, AttrOrderKey, len(r.OrderKey), MaxSortKeyBytes)
+	if key := r.orderKey(); len(key) > MaxSortKeyBytes {
+		return fmt.Errorf("%w: event %.64s: %s is %d bytes, at most %d", ErrUnstorable, r.EventID, AttrOrderKey, len(key), MaxSortKeyBytes)
 	}
 	size := 0
 	for name, v := range item {

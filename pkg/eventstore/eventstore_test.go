@@ -39,17 +39,60 @@ func TestFormatTimeSortsAsText(t *testing.T) {
 
 func TestNewRecord(t *testing.T) {
 	received := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	ev := fastpix.Event{ID: "e1", Type: "t", StreamID: "s1"}
-	r := eventstore.NewRecord(ev, []byte(`{}`), received, 0)
-	if r.OccurredAt != eventstore.FormatTime(received) {
-		t.Errorf("no createdAt: occurredAt %s, want the arrival time", r.OccurredAt)
+	ev := fastpix.Event{ID: "e1", Type: "video.live_stream.disconnected", StreamID: "s1"}
+	r, skewed := eventstore.NewRecord(ev, []byte(`{}`), received, 0, 0)
+	if r.OccurredAt != eventstore.FormatTime(received) || skewed {
+		t.Errorf("no createdAt: occurredAt %s (skewed %v), want the arrival time", r.OccurredAt, skewed)
 	}
 	if r.ExpiresAt != received.Add(eventstore.DefaultRetention).Unix() {
 		t.Errorf("default retention: expiresAt %d", r.ExpiresAt)
 	}
 	ev.CreatedAt = received.Add(-time.Minute)
-	if r := eventstore.NewRecord(ev, nil, received, time.Hour); r.OccurredAt != "2026-11-26T09:59:00.000000000Z" || r.ExpiresAt != received.Add(time.Hour).Unix() {
+	if r, _ := eventstore.NewRecord(ev, nil, received, time.Hour, 0); r.OccurredAt != "2026-11-26T09:59:00.000000000Z" || r.ExpiresAt != received.Add(time.Hour).Unix() ||
+		r.OrderKey != "2026-11-26T09:59:00.000000000Z/06/e1" {
 		t.Errorf("record = %+v", r)
+	}
+}
+
+// Where an event goes in its stream's log, by a sender's clock.
+func TestOrderKeyAndClockSkew(t *testing.T) {
+	received := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		createdAt time.Time
+		tolerance time.Duration
+		wantAt    time.Time
+		skewed    bool
+	}{
+		{"in the past", received.Add(-time.Hour), 0, received.Add(-time.Hour), false},
+		{"a little ahead, within the default minute", received.Add(30 * time.Second), 0, received.Add(30 * time.Second), false},
+		{"ten minutes ahead", received.Add(10 * time.Minute), 0, received, true},
+		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), 0, received, true},
+		{"within a wider tolerance", received.Add(10 * time.Minute), time.Hour, received.Add(10 * time.Minute), false},
+		{"beyond a narrow one", received.Add(2 * time.Second), time.Second, received, true},
+	}
+	for _, tc := range tests {
+		ev := fastpix.Event{ID: "e", Type: "video.live_stream.active", StreamID: "s", CreatedAt: tc.createdAt}
+		r, skewed := eventstore.NewRecord(ev, nil, received, 0, tc.tolerance)
+		want := eventstore.OrderKey(eventstore.FormatTime(tc.wantAt), 5, "e")
+		if r.OrderKey != want || skewed != tc.skewed || r.OccurredAt != eventstore.FormatTime(tc.createdAt) {
+			t.Errorf("%s: order %s (skewed %v), occurredAt %s; want %s (%v), createdAt kept", tc.name, r.OrderKey, skewed, r.OccurredAt, want, tc.skewed)
+		}
+	}
+	// Text order is log order: time, then the lifecycle, then the id.
+	keys := []string{
+		eventstore.OrderKey("2026-11-26T10:00:00.000000000Z", 5, "z"),
+		eventstore.OrderKey("2026-11-26T10:00:00.000000000Z", 6, "a"),
+		eventstore.OrderKey("2026-11-26T10:00:00.000000000Z", 6, "b"),
+		eventstore.OrderKey("2026-11-26T10:00:00.000000001Z", 0, "a"),
+	}
+	for i := 1; i < len(keys); i++ {
+		if !(keys[i-1] < keys[i]) {
+			t.Errorf("%s !< %s", keys[i-1], keys[i])
+		}
+	}
+	if got := eventstore.OrderKey("t", 250, "e"); got != "t/99/e" {
+		t.Errorf("rank beyond two digits: %s", got)
 	}
 }
 
@@ -58,9 +101,9 @@ func TestItemRoundTrip(t *testing.T) {
 		EventID: "e1", Type: "video.live_stream.simulcast.broadcasting", StreamID: "s1", SimulcastID: "t1",
 		ObjectType: "live", ObjectID: "s1", WorkspaceID: "w1", WorkspaceName: "Dev",
 		OccurredAt: "2024-04-02T11:17:52.722812836Z", ReceivedAt: "2024-04-02T11:17:53.000000000Z",
-		Test: true, Payload: `{"id":"e1"}`, ExpiresAt: 1719918000,
+		Test: true, Payload: `{"id":"e1"}`, ExpiresAt: 1719918000, OrderKey: "2024-04-02T11:17:52.722812836Z/03/e1",
 	}
-	sparse := eventstore.Record{EventID: "e2", Type: "video.media.ready", OccurredAt: "2024-04-02T11:17:52.000000000Z"}
+	sparse := eventstore.Record{EventID: "e2", Type: "video.media.ready", ObjectID: "media-1", OccurredAt: "2024-04-02T11:17:52.000000000Z"}
 	large := eventstore.Record{EventID: "e3", Type: "video.live_stream.updated", Payload: `{"pad":"` + strings.Repeat("abc", eventstore.PayloadInlineMax) + `"}`}
 	for _, r := range []eventstore.Record{full, sparse, large} {
 		item := r.Item()
@@ -70,6 +113,10 @@ func TestItemRoundTrip(t *testing.T) {
 			}
 		}
 		back, err := eventstore.RecordFromItem(item)
+		if r.OrderKey == "" && back.OrderKey != "" {
+			// A record made without a place gets one from its time.
+			r.OrderKey = back.OrderKey
+		}
 		if err != nil || back != r {
 			t.Errorf("round trip: %+v, %v; want %+v", back, err, r)
 		}
@@ -80,8 +127,11 @@ func TestItemRoundTrip(t *testing.T) {
 	if _, ok := large.Item()[eventstore.AttrPayloadGzip].(*types.AttributeValueMemberB); !ok {
 		t.Error("a payload over PayloadInlineMax must be gzipped")
 	}
-	if _, ok := sparse.Item()[eventstore.AttrStreamID]; ok {
-		t.Error("an event of no stream must stay out of the byStream index")
+	if key := sparse.Item()[eventstore.KeyStreamID].(*types.AttributeValueMemberS).Value; key != "nostream/media-1" {
+		t.Errorf("an event of no stream is stored under %q, want its object's log", key)
+	}
+	if id, ok := eventstore.StreamOfLogKey("nostream/media-1"); ok || id != "" {
+		t.Error("a log of no stream was taken for a stream")
 	}
 	corrupt := map[string]types.AttributeValue{
 		eventstore.KeyEventID:      &types.AttributeValueMemberS{Value: "e4"},
@@ -110,7 +160,13 @@ func TestPutOnceUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = store.Put(context.Background(), rec)
+			// A retry differs in what FastPix and we add (its receive time,
+			// hence its place when the clock was skewed): still the same
+			// event.
+			r := rec
+			r.ReceivedAt = eventstore.FormatTime(time.Now().Add(time.Duration(i) * time.Second))
+			r.OrderKey = eventstore.OrderKey(r.ReceivedAt, 5, r.EventID)
+			errs[i] = store.Put(context.Background(), r)
 		}()
 	}
 	wg.Wait()
@@ -167,7 +223,7 @@ func TestPutLargePayload(t *testing.T) {
 		t.Fatalf("put %d-byte payload: %v", len(big.Payload), err)
 	}
 	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table),
-		Key: map[string]types.AttributeValue{eventstore.KeyEventID: &types.AttributeValueMemberS{Value: "e-big"}}})
+		Key: map[string]types.AttributeValue{eventstore.KeyStreamID: &types.AttributeValueMemberS{Value: "s1"}, eventstore.KeyEventID: &types.AttributeValueMemberS{Value: "e-big"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,8 +242,29 @@ func TestPutLargePayload(t *testing.T) {
 	if err := store.Put(ctx, incompressible); !errors.Is(err, eventstore.ErrUnstorable) {
 		t.Errorf("incompressible payload: %v, want ErrUnstorable", err)
 	}
-	long := eventstore.Record{EventID: strings.Repeat("x", eventstore.MaxKeyBytes+1), Type: "t"}
-	if err := store.Put(ctx, long); !errors.Is(err, eventstore.ErrUnstorable) {
-		t.Errorf("long id: %v, want ErrUnstorable", err)
+	for name, r := range map[string]eventstore.Record{
+		"long event id":  {EventID: strings.Repeat("x", eventstore.MaxSortKeyBytes+1), Type: "t", StreamID: "s"},
+		"long stream id": {EventID: "e", Type: "t", StreamID: strings.Repeat("s", eventstore.MaxKeyBytes+1)},
+		"long position":  {EventID: "e", Type: "t", StreamID: "s", OrderKey: strings.Repeat("k", eventstore.MaxSortKeyBytes+1)},
+	} {
+		if err := store.Put(ctx, r); !errors.Is(err, eventstore.ErrUnstorable) {
+			t.Errorf("%s: %v, want ErrUnstorable", name, err)
+		}
+	}
+}
+
+// fullCollection answers a put as DynamoDB does when a stream's log has
+// reached the 10 GB an item collection with a local index may hold.
+type fullCollection struct{}
+
+func (fullCollection) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return nil, &types.ItemCollectionSizeLimitExceededException{Message: aws.String("Item collection size limit exceeded")}
+}
+
+func TestPutFullLogIsUnstorable(t *testing.T) {
+	store := &eventstore.DynamoDB{Client: fullCollection{}, Table: "t"}
+	err := store.Put(context.Background(), eventstore.Record{EventID: "e", Type: "t", StreamID: "s"})
+	if !errors.Is(err, eventstore.ErrUnstorable) || !strings.Contains(err.Error(), "10 GB") {
+		t.Fatalf("err = %v, want ErrUnstorable naming the limit", err)
 	}
 }
