@@ -182,12 +182,13 @@ func newPair(b *testing.B, run string, i int, base time.Time, table string) e2eP
 	if err != nil {
 		b.Fatal(err)
 	}
+	rec, _ := eventstore.NewRecord(ev, redacted, time.Now(), eventstore.DefaultRetention, 0)
 	return e2ePair{
 		body: body,
 		sig:  []byte(sign(b, proofSecret, body)),
 		put: &dynamodb.PutItemInput{
 			TableName: aws.String(table),
-			Item:      eventstore.NewRecord(ev, redacted, time.Now(), eventstore.DefaultRetention).Item(),
+			Item:      rec.Item(),
 			// eventstore.DynamoDB's condition: the write happens once per id.
 			ConditionExpression: aws.String("attribute_not_exists(" + eventstore.KeyEventID + ")"),
 		},

@@ -21,17 +21,17 @@ func TestEventsTableFromTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	td := out.Table
-	if got := aws.ToString(td.KeySchema[0].AttributeName); got != eventstore.KeyEventID || len(td.KeySchema) != 1 {
-		t.Errorf("key schema = %v, want %s alone", got, eventstore.KeyEventID)
+	if len(td.KeySchema) != 2 || aws.ToString(td.KeySchema[0].AttributeName) != eventstore.KeyStreamID || aws.ToString(td.KeySchema[1].AttributeName) != eventstore.KeyEventID {
+		t.Errorf("key schema = %+v, want %s, %s", td.KeySchema, eventstore.KeyStreamID, eventstore.KeyEventID)
 	}
-	if len(td.GlobalSecondaryIndexes) != 1 {
-		t.Fatalf("indexes = %d, want 1", len(td.GlobalSecondaryIndexes))
+	if len(td.LocalSecondaryIndexes) != 1 || len(td.GlobalSecondaryIndexes) != 0 {
+		t.Fatalf("indexes: %d local, %d global; want the one local index", len(td.LocalSecondaryIndexes), len(td.GlobalSecondaryIndexes))
 	}
-	gsi := td.GlobalSecondaryIndexes[0]
-	if aws.ToString(gsi.IndexName) != eventstore.IndexByStream {
-		t.Errorf("index = %s, want %s", aws.ToString(gsi.IndexName), eventstore.IndexByStream)
+	lsi := td.LocalSecondaryIndexes[0]
+	if aws.ToString(lsi.IndexName) != eventstore.IndexByTime {
+		t.Errorf("index = %s, want %s", aws.ToString(lsi.IndexName), eventstore.IndexByTime)
 	}
-	if h, r := aws.ToString(gsi.KeySchema[0].AttributeName), aws.ToString(gsi.KeySchema[1].AttributeName); h != eventstore.AttrStreamID || r != eventstore.AttrOccurredAt {
+	if h, r := aws.ToString(lsi.KeySchema[0].AttributeName), aws.ToString(lsi.KeySchema[1].AttributeName); h != eventstore.KeyStreamID || r != eventstore.AttrOrderKey {
 		t.Errorf("index keys = %s/%s", h, r)
 	}
 	if td.StreamSpecification == nil || !aws.ToBool(td.StreamSpecification.StreamEnabled) || td.LatestStreamArn == nil {

@@ -203,8 +203,8 @@ func TestRepositoryTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !raw.HasResource("EventsTable") {
-		t.Fatal("template.yaml has no EventsTable")
+	if !raw.HasResource("EventLogTable") {
+		t.Fatal("template.yaml has no EventLogTable")
 	}
 	if raw.HasResource("NotifierFunction") {
 		env, err := raw.Environment("NotifierFunction")

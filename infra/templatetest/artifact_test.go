@@ -121,13 +121,16 @@ func TestWebhookBootstrapUnderRuntimeInterfaceEmulator(t *testing.T) {
 		}
 	}
 
-	var ev struct{ ID string }
-	if err := json.Unmarshal(first, &ev); err != nil {
+	ev, err := fastpix.Parse(first)
+	if err != nil {
 		t.Fatal(err)
 	}
 	out, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName:      aws.String(table),
-		Key:            map[string]ddbtypes.AttributeValue{eventstore.KeyEventID: &ddbtypes.AttributeValueMemberS{Value: ev.ID}},
+		TableName: aws.String(table),
+		Key: map[string]ddbtypes.AttributeValue{
+			eventstore.KeyStreamID: &ddbtypes.AttributeValueMemberS{Value: ev.StreamID},
+			eventstore.KeyEventID:  &ddbtypes.AttributeValueMemberS{Value: ev.ID},
+		},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {

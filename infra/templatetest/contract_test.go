@@ -18,9 +18,9 @@ var functions = []struct {
 	id  string
 	env []string // the variables the function's ConfigFromEnv (internal/app) reads
 }{
-	{"WebhookFunction", []string{"EVENTS_TABLE", "RETENTION_DAYS", "FASTPIX_WEBHOOK_SECRET_ARN"}},
-	{"NotifierFunction", []string{"STATE_TABLE", "ALERT_ROUTES", "PUBLISH_TEST_EVENTS", "CHANGES_TOPIC_ARN",
-		"DISCONNECT_GRACE_SECONDS", "FLAP_THRESHOLD", "FLAP_WINDOW_MINUTES", "DISCONNECT_CHECK_QUEUE_URL", "CLOCK_SKEW_TOLERANCE_SECONDS"}},
+	{"WebhookFunction", []string{"EVENTS_TABLE", "RETENTION_DAYS", "FASTPIX_WEBHOOK_SECRET_ARN", "CLOCK_SKEW_TOLERANCE_SECONDS"}},
+	{"NotifierFunction", []string{"EVENTS_TABLE", "STATE_TABLE", "ALERT_ROUTES", "PUBLISH_TEST_EVENTS", "CHANGES_TOPIC_ARN",
+		"DISCONNECT_GRACE_SECONDS", "FLAP_THRESHOLD", "FLAP_WINDOW_MINUTES", "DISCONNECT_CHECK_QUEUE_URL", "DEAD_LETTER_QUEUE_URL"}},
 	{"StreamsFunction", []string{"EVENTS_TABLE", "STATE_TABLE"}},
 }
 
@@ -146,15 +146,16 @@ func TestTablesMatchTheCode(t *testing.T) {
 		id      string
 		key     []string
 		indexes map[string][]string
+		local   map[string][]string
 		ttl     string
 		stream  string
 	}{
 		{
-			id:      "EventLogTable",
-			key:     []string{"HASH:" + eventstore.KeyEventID},
-			indexes: map[string][]string{eventstore.IndexByStream: {"HASH:" + eventstore.AttrStreamID, "RANGE:" + eventstore.AttrOccurredAt}},
-			ttl:     eventstore.AttrExpiresAt,
-			stream:  "NEW_IMAGE",
+			id:     "EventLogTable",
+			key:    []string{"HASH:" + eventstore.KeyStreamID, "RANGE:" + eventstore.KeyEventID},
+			local:  map[string][]string{eventstore.IndexByTime: {"HASH:" + eventstore.KeyStreamID, "RANGE:" + eventstore.AttrOrderKey}},
+			ttl:    eventstore.AttrExpiresAt,
+			stream: "KEYS_ONLY",
 		},
 		{
 			id:      "StreamStateTable",
@@ -183,17 +184,32 @@ func TestTablesMatchTheCode(t *testing.T) {
 					t.Errorf("index %s = %v, want %v", name, got[name], keys)
 				}
 			}
+			local := map[string][]string{}
+			for _, l := range tbl.LocalSecondaryIndexes {
+				local[l.Name] = hash(l.KeySchema)
+				if l.ProjectionType != "ALL" {
+					t.Errorf("local index %s projects %s: the notifier reads whole events from it", l.Name, l.ProjectionType)
+				}
+			}
+			if len(local) != len(c.local) {
+				t.Errorf("local indexes = %v, want %v", local, c.local)
+			}
+			for name, keys := range c.local {
+				if !slices.Equal(local[name], keys) {
+					t.Errorf("local index %s = %v, want %v", name, local[name], keys)
+				}
+			}
 			defined := map[string]bool{}
 			for _, a := range tbl.AttributeDefinitions {
 				defined[a.Name] = true
 			}
-			for _, k := range slices.Concat(append([][]string{c.key}, mapValues(c.indexes)...)...) {
+			for _, k := range slices.Concat(append(append([][]string{c.key}, mapValues(c.indexes)...), mapValues(c.local)...)...) {
 				_, name, _ := strings.Cut(k, ":")
 				if !defined[name] {
 					t.Errorf("key attribute %s has no AttributeDefinition", name)
 				}
 			}
-			if len(defined) != len(slices.Compact(slices.Sorted(slices.Values(keyNames(c.key, c.indexes))))) {
+			if len(defined) != len(slices.Compact(slices.Sorted(slices.Values(append(keyNames(c.key, c.indexes), keyNames(nil, c.local)...))))) {
 				t.Errorf("attribute definitions %v: DynamoDB refuses definitions that are not keys", defined)
 			}
 			if tbl.TTLAttribute != c.ttl {
@@ -388,12 +404,13 @@ func TestLeastPrivilege(t *testing.T) {
 	tp := load(t)
 	want := map[string][]grant{
 		"WebhookFunction": {
-			{"dynamodb:PutItem", "EventsTable.Arn"},
+			{"dynamodb:PutItem", "EventLogTable.Arn"},
 			{"secretsmanager:GetSecretValue", "WebhookSecret"},
 		},
 		"NotifierFunction": {
 			{"dynamodb:GetItem", "StreamStateTable.Arn"},
-			{"dynamodb:UpdateItem", "StreamStateTable.Arn"},
+			{"dynamodb:PutItem", "StreamStateTable.Arn"},
+			{"dynamodb:Query", "${EventLogTable.Arn}/index/" + eventstore.IndexByTime},
 			{"kms:Decrypt", "AlertsKey.Arn"},
 			{"kms:GenerateDataKey", "AlertsKey.Arn"},
 			{"sns:Publish", "SimulcastBroadcastingTopic"},
@@ -405,7 +422,7 @@ func TestLeastPrivilege(t *testing.T) {
 		},
 		"StreamsFunction": {
 			{"dynamodb:GetItem", "StreamStateTable.Arn"},
-			{"dynamodb:Query", "${EventsTable.Arn}/index/" + eventstore.IndexByStream},
+			{"dynamodb:Query", "${EventLogTable.Arn}/index/" + eventstore.IndexByTime},
 			{"dynamodb:Query", "${StreamStateTable.Arn}/index/" + streamstate.IndexByStatus},
 		},
 	}
@@ -484,7 +501,7 @@ func TestNotifierEventSource(t *testing.T) {
 		what string
 		ok   bool
 	}{
-		{"Stream is EventsTable.StreamArn", p.Get("Stream").Target() == "EventsTable.StreamArn"},
+		{"Stream is EventLogTable.StreamArn", p.Get("Stream").Target() == "EventLogTable.StreamArn"},
 		{`FilterCriteria lets only INSERT through`, slices.Equal(patterns, []string{`{"eventName":["INSERT"]}`})},
 		{"FunctionResponseTypes [ReportBatchItemFailures]", slices.Equal(p.Get("FunctionResponseTypes").Texts(), []string{"ReportBatchItemFailures"})},
 		{"BisectBatchOnFunctionError", p.Get("BisectBatchOnFunctionError").Bool()},

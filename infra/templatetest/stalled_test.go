@@ -21,7 +21,7 @@ import (
 func TestWebhookStalledStoreAnswersBeforeTheDeadline(t *testing.T) {
 	timeout := webhookTimeout(t)
 	url, logs := startWebhookUnderRIE(t,
-		"EVENTS_TABLE=EventsTable",
+		"EVENTS_TABLE=EventLogTable",
 		"AWS_ENDPOINT_URL_DYNAMODB="+testenv.StalledEndpoint(t),
 		// The emulator gives each invocation this deadline, as Lambda does.
 		fmt.Sprintf("AWS_LAMBDA_FUNCTION_TIMEOUT=%d", int(timeout/time.Second)))

@@ -129,7 +129,8 @@ func BenchmarkStage(b *testing.B) {
 			{"parse", func() error { _, err := fastpix.Parse(body); return err }},
 			{"redact", func() error { _, err := fastpix.Redact(body); return err }},
 			{"store-item", func() error {
-				return store.Put(context.Background(), eventstore.NewRecord(ev, red, now, 0))
+				rec, _ := eventstore.NewRecord(ev, red, now, 0, 0)
+				return store.Put(context.Background(), rec)
 			}},
 		}
 		for _, st := range stages {

@@ -62,16 +62,16 @@ func TestSeedPayloadsStoredAndQueryable(t *testing.T) {
 	for _, s := range seeds {
 		out, err := client.Query(ctx, &dynamodb.QueryInput{
 			TableName:                 aws.String(table),
-			IndexName:                 aws.String(eventstore.IndexByStream),
+			IndexName:                 aws.String(eventstore.IndexByTime),
 			KeyConditionExpression:    aws.String("#s = :s"),
-			ExpressionAttributeNames:  map[string]string{"#s": eventstore.AttrStreamID},
+			ExpressionAttributeNames:  map[string]string{"#s": eventstore.KeyStreamID},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: s.streamID}},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(out.Items) != 1 {
-			t.Fatalf("%s: byStream gives %d items, want 1", s.streamID, len(out.Items))
+			t.Fatalf("%s: its log has %d items, want 1", s.streamID, len(out.Items))
 		}
 		rec, err := eventstore.RecordFromItem(out.Items[0])
 		if err != nil {

@@ -90,6 +90,7 @@ func TestReceiveStoresOnceRedacted(t *testing.T) {
 		Test:      true,
 		Payload:   strings.NewReplacer("FP_secret", "[redacted]", "srt_secret", "[redacted]").Replace(activeBody),
 		ExpiresAt: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC).Unix(),
+		OrderKey:  "2026-11-26T11:59:58.500000000Z/05/e1",
 	}
 	if rec != want {
 		t.Errorf("stored\n%+v\nwant\n%+v", rec, want)
