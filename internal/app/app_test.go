@@ -59,7 +59,7 @@ func TestConstructorsTogether(t *testing.T) {
 	stateTable := testenv.CreateTable(t, ddb, "StreamStateTable")
 	env := map[string]string{
 		"EVENTS_TABLE": eventsTable, "STATE_TABLE": stateTable, "RETENTION_DAYS": "7",
-		secrets.EnvSecret: secret, "PUBLISH_TEST_EVENTS": "true",
+		secrets.EnvSecret: secret, "PUBLISH_TEST_EVENTS": "true", "DISCONNECT_GRACE_SECONDS": "0",
 	}
 	getenv := func(k string) string { return env[k] }
 	awsCfg := testenv.AWSConfig()
@@ -102,7 +102,10 @@ func TestConstructorsTogether(t *testing.T) {
 	// The retention the environment set, not the default.
 	item, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(eventsTable), ConsistentRead: aws.Bool(true),
-		Key: map[string]ddbtypes.AttributeValue{eventstore.KeyEventID: &ddbtypes.AttributeValueMemberS{Value: "app-e1"}},
+		Key: map[string]ddbtypes.AttributeValue{
+			eventstore.KeyStreamID: &ddbtypes.AttributeValueMemberS{Value: "app-s1"},
+			eventstore.KeyEventID:  &ddbtypes.AttributeValueMemberS{Value: "app-e1"},
+		},
 	})
 	if err != nil || item.Item == nil {
 		t.Fatalf("stored item: %v, %v", item, err)
@@ -118,7 +121,7 @@ func TestConstructorsTogether(t *testing.T) {
 
 	reader := testenv.NewStreamReader(t, ddb, eventsTable)
 	recs := reader.ReadUntil(t, 30*time.Second, func(r []streamstypes.Record) bool { return len(r) >= 1 })
-	out, err := note.Handle(ctx, ddbstream.FromStreamsRecords(reader.ARN, recs))
+	out, err := note.Stream.Handle(ctx, ddbstream.FromStreamsRecords(reader.ARN, recs))
 	if err != nil || len(out.BatchItemFailures) != 0 {
 		t.Fatalf("notifier: %v, %d failures", err, len(out.BatchItemFailures))
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
-	"github.com/streamhook/fastpix-receiver/pkg/notify"
 	"github.com/streamhook/fastpix-receiver/pkg/secrets"
 )
 
@@ -41,11 +40,13 @@ func TestConfigFromEnv(t *testing.T) {
 		wantErr  []string // each must appear in the error
 	}{
 		{fn: "webhook", name: "defaults", env: map[string]string{"EVENTS_TABLE": "events"},
-			want: webhook.Config{EventsTable: "events", Retention: eventstore.DefaultRetention}},
-		{fn: "webhook", name: "as deployed", env: map[string]string{"EVENTS_TABLE": "events", "RETENTION_DAYS": "30", secrets.EnvSecretARN: arn},
-			want: webhook.Config{EventsTable: "events", Retention: 30 * 24 * time.Hour, Secret: secrets.Source{ARN: arn}}},
+			want: webhook.Config{EventsTable: "events", Retention: eventstore.DefaultRetention, ClockSkewTolerance: eventstore.DefaultClockSkewTolerance}},
+		{fn: "webhook", name: "as deployed", env: map[string]string{"EVENTS_TABLE": "events", "RETENTION_DAYS": "30", secrets.EnvSecretARN: arn, "CLOCK_SKEW_TOLERANCE_SECONDS": "300"},
+			want: webhook.Config{EventsTable: "events", Retention: 30 * 24 * time.Hour, ClockSkewTolerance: 5 * time.Minute, Secret: secrets.Source{ARN: arn}}},
 		{fn: "webhook", name: "local secret by value", env: map[string]string{"EVENTS_TABLE": "events", secrets.EnvSecret: "c2Vj"},
-			want: webhook.Config{EventsTable: "events", Retention: eventstore.DefaultRetention, Secret: secrets.Source{Value: "c2Vj"}}},
+			want: webhook.Config{EventsTable: "events", Retention: eventstore.DefaultRetention, ClockSkewTolerance: eventstore.DefaultClockSkewTolerance, Secret: secrets.Source{Value: "c2Vj"}}},
+		{fn: "webhook", name: "clock skew tolerance not a number", env: map[string]string{"EVENTS_TABLE": "events", "CLOCK_SKEW_TOLERANCE_SECONDS": "1m"},
+			wantErr: []string{`CLOCK_SKEW_TOLERANCE_SECONDS must be a positive whole number, got "1m"`}},
 		{fn: "webhook", name: "no table", env: map[string]string{"RETENTION_DAYS": "30"}, wantErr: []string{"EVENTS_TABLE is not set"}},
 		{fn: "webhook", name: "retention not a number", env: map[string]string{"EVENTS_TABLE": "events", "RETENTION_DAYS": "x"},
 			wantErr: []string{`RETENTION_DAYS must be a positive whole number, got "x"`}},
@@ -56,26 +57,23 @@ func TestConfigFromEnv(t *testing.T) {
 		{fn: "webhook", name: "every problem at once", env: map[string]string{"RETENTION_DAYS": "90d"},
 			wantErr: []string{"EVENTS_TABLE is not set", `RETENTION_DAYS must be a positive whole number, got "90d"`}},
 
-		{fn: "notifier", name: "defaults: no routes, test events published", env: map[string]string{"STATE_TABLE": "state"},
-			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{}, PublishTestEvents: true, ClockSkewTolerance: notify.DefaultClockSkewTolerance, Rules: alertrules.Defaults()}},
-		{fn: "notifier", name: "clock skew tolerance", env: map[string]string{"STATE_TABLE": "state", "CLOCK_SKEW_TOLERANCE_SECONDS": "300"},
-			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{}, PublishTestEvents: true, ClockSkewTolerance: 5 * time.Minute, Rules: alertrules.Defaults()}},
-		{fn: "notifier", name: "clock skew tolerance not a number", env: map[string]string{"STATE_TABLE": "state", "CLOCK_SKEW_TOLERANCE_SECONDS": "1m"},
-			wantErr: []string{`CLOCK_SKEW_TOLERANCE_SECONDS must be a positive whole number, got "1m"`}},
-		{fn: "notifier", name: "as deployed", env: map[string]string{"STATE_TABLE": "state", "ALERT_ROUTES": routes, "PUBLISH_TEST_EVENTS": "false", "CHANGES_TOPIC_ARN": changes,
-			"DISCONNECT_GRACE_SECONDS": "45", "FLAP_THRESHOLD": "4", "FLAP_WINDOW_MINUTES": "15", "DISCONNECT_CHECK_QUEUE_URL": queue},
-			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{"video.live_stream.active": topic}, ClockSkewTolerance: notify.DefaultClockSkewTolerance, ChangesTopicARN: changes,
-				Rules: alertrules.Settings{Grace: 45 * time.Second, FlapThreshold: 4, FlapWindow: 15 * time.Minute}, CheckQueueURL: queue}},
-		{fn: "notifier", name: "grace 0: every disconnect at once", env: map[string]string{"STATE_TABLE": "state", "DISCONNECT_GRACE_SECONDS": "0"},
-			want: notifier.Config{StateTable: "state", Routes: alerts.Routes{}, PublishTestEvents: true, ClockSkewTolerance: notify.DefaultClockSkewTolerance,
+		{fn: "notifier", name: "defaults: no routes, test events published", env: map[string]string{"EVENTS_TABLE": "events", "STATE_TABLE": "state"},
+			want: notifier.Config{EventsTable: "events", StateTable: "state", Routes: alerts.Routes{}, PublishTestEvents: true, Rules: alertrules.Defaults()}},
+		{fn: "notifier", name: "as deployed", env: map[string]string{"EVENTS_TABLE": "events", "STATE_TABLE": "state", "ALERT_ROUTES": routes, "PUBLISH_TEST_EVENTS": "false", "CHANGES_TOPIC_ARN": changes,
+			"DISCONNECT_GRACE_SECONDS": "45", "FLAP_THRESHOLD": "4", "FLAP_WINDOW_MINUTES": "15", "DISCONNECT_CHECK_QUEUE_URL": queue, "DEAD_LETTER_QUEUE_URL": queue + "-dlq"},
+			want: notifier.Config{EventsTable: "events", StateTable: "state", Routes: alerts.Routes{"video.live_stream.active": topic}, ChangesTopicARN: changes,
+				Rules: alertrules.Settings{Grace: 45 * time.Second, FlapThreshold: 4, FlapWindow: 15 * time.Minute}, CheckQueueURL: queue, DeadLetterQueueURL: queue + "-dlq"}},
+		{fn: "notifier", name: "grace 0: every disconnect at once", env: map[string]string{"EVENTS_TABLE": "events", "STATE_TABLE": "state", "DISCONNECT_GRACE_SECONDS": "0"},
+			want: notifier.Config{EventsTable: "events", StateTable: "state", Routes: alerts.Routes{}, PublishTestEvents: true,
 				Rules: alertrules.Settings{FlapThreshold: 3, FlapWindow: 10 * time.Minute}}},
-		{fn: "notifier", name: "grace beyond SQS's 15 minutes", env: map[string]string{"STATE_TABLE": "state", "DISCONNECT_GRACE_SECONDS": "901"},
+		{fn: "notifier", name: "no events table", env: map[string]string{"STATE_TABLE": "state"}, wantErr: []string{"EVENTS_TABLE is not set"}},
+		{fn: "notifier", name: "grace beyond SQS's 15 minutes", env: map[string]string{"EVENTS_TABLE": "events", "STATE_TABLE": "state", "DISCONNECT_GRACE_SECONDS": "901"},
 			wantErr: []string{`DISCONNECT_GRACE_SECONDS="901"`}},
-		{fn: "notifier", name: "flap window not a number", env: map[string]string{"STATE_TABLE": "state", "FLAP_WINDOW_MINUTES": "10m"},
+		{fn: "notifier", name: "flap window not a number", env: map[string]string{"EVENTS_TABLE": "events", "STATE_TABLE": "state", "FLAP_WINDOW_MINUTES": "10m"},
 			wantErr: []string{`FLAP_WINDOW_MINUTES="10m"`}},
 		{fn: "notifier", name: "no table", env: map[string]string{"ALERT_ROUTES": routes}, wantErr: []string{"STATE_TABLE is not set"}},
-		{fn: "notifier", name: "routes not JSON", env: map[string]string{"STATE_TABLE": "state", "ALERT_ROUTES": "live=arn"}, wantErr: []string{"ALERT_ROUTES"}},
-		{fn: "notifier", name: "publish not a boolean", env: map[string]string{"STATE_TABLE": "state", "PUBLISH_TEST_EVENTS": "sometimes"},
+		{fn: "notifier", name: "routes not JSON", env: map[string]string{"EVENTS_TABLE": "events", "STATE_TABLE": "state", "ALERT_ROUTES": "live=arn"}, wantErr: []string{"ALERT_ROUTES"}},
+		{fn: "notifier", name: "publish not a boolean", env: map[string]string{"EVENTS_TABLE": "events", "STATE_TABLE": "state", "PUBLISH_TEST_EVENTS": "sometimes"},
 			wantErr: []string{`PUBLISH_TEST_EVENTS must be true or false, got "sometimes"`}},
 		{fn: "notifier", name: "every problem at once", env: map[string]string{"ALERT_ROUTES": "[", "PUBLISH_TEST_EVENTS": "maybe"},
 			wantErr: []string{"STATE_TABLE is not set", "ALERT_ROUTES", "PUBLISH_TEST_EVENTS"}},
@@ -119,9 +117,14 @@ func TestNewRefusesAnIncompleteConfig(t *testing.T) {
 			return webhook.New(webhook.Config{EventsTable: "events", Retention: -time.Hour}, aws.Config{}, nil, nil)
 		}},
 		{"notifier without a table", func() (any, error) { return notifier.New(notifier.Config{}, aws.Config{}, nil, nil) }},
-		{"notifier's checks without a table", func() (any, error) { return notifier.NewChecks(notifier.Config{}, aws.Config{}, nil) }},
+		{"notifier without the events table", func() (any, error) {
+			return notifier.New(notifier.Config{StateTable: "state", Rules: alertrules.Defaults(), CheckQueueURL: "q"}, aws.Config{}, nil, nil)
+		}},
 		{"notifier with a grace beyond 15 minutes", func() (any, error) {
-			return notifier.New(notifier.Config{StateTable: "state", Rules: alertrules.Settings{Grace: time.Hour}}, aws.Config{}, nil, nil)
+			return notifier.New(notifier.Config{EventsTable: "events", StateTable: "state", Rules: alertrules.Settings{Grace: time.Hour}, CheckQueueURL: "q"}, aws.Config{}, nil, nil)
+		}},
+		{"notifier with a grace and no check queue", func() (any, error) {
+			return notifier.New(notifier.Config{EventsTable: "events", StateTable: "state", Rules: alertrules.Defaults()}, aws.Config{}, nil, nil)
 		}},
 		{"streams without a state table", func() (any, error) { return streams.New(streams.Config{EventsTable: "events"}, aws.Config{}, nil) }},
 		{"streams without an events table", func() (any, error) { return streams.New(streams.Config{StateTable: "state"}, aws.Config{}, nil) }},
