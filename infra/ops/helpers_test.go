@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
+	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
@@ -60,7 +61,11 @@ func newEnv(t *testing.T) *env {
 	e.routes = alerts.Routes{"video.live_stream.active": e.live, "video.live_stream.disconnected": e.down}
 	e.store = &streamstate.Store{Client: e.ddb, Table: e.state}
 	e.publisher = &alerts.SNSPublisher{Client: snsClient}
-	e.notifier = &notify.Notifier{State: e.store, Publisher: e.publisher, Routes: e.routes, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	// The notifier as the function is wired (grace 0: no check queue here).
+	e.notifier = &notify.Notifier{
+		Log: &eventstore.Reader{Client: e.ddb, Table: e.events}, State: e.store, Publisher: e.publisher, Routes: e.routes,
+		Rules: alertrules.Settings{Grace: 0, FlapThreshold: 3, FlapWindow: 10 * time.Minute}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
 	e.eventSource = &eventstore.RangeReader{Client: e.ddb, Table: e.events}
 	return e
 }

@@ -17,8 +17,8 @@ func TestInspect(t *testing.T) {
 		if id == "i-down" {
 			typ = "video.live_stream.disconnected"
 		}
-		r := e.put(id, typ, "stream-i", i)
-		if _, err := e.notifier.Process(ctx, r); err != nil {
+		e.put(id, typ, "stream-i", i)
+		if _, err := e.notifier.ApplyStream(ctx, "stream-i", []string{id}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -174,6 +174,10 @@ func (r *Redriver) one(ctx context.Context, m Message, sum *RedriveSummary) erro
 		}
 		sum.Records++
 		fmt.Fprintf(r.Out, "  sent\n")
+		if err := r.Queue.Delete(ctx, m); err != nil {
+			return err
+		}
+		sum.Deleted++
 		return nil
 	}
 	f, err := ParseFailureRecord(m.Body)
@@ -193,22 +197,21 @@ func (r *Redriver) one(ctx context.Context, m Message, sum *RedriveSummary) erro
 	if err != nil {
 		return err
 	}
-	if r.DryRun {
-		for _, rec := range recs {
-			fmt.Fprintf(r.Out, "  %s  its stream would be brought up to date\n", line(rec))
-		}
-		return nil
-	}
 	// The batch's events, by stream: each stream is brought up to date
 	// once, as the notifier would have.
 	var keys []string
 	ids := map[string][]string{}
-	for _, rec := range recs {
-		k := rec.LogKey()
-		if _, seen := ids[k]; !seen {
-			keys = append(keys, k)
+	for _, d := range recs {
+		if _, seen := ids[d.key]; !seen {
+			keys = append(keys, d.key)
 		}
-		ids[k] = append(ids[k], rec.EventID)
+		ids[d.key] = append(ids[d.key], d.eventID)
+	}
+	if r.DryRun {
+		for _, k := range keys {
+			fmt.Fprintf(r.Out, "  stream %s (%d events) would be brought up to date\n", k, len(ids[k]))
+		}
+		return nil
 	}
 	var failed error
 	nFailed := 0
@@ -252,7 +255,10 @@ func seqAfter(a, b string) bool {
 	return a > b
 }
 
-func (r *Redriver) fromStream(ctx context.Context, b BatchInfo) ([]eventstore.Record, error) {
+// doorbell is what a stream record says: which event of which log.
+type doorbell struct{ key, eventID string }
+
+func (r *Redriver) fromStream(ctx context.Context, b BatchInfo) ([]doorbell, error) {
 	it, err := r.Streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
 		StreamArn: aws.String(b.StreamArn), ShardId: aws.String(b.ShardID),
 		ShardIteratorType: streamstypes.ShardIteratorTypeAtSequenceNumber, SequenceNumber: aws.String(b.StartSequenceNumber),
@@ -268,7 +274,7 @@ func (r *Redriver) fromStream(ctx context.Context, b BatchInfo) ([]eventstore.Re
 	if maxEmpty <= 0 {
 		maxEmpty = 20
 	}
-	var recs []eventstore.Record
+	var recs []doorbell
 	iter, empty := it.ShardIterator, 0
 	for iter != nil {
 		out, err := r.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(1000)})
@@ -291,11 +297,11 @@ func (r *Redriver) fromStream(ctx context.Context, b BatchInfo) ([]eventstore.Re
 				return recs, nil
 			}
 			if sr.EventName == streamstypes.OperationTypeInsert {
-				rec, err := ddbstream.RecordOf(ddbstream.FromStreamsRecord(sr))
+				key, id, err := ddbstream.Keys(ddbstream.FromStreamsRecord(sr))
 				if err != nil {
 					fmt.Fprintf(r.Out, "  record %s skipped: %v\n", seq, err)
 				} else {
-					recs = append(recs, rec)
+					recs = append(recs, doorbell{key, id})
 				}
 			}
 			if seq == end {
@@ -312,7 +318,7 @@ func (r *Redriver) fromStream(ctx context.Context, b BatchInfo) ([]eventstore.Re
 	return nil, fmt.Errorf("%w: no record up to %s after %d empty reads", ErrIncomplete, end, maxEmpty)
 }
 
-func (r *Redriver) fromTable(ctx context.Context, b BatchInfo) ([]eventstore.Record, error) {
+func (r *Redriver) fromTable(ctx context.Context, b BatchInfo) ([]doorbell, error) {
 	if b.ApproximateArrivalOfFirstRecord.IsZero() || b.ApproximateArrivalOfLastRecord.IsZero() {
 		return nil, fmt.Errorf("%w: no arrival times to search the events table by", ErrNotBatchInfo)
 	}
@@ -332,5 +338,9 @@ func (r *Redriver) fromTable(ctx context.Context, b BatchInfo) ([]eventstore.Rec
 	if more {
 		return nil, fmt.Errorf("ops: more than %d events in the batch's window; replay the window instead", 10*eventstore.DefaultRangeLimit)
 	}
-	return recs, nil
+	out := make([]doorbell, len(recs))
+	for i, rec := range recs {
+		out[i] = doorbell{rec.LogKey(), rec.EventID}
+	}
+	return out, nil
 }

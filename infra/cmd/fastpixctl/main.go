@@ -166,7 +166,7 @@ func (f notifierFlags) build(cfg aws.Config) (*notify.Notifier, *eventstore.Rang
 func replay(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	nf := addNotifierFlags(fs)
-	stream := fs.String("stream", "", "the stream's events (byStream index); without it, every event in -from..-to (a table scan)")
+	stream := fs.String("stream", "", "the stream's events (its log); without it, every event in -from..-to (a table scan)")
 	from := fs.String("from", "", "earliest occurredAt: RFC 3339, or a duration from now such as -6h")
 	to := fs.String("to", "", "latest occurredAt (default: now)")
 	limit := fs.Int("limit", eventstore.DefaultRangeLimit, "most events to process")
