@@ -31,7 +31,10 @@ func (st *State) Apply(u Update) (Transition, error) {
 		}
 		tr := Transition{Previous: st.Status, Current: u.Status}
 		if u.WorkspaceID != "" {
-			st.WorkspaceID, st.WorkspaceName = u.WorkspaceID, u.WorkspaceName
+			st.WorkspaceID = u.WorkspaceID
+		}
+		if u.WorkspaceName != "" {
+			st.WorkspaceName = u.WorkspaceName
 		}
 		st.Test = u.Test
 		st.PreviousStatus = st.Status
