@@ -31,11 +31,8 @@ import (
 	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
 	"github.com/streamhook/fastpix-receiver/internal/emulator"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
-	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
-	"github.com/streamhook/fastpix-receiver/pkg/notify"
-	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
 
 // TestPollerGivesUp checks what the event source stand-in hands its
@@ -336,15 +333,12 @@ func TestDeadLetterRedrive(t *testing.T) {
 	// fastpixctl redrive, as `make ctl-local ARGS=redrive` wires it.
 	var out bytes.Buffer
 	r := &ops.Redriver{
-		Queue:   dlq,
-		Streams: streams,
-		Events:  &eventstore.RangeReader{Client: ddb, Table: st.EventsTable},
-		Processor: &notify.Notifier{
-			State:     &streamstate.Store{Client: ddb, Table: st.StateTable},
-			Publisher: &alerts.SNSPublisher{Client: snsClient},
-			Routes:    st.Routes,
-		},
-		Out: &out,
+		Queue:     dlq,
+		Streams:   streams,
+		Events:    &eventstore.RangeReader{Client: ddb, Table: st.EventsTable},
+		Processor: st.Notifier,
+		Resender:  st.Notifier,
+		Out:       &out,
 	}
 	sum, err := r.Redrive(ctx)
 	if err != nil {

@@ -31,6 +31,7 @@ import (
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
+	"github.com/streamhook/fastpix-receiver/pkg/notify"
 	"github.com/streamhook/fastpix-receiver/pkg/secrets"
 )
 
@@ -118,6 +119,10 @@ type Stack struct {
 	ChangesTopic string
 	// Rules are the notifier's alert rules' settings, as it runs them.
 	Rules alertrules.Settings
+	// Notifier is the notifier the stack's function runs, for what
+	// fastpixctl's replay and redrive do against the stack: the same
+	// rules, routes, stores and queues.
+	Notifier *notify.Notifier
 	// CheckQueue is the logical id of the queue of the held disconnects'
 	// checks (the notifier's SQS event source); empty when it has none.
 	CheckQueue string
@@ -394,6 +399,7 @@ func (s *Stack) buildFunctions(tmpl *samtemplate.Template, vars map[string]strin
 	if fns.notifier, err = notifier.New(notifierCfg, withPublishLatency(awsCfg, s.publishLatency), s.log, metricsOut); err != nil {
 		return nil, err
 	}
+	s.Notifier = fns.notifier.Notifier
 	if fns.streams, err = streams.New(streamsCfg, awsCfg, s.log); err != nil {
 		return nil, err
 	}
