@@ -99,7 +99,7 @@ func TestPollerGivesUp(t *testing.T) {
 				var resp events.DynamoDBEventResponse
 				failing := false
 				for _, r := range ev.Records {
-					id := r.Change.NewImage[eventstore.KeyEventID].String()
+					id := r.Change.Keys[eventstore.KeyEventID].String()
 					mu.Lock()
 					seen = append(seen, id)
 					mu.Unlock()
@@ -124,7 +124,7 @@ func TestPollerGivesUp(t *testing.T) {
 				}
 				r := recorded{condition: b.Condition, attempts: b.Attempts, functionError: b.FunctionError}
 				for _, rec := range b.Records {
-					if v, ok := rec.Dynamodb.NewImage[eventstore.KeyEventID].(*streamstypes.AttributeValueMemberS); ok {
+					if v, ok := rec.Dynamodb.Keys[eventstore.KeyEventID].(*streamstypes.AttributeValueMemberS); ok {
 						r.ids = append(r.ids, v.Value)
 					}
 				}

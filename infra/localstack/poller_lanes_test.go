@@ -51,7 +51,7 @@ func TestPollerParallelization(t *testing.T) {
 	handler := func(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 		var ids, seqs []string
 		for _, r := range ev.Records {
-			ids = append(ids, r.Change.NewImage["eventId"].String())
+			ids = append(ids, r.Change.Keys["eventId"].String())
 			seqs = append(seqs, r.Change.SequenceNumber)
 		}
 		mu.Lock()

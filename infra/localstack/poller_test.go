@@ -98,7 +98,7 @@ func TestPoller(t *testing.T) {
 					if r.EventName != "INSERT" {
 						t.Errorf("%s record reached the handler", r.EventName)
 					}
-					id := r.Change.NewImage[eventstore.KeyEventID].String()
+					id := r.Change.Keys[eventstore.KeyEventID].String()
 					batch = append(batch, id)
 					seq[id] = r.Change.SequenceNumber
 				}
@@ -162,9 +162,11 @@ func put(t *testing.T, client *dynamodb.Client, table, id, v string) {
 	_, err := client.PutItem(context.Background(), &dynamodb.PutItemInput{
 		TableName: aws.String(table),
 		Item: map[string]types.AttributeValue{
-			eventstore.KeyEventID: &types.AttributeValueMemberS{Value: id},
-			eventstore.AttrType:   &types.AttributeValueMemberS{Value: "video.live_stream.active"},
-			"v":                   &types.AttributeValueMemberS{Value: v},
+			// Each its own stream: one item, one key, as the lanes hash.
+			eventstore.KeyStreamID: &types.AttributeValueMemberS{Value: "s-" + id},
+			eventstore.KeyEventID:  &types.AttributeValueMemberS{Value: id},
+			eventstore.AttrType:    &types.AttributeValueMemberS{Value: "video.live_stream.active"},
+			"v":                    &types.AttributeValueMemberS{Value: v},
 		},
 	})
 	if err != nil {

@@ -57,6 +57,12 @@ const (
 	// CheckQueueFailures counts records whose held disconnect's check could
 	// not be queued (SQS error): retried.
 	CheckQueueFailures = "CheckQueueFailures"
+	// ChecksAlerted, ChecksBack and ChecksEarly count the held disconnects'
+	// checks by what they found: the drop alerted, the stream back within
+	// the grace (nothing sent), the grace not over yet (checked again).
+	ChecksAlerted = "ChecksAlerted"
+	ChecksBack    = "ChecksBack"
+	ChecksEarly   = "ChecksEarly"
 	// DeadLettered counts alerts and changes SNS refused for good
 	// (authorization, no such topic, invalid parameter), kept in the
 	// notifier's dead-letter queue for redrive instead of retried.
@@ -223,6 +229,15 @@ func (n Notifier) Sent(topic string, occurredAt, at time.Time) {
 // the dead-letter queue.
 func (n Notifier) DeadLettered(topic string) {
 	n.E.Emit(map[string]string{"Topic": TopicName(topic)}, nil, Metric{Name: DeadLettered, Unit: Count, Value: 1})
+}
+
+// Checked records what a held disconnect's check found: the stream back
+// (a brief drop), the disconnect alerted, or the check early.
+func (n Notifier) Checked(d notify.CheckDecision) {
+	name := map[notify.CheckDecision]string{notify.CheckAlerted: ChecksAlerted, notify.CheckNotHeld: ChecksBack, notify.CheckEarly: ChecksEarly}[d]
+	if name != "" {
+		n.E.Emit(nil, map[string]any{"decision": string(d)}, Metric{Name: name, Unit: Count, Value: 1})
+	}
 }
 
 // ChangeSent records one message sent to the change feed.

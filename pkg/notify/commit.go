@@ -42,7 +42,8 @@ func (n *Notifier) ApplyStream(ctx context.Context, key string, eventIDs []strin
 		}
 		return rs, nil
 	}
-	return n.bringUpToDate(ctx, streamID, key, eventIDs, nil)
+	results, _, err := n.bringUpToDate(ctx, streamID, key, eventIDs, nil)
+	return results, err
 }
 
 // Check runs the check of a held disconnect (checkqueue.Checker): the
@@ -50,30 +51,36 @@ func (n *Notifier) ApplyStream(ctx context.Context, key string, eventIDs []strin
 // grace has passed and the stream has not come back, is alerted. A check
 // that comes early (SQS delays by whole seconds) is queued again.
 func (n *Notifier) Check(ctx context.Context, c checkqueue.Check) error {
-	_, err := n.bringUpToDate(ctx, c.StreamID, c.StreamID, nil, &c)
-	n.logger().LogAttrs(ctx, slog.LevelInfo, "disconnect check", slog.String("streamId", c.StreamID),
-		slog.String("eventId", c.EventID), slog.String("occurredAt", eventstore.FormatTime(c.OccurredAt)), slog.Bool("ok", err == nil))
+	_, decision, err := n.bringUpToDate(ctx, c.StreamID, c.StreamID, nil, &c)
+	attrs := []slog.Attr{slog.String("decision", string(decision)), slog.String("streamId", c.StreamID),
+		slog.String("eventId", c.EventID), slog.String("occurredAt", eventstore.FormatTime(c.OccurredAt))}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	} else if n.Observer != nil {
+		n.Observer.Checked(decision)
+	}
+	n.logger().LogAttrs(ctx, slog.LevelInfo, "disconnect check", attrs...)
 	return err
 }
 
-func (n *Notifier) bringUpToDate(ctx context.Context, streamID, key string, rang []string, check *checkqueue.Check) ([]EventResult, error) {
+func (n *Notifier) bringUpToDate(ctx context.Context, streamID, key string, rang []string, check *checkqueue.Check) ([]EventResult, CheckDecision, error) {
 	token := newToken()
 	for range maxConflicts {
 		st, err := n.State.Load(ctx, streamID)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrState, err)
+			return nil, "", fmt.Errorf("%w: %w", ErrState, err)
 		}
 		fresh, err := n.Log.ReadLog(ctx, key, st.Applied)
 		if err != nil {
-			return nil, fmt.Errorf("%w: read the log of stream %s: %w", ErrState, streamID, err)
+			return nil, "", fmt.Errorf("%w: read the log of stream %s: %w", ErrState, streamID, err)
 		}
 		lates, err := n.lates(ctx, key, &st, fresh, rang)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		box := n.decodePending(ctx, &st)
 		now := n.now()
-		effects, results := n.evaluate(&st, fresh, lates, check, now)
+		effects, results, decision := n.evaluate(&st, fresh, lates, check, now)
 		box.add(effects)
 		took := len(box.Effects) > 0 && st.Lease != token && leaseFree(st, now)
 		if took {
@@ -81,24 +88,24 @@ func (n *Notifier) bringUpToDate(ctx context.Context, streamID, key string, rang
 		}
 		if len(fresh) == 0 && len(lates) == 0 && len(effects) == 0 && !took {
 			n.report(ctx, results)
-			return results, nil
+			return results, decision, nil
 		}
 		st.Pending = box.encode()
 		switch err := n.State.Save(ctx, &st); {
 		case errors.Is(err, streamstate.ErrConflict):
 			continue
 		case err != nil:
-			return nil, fmt.Errorf("%w: %w", ErrState, err)
+			return nil, "", fmt.Errorf("%w: %w", ErrState, err)
 		}
 		n.report(ctx, results)
 		if st.Lease != token {
 			// Another notifier is sending this stream's effects: it sends
 			// these too, after its own, before it lets go.
-			return results, nil
+			return results, decision, nil
 		}
-		return results, n.drain(ctx, &st, box, token)
+		return results, decision, n.drain(ctx, &st, box, token)
 	}
-	return nil, fmt.Errorf("%w: stream %s kept changing under %d attempts", ErrState, streamID, maxConflicts)
+	return nil, "", fmt.Errorf("%w: stream %s kept changing under %d attempts", ErrState, streamID, maxConflicts)
 }
 
 // lates are the events that rang for the stream but are neither in the
@@ -416,6 +423,6 @@ func (n *Notifier) Preview(ctx context.Context, key string) ([]EventResult, []Ef
 		return nil, nil, fmt.Errorf("%w: read the log of stream %s: %w", ErrState, streamID, err)
 	}
 	box := n.decodePending(ctx, &st)
-	effects, results := n.evaluate(&st, fresh, nil, nil, n.now())
+	effects, results, _ := n.evaluate(&st, fresh, nil, nil, n.now())
 	return results, append(box.Effects, effects...), nil
 }

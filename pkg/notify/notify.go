@@ -163,6 +163,8 @@ type Observer interface {
 	// DeadLettered: SNS refused an alert or change for good, and it was
 	// kept aside in the dead-letter queue.
 	DeadLettered(topic string)
+	// Checked: a held disconnect's check found this.
+	Checked(d CheckDecision)
 }
 
 func (n *Notifier) now() time.Time {

@@ -56,7 +56,7 @@ func (p *pass) base() alerts.Alert {
 // events to st, and returns what they decide. check is the held disconnect
 // whose check this pass runs for ("" for a stream record's pass). It is
 // pure: st and the returned effects are all it changes.
-func (n *Notifier) evaluate(st *streamstate.State, fresh []eventstore.Record, lates []late, check *checkqueue.Check, now time.Time) ([]Effect, []EventResult) {
+func (n *Notifier) evaluate(st *streamstate.State, fresh []eventstore.Record, lates []late, check *checkqueue.Check, now time.Time) ([]Effect, []EventResult, CheckDecision) {
 	p := &pass{n: n, st: st, mem: st.Memory(), now: now}
 	heldBefore := ""
 	if p.mem.Held != nil {
@@ -83,7 +83,39 @@ func (n *Notifier) evaluate(st *streamstate.State, fresh []eventstore.Record, la
 	if st.Alerting != nil || !emptyMemory(p.mem) {
 		st.SetMemory(p.mem)
 	}
-	return p.effects, p.results
+	return p.effects, p.results, p.decided(check)
+}
+
+// CheckDecision says what a held disconnect's check found.
+type CheckDecision string
+
+// The decisions of a check.
+const (
+	// CheckAlerted: the stream did not come back within the grace: the
+	// disconnect was alerted (by this check, or by the pass it ran).
+	CheckAlerted CheckDecision = "alerted"
+	// CheckEarly: the grace has not passed yet (SQS delays by whole
+	// seconds, or the event's clock is ahead): checked again later.
+	CheckEarly CheckDecision = "early"
+	// CheckNotHeld: the disconnect is no longer held: the stream came back
+	// (a brief drop), or an event after it decided it.
+	CheckNotHeld CheckDecision = "not held"
+)
+
+// decided is what the pass found of check's disconnect ("" without one).
+func (p *pass) decided(check *checkqueue.Check) CheckDecision {
+	if check == nil {
+		return ""
+	}
+	for _, e := range p.effects {
+		if e.Alert != nil && e.Alert.Kind == alertrules.KindDisconnected && e.Alert.EventID == check.EventID {
+			return CheckAlerted
+		}
+	}
+	if p.mem.Held != nil && p.mem.Held.EventID == check.EventID {
+		return CheckEarly
+	}
+	return CheckNotHeld
 }
 
 func emptyMemory(m alertrules.Memory) bool {
