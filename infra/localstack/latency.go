@@ -2,7 +2,10 @@ package localstack
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,6 +38,37 @@ func withPublishLatency(cfg aws.Config, latency time.Duration) aws.Config {
 		})
 	cfg.APIOptions = append(slices.Clone(cfg.APIOptions), func(s *middleware.Stack) error {
 		return s.Deserialize.Add(delay, middleware.After)
+	})
+	return cfg
+}
+
+// ErrInjected is the failure FailFirstPublish injects.
+var ErrInjected = errors.New("localstack: SNS publish failed (injected)")
+
+// withFirstPublishFailing fails the first attempt of every distinct SNS
+// publish (by topic and message) the clients of cfg send, as an SNS outage
+// of one attempt would, with an error the SDK does not retry, so the
+// notifier sees it: the proofs show that nothing is lost and nothing sent
+// twice.
+func withFirstPublishFailing(cfg aws.Config) aws.Config {
+	var mu sync.Mutex
+	seen := map[[32]byte]bool{}
+	fail := middleware.InitializeMiddlewareFunc("FailFirstPublish",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			if p, ok := in.Parameters.(*sns.PublishInput); ok {
+				key := sha256.Sum256([]byte(aws.ToString(p.TopicArn) + "\x00" + aws.ToString(p.Message)))
+				mu.Lock()
+				first := !seen[key]
+				seen[key] = true
+				mu.Unlock()
+				if first {
+					return middleware.InitializeOutput{}, middleware.Metadata{}, ErrInjected
+				}
+			}
+			return next.HandleInitialize(ctx, in)
+		})
+	cfg.APIOptions = append(slices.Clone(cfg.APIOptions), func(s *middleware.Stack) error {
+		return s.Initialize.Add(fail, middleware.Before)
 	})
 	return cfg
 }

@@ -31,6 +31,9 @@ type SQSSource struct {
 	// zero).
 	Interval time.Duration
 	Logger   *slog.Logger
+	// Twice hands every batch to the handler twice, as SQS's at-least-once
+	// delivery may (a proof's fault).
+	Twice bool
 }
 
 // Run polls until ctx ends.
@@ -76,6 +79,9 @@ func (s *SQSSource) Once(ctx context.Context) int {
 		ev.Records[i] = events.SQSMessage{MessageId: m.ID, ReceiptHandle: m.Receipt, Body: m.Body, EventSource: "aws:sqs", EventSourceARN: s.ARN}
 	}
 	resp, err := s.Handler(ctx, ev)
+	if s.Twice && err == nil {
+		resp, err = s.Handler(ctx, ev)
+	}
 	if err != nil {
 		log.Error("sqs event source: the handler failed; the batch comes back after the visibility timeout", "queue", s.Queue.URL, "messages", len(msgs), "error", err.Error())
 		return len(msgs)

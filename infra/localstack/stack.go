@@ -79,6 +79,10 @@ type Config struct {
 	// before it is sent (none when zero): goaws answers in a millisecond,
 	// SNS in tens of them (make bench-burst sets 70 ms).
 	PublishLatency time.Duration
+	// FailFirstPublish fails the first attempt of every distinct SNS
+	// publish of the notifier, and DeliverChecksTwice hands every check to
+	// the notifier twice: the proofs' faults.
+	FailFirstPublish, DeliverChecksTwice bool
 	// Lanes replaces the template's ParallelizationFactor of the events
 	// table's stream when positive: the proofs run the same lives through
 	// one lane and through ten.
@@ -155,6 +159,8 @@ type Stack struct {
 	publishLatency time.Duration
 	// lanes is Config.Lanes.
 	lanes int
+	// failFirstPublish and checksTwice are Config's faults.
+	failFirstPublish, checksTwice bool
 }
 
 // Start brings the stack up: it reads the template, starts the emulators,
@@ -202,6 +208,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.publishLatency = cfg.PublishLatency
 	s.lanes = cfg.Lanes
+	s.failFirstPublish, s.checksTwice = cfg.FailFirstPublish, cfg.DeliverChecksTwice
 	fns, err := s.buildFunctions(tmpl, s.templateVars(tmpl), awsCfg, cfg.Metrics, cfg.Rules)
 	if err != nil {
 		return nil, err
@@ -396,7 +403,11 @@ func (s *Stack) buildFunctions(tmpl *samtemplate.Template, vars map[string]strin
 	if fns.webhook, err = webhook.New(webhookCfg, awsCfg, s.log, metricsOut); err != nil {
 		return nil, err
 	}
-	if fns.notifier, err = notifier.New(notifierCfg, withPublishLatency(awsCfg, s.publishLatency), s.log, metricsOut); err != nil {
+	notifierAWS := withPublishLatency(awsCfg, s.publishLatency)
+	if s.failFirstPublish {
+		notifierAWS = withFirstPublishFailing(notifierAWS)
+	}
+	if fns.notifier, err = notifier.New(notifierCfg, notifierAWS, s.log, metricsOut); err != nil {
 		return nil, err
 	}
 	s.Notifier = fns.notifier.Notifier
@@ -547,7 +558,7 @@ func (s *Stack) checkSource(tmpl *samtemplate.Template, fns *functions) (*SQSSou
 	}
 	return &SQSSource{
 		Queue: &ops.QueryQueue{Endpoint: s.SNSEndpoint, URL: u}, ARN: queueARN(src.Queue),
-		Handler: fns.notifier.Checks.Handle, BatchSize: src.BatchSize, Logger: s.log,
+		Handler: fns.notifier.Checks.Handle, BatchSize: src.BatchSize, Logger: s.log, Twice: s.checksTwice,
 	}, nil
 }
 

@@ -34,50 +34,65 @@ type scripted struct {
 	id, typ, stream  string
 	target           string
 	status           string
+	// skewed: the sender's clock is years ahead (createdAt in 9999).
+	skewed bool
 }
 
 // determinismGrace is the proofs' disconnect grace: short, so a real drop
 // is alerted within the run, and far above the jitter of a loaded machine.
 const determinismGrace = 2 * time.Second
 
-// scriptLife is a random life of one stream: created, connected, live,
-// brief drops (back within half a second), real drops (back after the
-// grace, or never), simulcast targets, a delivery sent twice, a delivery
-// held back and sent after later ones (FastPix retrying it), idle.
+// scriptLife is a random life of one stream, hostile shapes included:
+// created, connected, live, brief drops (back within half a second), real
+// drops (back after the grace, or never), simulcast targets (and a target
+// event that names no target), recording updates (not status changes), an
+// event from a clock years ahead, a delivery sent twice, a delivery held
+// back and sent after later ones (FastPix retrying it), idle.
 func scriptLife(rng *rand.Rand, stream string) []scripted {
 	var out []scripted
-	at := time.Duration(0)
-	add := func(gap time.Duration, status string) {
+	// Lives start over the first four seconds, not all at once.
+	at := time.Duration(rng.IntN(4000)) * time.Millisecond
+	add := func(gap time.Duration, typ, status string) *scripted {
 		at += gap
 		out = append(out, scripted{offset: at, occurred: at, id: fmt.Sprintf("%s-%02d", stream, len(out)),
-			typ: "video.live_stream." + status, stream: stream, status: status})
+			typ: typ, stream: stream, status: status})
+		return &out[len(out)-1]
 	}
-	add(0, "created")
-	add(100*time.Millisecond, "connected")
-	add(100*time.Millisecond, "active")
-	for range 2 + rng.IntN(4) {
-		switch rng.IntN(5) {
+	life := func(gap time.Duration, status string) *scripted { return add(gap, "video.live_stream."+status, status) }
+	life(0, "created")
+	life(100*time.Millisecond, "connected")
+	life(100*time.Millisecond, "active")
+	for range 2 + rng.IntN(5) {
+		switch rng.IntN(8) {
 		case 0, 1: // a brief drop
-			add(time.Duration(200+rng.IntN(400))*time.Millisecond, "disconnected")
-			add(time.Duration(200+rng.IntN(300))*time.Millisecond, "connected")
-			add(50*time.Millisecond, "active")
+			life(time.Duration(200+rng.IntN(400))*time.Millisecond, "disconnected")
+			life(time.Duration(200+rng.IntN(300))*time.Millisecond, "connected")
+			life(50*time.Millisecond, "active")
 		case 2: // a real drop, then back
-			add(time.Duration(200+rng.IntN(400))*time.Millisecond, "disconnected")
-			add(determinismGrace+time.Duration(1000+rng.IntN(500))*time.Millisecond, "active")
+			life(time.Duration(200+rng.IntN(400))*time.Millisecond, "disconnected")
+			life(determinismGrace+time.Duration(1000+rng.IntN(500))*time.Millisecond, "active")
 		case 3: // a simulcast target changes
-			at += time.Duration(100+rng.IntN(200)) * time.Millisecond
-			target := fmt.Sprintf("%s-t%d", stream, rng.IntN(2))
 			status := []string{"broadcasting", "errored", "idle"}[rng.IntN(3)]
-			out = append(out, scripted{offset: at, occurred: at, id: fmt.Sprintf("%s-%02d", stream, len(out)),
-				typ: "video.live_stream.simulcast_target." + status, stream: stream, target: target, status: status})
-		case 4: // nothing for a while
+			s := add(time.Duration(100+rng.IntN(200))*time.Millisecond, "video.live_stream.simulcast_target."+status, status)
+			s.target = fmt.Sprintf("%s-t%d", stream, rng.IntN(2))
+		case 4: // a target event naming no target
+			add(time.Duration(100+rng.IntN(200))*time.Millisecond, "video.live_stream.simulcast_target.broadcasting", "broadcasting")
+		case 5: // not a status change
+			add(time.Duration(100+rng.IntN(200))*time.Millisecond, "video.live_stream.recording", "active")
+		case 6: // a clock years ahead: ordered by when we received it,
+			// which the next event's createdAt is well after (it happens a
+			// second later): a closer one would be ordered by how fast the
+			// webhook answered, a fact of the delivery, not of the rules.
+			life(time.Duration(100+rng.IntN(200))*time.Millisecond, "active").skewed = true
+			at += 2 * time.Second
+		case 7: // nothing for a while
 			at += time.Duration(300+rng.IntN(500)) * time.Millisecond
 		}
 	}
 	if rng.IntN(2) == 0 {
-		add(time.Duration(200+rng.IntN(300))*time.Millisecond, "disconnected")
+		life(time.Duration(200+rng.IntN(300))*time.Millisecond, "disconnected")
 	}
-	add(determinismGrace+1500*time.Millisecond, "idle")
+	life(determinismGrace+1500*time.Millisecond, "idle")
 	// One delivery sent twice; one held back and sent after the next two.
 	dup := out[1+rng.IntN(len(out)-1)]
 	dup.offset = out[len(out)-1].offset + 50*time.Millisecond
@@ -91,9 +106,15 @@ func scriptLife(rng *rand.Rand, stream string) []scripted {
 
 func (s scripted) body(start time.Time) []byte {
 	created := start.Add(s.occurred).UTC().Format(time.RFC3339Nano)
+	if s.skewed {
+		created = "9999-12-31T23:59:59Z"
+	}
 	data := map[string]any{"streamId": s.stream, "status": s.status, "streamKey": "determinism-key-not-real"}
-	if s.target != "" {
-		data = map[string]any{"simulcastId": s.target, "livestreamId": s.stream, "status": s.status, "isEnabled": true}
+	if strings.Contains(s.typ, "simulcast") {
+		data = map[string]any{"livestreamId": s.stream, "status": s.status, "isEnabled": true, "streamKey": "determinism-target-key"}
+		if s.target != "" {
+			data["simulcastId"] = s.target
+		}
 	}
 	d, _ := json.Marshal(data)
 	return fmt.Appendf(nil, `{"type":%q,"object":{"type":"live","id":%q},"id":%q,"workspace":{"name":"Proof","id":"ws-proof"},"data":%s,"createdAt":%q}`,
@@ -101,69 +122,104 @@ func (s scripted) body(start time.Time) []byte {
 }
 
 // outcome is what people and programs were told about each stream: its
-// alerts (as texted) and its change-feed messages, each list sorted (SNS
-// standard topics do not keep order; subscribers order by occurredAt).
+// alerts and its change-feed messages, each list sorted (SNS standard
+// topics do not keep order; subscribers order by occurredAt). late are the
+// streams one of whose deliveries was answered more than maxLag after its
+// scripted time: the machine was too busy to send the life as scripted
+// (a reconnection sent late is rightly no brief drop), so the rules saw
+// another life, and the stream is not compared.
 type outcome struct {
 	alerts, changes map[string][]string
+	late            map[string]bool
 }
 
-// runLives starts a stack with the given lanes, sends every life (each
-// stream's deliveries one after the other, as FastPix does, waiting for
-// each answer; streams at once), waits until every stream has applied its
-// log and sent what it decided, and says what was told.
-func runLives(t *testing.T, lanes int, lives map[string][]scripted) outcome {
+// maxLag is how late a delivery may be answered and its life still be the
+// scripted one: well under the gaps the script relies on (a brief drop's
+// reconnection comes at least 1.5 s before its grace ends; nothing follows
+// a skewed clock's event for 2 s).
+const maxLag = 1200 * time.Millisecond
+
+// postSigned delivers body to the stack's webhook as FastPix does, again
+// on a 5xx, and returns its answer's status ("accepted", "duplicate").
+func postSigned(t *testing.T, ctx context.Context, st *localstack.Stack, body []byte) string {
+	t.Helper()
+	sig, err := fastpix.Sign(st.Secret, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	for attempt := 0; ; attempt++ {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, st.URL+localstack.WebhookPath, bytes.NewReader(body))
+		req.Header.Set("FastPix-Signature", sig)
+		resp, err := client.Do(req)
+		if err == nil {
+			var ans struct{ Status string }
+			text, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			_ = json.Unmarshal(text, &ans)
+			if resp.StatusCode == http.StatusOK {
+				return ans.Status
+			}
+			if resp.StatusCode < 500 {
+				t.Errorf("%.80s: %d %s", body, resp.StatusCode, text)
+				return ""
+			}
+		}
+		if attempt == 5 {
+			t.Errorf("%.80s: not accepted: %v", body, err)
+			return ""
+		}
+	}
+}
+
+// runLives starts a stack as cfg says (with the proofs' grace), sends
+// every life (each stream's deliveries one after the other, as FastPix
+// does, waiting for each answer; streams at once), waits until every
+// stream has applied its log and sent what it decided, and says what was
+// told.
+func runLives(t *testing.T, cfg localstack.Config, lives map[string][]scripted) outcome {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	logs := &testenv.SyncBuffer{}
-	st, err := localstack.Start(ctx, localstack.Config{
-		LogDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		RetryDelay: 100 * time.Millisecond, Lanes: lanes,
-		Rules: map[string]string{alertrules.EnvGraceSeconds: fmt.Sprint(int(determinismGrace / time.Second))},
-	})
+	cfg.LogDir = t.TempDir()
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.RetryDelay = 100 * time.Millisecond
+	cfg.Rules = map[string]string{alertrules.EnvGraceSeconds: fmt.Sprint(int(determinismGrace / time.Second))}
+	st, err := localstack.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Stop()
 	start := time.Now().Add(500 * time.Millisecond)
-	client := &http.Client{Timeout: 30 * time.Second}
 	var wg sync.WaitGroup
-	for _, life := range lives {
+	stored := map[string]int{}
+	out := outcome{alerts: map[string][]string{}, changes: map[string][]string{}, late: map[string]bool{}}
+	var mu sync.Mutex
+	var lags []time.Duration
+	for stream, life := range lives {
 		wg.Go(func() {
 			for _, s := range life {
 				time.Sleep(time.Until(start.Add(s.offset)))
-				body := s.body(start)
-				sig, err := fastpix.Sign(st.Secret, body)
-				if err != nil {
-					t.Error(err)
-					return
+				answer := postSigned(t, ctx, st, s.body(start))
+				lag := time.Since(start.Add(s.offset))
+				mu.Lock()
+				if answer == "accepted" {
+					stored[stream]++
 				}
-				for attempt := 0; ; attempt++ {
-					req, _ := http.NewRequestWithContext(ctx, http.MethodPost, st.URL+localstack.WebhookPath, bytes.NewReader(body))
-					req.Header.Set("FastPix-Signature", sig)
-					resp, err := client.Do(req)
-					if err == nil {
-						io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						if resp.StatusCode == http.StatusOK {
-							break
-						}
-					}
-					if attempt == 5 {
-						t.Errorf("%s: not accepted: %v", s.id, err)
-						return
-					}
+				if lag > maxLag {
+					out.late[stream] = true
 				}
+				lags = append(lags, lag)
+				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	settled(t, ctx, st, lives)
-	out := outcome{alerts: map[string][]string{}, changes: map[string][]string{}}
+	slices.Sort(lags)
+	t.Logf("delivery lags: p50 %s p90 %s p99 %s max %s", lags[len(lags)/2], lags[len(lags)*9/10], lags[len(lags)*99/100], lags[len(lags)-1])
+	settledStreams(t, ctx, st, stored)
 	for _, a := range st.Inbox.Alerts() {
-		if a.TopicARN == st.ChangesTopic {
-			continue
-		}
 		s := a.Attributes["streamId"]
 		out.alerts[s] = append(out.alerts[s], a.Topic+" "+timeless(t, a.Default))
 	}
@@ -182,8 +238,8 @@ func runLives(t *testing.T, lanes int, lives map[string][]scripted) outcome {
 	return out
 }
 
-// timeless is an alert's JSON without its times of day (the two runs start
-// at different moments): what it says, whom about, and its durations.
+// timeless is an alert's JSON without its times of day (runs start at
+// different moments): what it says, whom about, and its durations.
 func timeless(t *testing.T, text string) string {
 	var m map[string]any
 	if err := json.Unmarshal([]byte(text), &m); err != nil {
@@ -194,32 +250,25 @@ func timeless(t *testing.T, text string) string {
 	return string(b)
 }
 
-// settled waits until every stream's state has applied the last event of
-// its log, holds no disconnect and has nothing left to send, and the
-// inbox has been quiet for a moment after.
-func settled(t *testing.T, ctx context.Context, st *localstack.Stack, lives map[string][]scripted) {
+// settledStreams waits until every stream has applied its n stored events
+// (its state's recent events hold them all), holds no disconnect and has
+// nothing left to send, and the subscribers have been quiet for a second.
+func settledStreams(t *testing.T, ctx context.Context, st *localstack.Stack, stored map[string]int) {
 	t.Helper()
-	ddb := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(st.DynamoDBEndpoint),
-		Credentials: aws.AnonymousCredentials{}})
-	want := map[string]int{}
-	for stream, life := range lives {
-		ids := map[string]bool{}
-		for _, s := range life {
-			ids[s.id] = true
-		}
-		want[stream] = len(ids)
-	}
+	ddb := testenv.DynamoDBAt(st.DynamoDBEndpoint)
+	unsettled := ""
 	for {
 		done := true
-		for stream, n := range want {
+		for stream, n := range stored {
 			out, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.StateTable), ConsistentRead: aws.Bool(true),
 				Key: map[string]types.AttributeValue{streamstate.KeyStreamID: &types.AttributeValueMemberS{Value: stream}}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			s := streamstate.StateFromItem(out.Item)
-			if len(s.Recent) < n || strings.Contains(s.Pending, "effects") || s.Memory().Held != nil {
+			if len(s.Recent) < min(n, streamstate.RecentEvents) || strings.Contains(s.Pending, "effects") || s.Memory().Held != nil {
 				done = false
+				unsettled = fmt.Sprintf("%s: %d of %d events applied, pending %q, held %+v", stream, len(s.Recent), n, s.Pending, s.Memory().Held)
 				break
 			}
 		}
@@ -228,11 +277,10 @@ func settled(t *testing.T, ctx context.Context, st *localstack.Stack, lives map[
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatal("the streams never settled")
+			t.Fatalf("the streams never settled: %s", unsettled)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	// What was sent reaches the subscribers a moment later.
 	for last := -1; ; {
 		n := len(st.Inbox.Alerts()) + len(st.Feed.Changes())
 		if n == last {
@@ -244,39 +292,55 @@ func settled(t *testing.T, ctx context.Context, st *localstack.Stack, lives map[
 }
 
 // What people are told does not depend on how the notifier's work is
-// scheduled: the same lives for dozens of streams (brief drops, flapping,
-// real drops, recoveries, simulcast targets, a delivery sent twice, one sent
-// late), through ten parallel lanes and through one, give the same alerts
-// and the same change feed, stream by stream. 50 seeds, 2 streams each.
-func TestSameAlertsWhateverTheLanes(t *testing.T) {
+// scheduled, nor on faults it recovers from: the same lives for 60
+// streams (60 seeds: brief drops, flapping, real drops, recoveries,
+// simulcast targets, hostile shapes, a delivery sent twice, one sent late)
+// through one lane, through ten parallel lanes, and through ten lanes with
+// SNS failing every publish's first attempt and every check delivered
+// twice, give the same alerts and the same change feed, stream by stream:
+// nothing lost, nothing twice.
+func TestSameAlertsWhateverTheSchedule(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs two local stacks")
+		t.Skip("runs three local stacks")
 	}
 	lives := map[string][]scripted{}
-	for seed := range uint64(50) {
+	for seed := range uint64(60) {
 		rng := rand.New(rand.NewPCG(seed, 2026))
-		for i := range 2 {
-			stream := fmt.Sprintf("det-%02d-%d", seed, i)
-			lives[stream] = scriptLife(rng, stream)
+		stream := fmt.Sprintf("det-%02d", seed)
+		lives[stream] = scriptLife(rng, stream)
+	}
+	one := runLives(t, localstack.Config{Lanes: 1}, lives)
+	for _, run := range []struct {
+		name string
+		cfg  localstack.Config
+	}{
+		{"ten lanes", localstack.Config{Lanes: 10}},
+		{"ten lanes, SNS failing each first attempt, checks delivered twice", localstack.Config{Lanes: 10, FailFirstPublish: true, DeliverChecksTwice: true}},
+	} {
+		got := runLives(t, run.cfg, lives)
+		compared, alerts, changes := 0, 0, 0
+		for stream := range lives {
+			if one.late[stream] || got.late[stream] {
+				continue
+			}
+			compared++
+			alerts += len(one.alerts[stream])
+			changes += len(one.changes[stream])
+			if !slices.Equal(got.alerts[stream], one.alerts[stream]) {
+				t.Errorf("%s: %s: alerts\n  %s\nthrough one lane\n  %s", run.name, stream,
+					strings.Join(got.alerts[stream], "\n  "), strings.Join(one.alerts[stream], "\n  "))
+			}
+			if !slices.Equal(got.changes[stream], one.changes[stream]) {
+				t.Errorf("%s: %s: changes\n  %s\nthrough one lane\n  %s", run.name, stream,
+					strings.Join(got.changes[stream], "\n  "), strings.Join(one.changes[stream], "\n  "))
+			}
+		}
+		line := fmt.Sprintf("determinism: %s: %d of %d streams compared (the rest sent late by a busy machine), %d alerts and %d changes, the same as through one lane",
+			run.name, compared, len(lives), alerts, changes)
+		t.Log(line)
+		fmt.Println(line)
+		if compared < 50 || alerts == 0 || changes == 0 {
+			t.Errorf("%s: only %d streams compared (%d alerts, %d changes): at least 50 seeds must be", run.name, compared, alerts, changes)
 		}
 	}
-	ten := runLives(t, 10, lives)
-	one := runLives(t, 1, lives)
-	alerts, changes := 0, 0
-	for stream := range lives {
-		if !slices.Equal(ten.alerts[stream], one.alerts[stream]) {
-			t.Errorf("%s: alerts through ten lanes\n  %s\nthrough one\n  %s", stream,
-				strings.Join(ten.alerts[stream], "\n  "), strings.Join(one.alerts[stream], "\n  "))
-		}
-		if !slices.Equal(ten.changes[stream], one.changes[stream]) {
-			t.Errorf("%s: changes through ten lanes\n  %s\nthrough one\n  %s", stream,
-				strings.Join(ten.changes[stream], "\n  "), strings.Join(one.changes[stream], "\n  "))
-		}
-		alerts += len(one.alerts[stream])
-		changes += len(one.changes[stream])
-	}
-	if alerts == 0 || changes == 0 {
-		t.Fatalf("nothing was told: %d alerts, %d changes", alerts, changes)
-	}
-	t.Logf("determinism: %d streams, %d alerts and %d changes, the same through ten lanes and one", len(lives), alerts, changes)
 }

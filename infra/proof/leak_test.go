@@ -1,8 +1,11 @@
 package proof
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,10 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
+	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 )
 
 // leakFields are the payload fields FastPix documents as credentials
@@ -110,37 +116,50 @@ func leakItemText(item map[string]types.AttributeValue, b *strings.Builder) {
 	}
 }
 
-// leakCheck searches everything the system wrote for every credential
-// value and for the signing secret (as configured, base64, and the key it
-// decodes to): every attribute of every item of the events table and of
-// the state table, every HTTP body SNS posted to the subscribers, and the
-// webhook's and the notifier's logs. It fails when any is found, and when
-// a place it searches is empty (a vacuous check).
-func leakCheck(t *testing.T, name string, r *stormRig, secrets []string) {
+// leakCheck searches everything the local stack wrote for every credential
+// value and for the signing secret (as configured, and the key it decodes
+// to): every attribute of every item of the events table and of the state
+// table, every rendering of every alert and change-feed message SNS
+// delivered, and the functions' logs and metrics. It fails when any is
+// found, and when a place it searches is empty (a vacuous check).
+func leakCheck(t *testing.T, name string, st *localstack.Stack, logs, metrics string, secrets []string) {
 	t.Helper()
 	if len(secrets) == 0 {
 		t.Fatalf("%s: no credential in what was sent: the leak check would prove nothing", name)
 	}
-	needles := append(append([]string(nil), secrets...), stormSecret, stormSecretKey)
+	key, err := base64.StdEncoding.DecodeString(st.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	needles := append(append([]string(nil), secrets...), st.Secret, string(key))
 	places := map[string][]string{}
-	for _, table := range []struct{ what, name string }{{"events table", r.eventsTable}, {"state table", r.stTable}} {
-		for _, it := range r.scan(t, table.name) {
-			var b strings.Builder
-			leakItemText(it, &b)
-			places[table.what] = append(places[table.what], b.String())
+	ddb := testenv.DynamoDBAt(st.DynamoDBEndpoint)
+	for _, table := range []struct{ what, name string }{{"events table", st.EventsTable}, {"state table", st.StateTable}} {
+		p := dynamodb.NewScanPaginator(ddb, &dynamodb.ScanInput{TableName: aws.String(table.name)})
+		for p.HasMorePages() {
+			out, err := p.NextPage(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range out.Items {
+				var b strings.Builder
+				leakItemText(it, &b)
+				places[table.what] = append(places[table.what], b.String())
+			}
 		}
 	}
-	for _, s := range r.subs {
-		for _, body := range s.Bodies() {
-			places["SNS messages"] = append(places["SNS messages"], string(body))
-		}
+	for _, a := range st.Inbox.Alerts() {
+		places["SNS messages"] = append(places["SNS messages"], a.Subject+"\n"+a.Email+"\n"+a.SMS+"\n"+a.Default+"\n"+fmt.Sprint(a.Attributes))
 	}
-	places["webhook log"] = []string{r.webhookLogs.String()}
-	places["notifier log"] = []string{r.notifierLogs.String()}
+	for _, c := range st.Feed.Changes() {
+		places["SNS messages"] = append(places["SNS messages"], fmt.Sprintf("%+v", c))
+	}
+	places["logs"] = []string{logs}
+	places["metrics"] = []string{metrics}
 
 	found := 0
 	var sizes []string
-	for _, where := range []string{"events table", "state table", "SNS messages", "webhook log", "notifier log"} {
+	for _, where := range []string{"events table", "state table", "SNS messages", "logs", "metrics"} {
 		texts := places[where]
 		bytes := 0
 		for _, text := range texts {
@@ -167,8 +186,7 @@ func leakCheck(t *testing.T, name string, r *stormRig, secrets []string) {
 // that carry every credential FastPix sends (streamKey, srtSecret and its
 // misspelling srtSecert, srtPlaybackResponse.srtPlaybackSecret,
 // simulcastResponses[].streamKey, a simulcast target's streamKey) through
-// the webhook and the notifier, then searches everything written for them.
-// TestStorm ends with the same check over the storm.
+// the whole local stack, as deployed, then searches everything written.
 func TestNoCredentialLeak(t *testing.T) {
 	demo, err := localstack.Demo()
 	if err != nil {
@@ -186,7 +204,7 @@ func TestNoCredentialLeak(t *testing.T) {
 		bodies = append(bodies, b)
 	}
 	const stream = "1eak0000-5eed-4c1e-9b1a-000000000001"
-	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	at := time.Now().UTC().Add(-time.Hour)
 	for i, typ := range []string{"video.live_stream.active", "video.live_stream.simulcast_target.broadcasting", "video.live_stream.disconnected"} {
 		data := `{"streamId":"` + stream + `","status":"active","streamKey":"leakSK-c0ffee-1","srtSecret":"leakSRT-c0ffee-2","srtSecert":"leakSRT-typo-c0ffee-3",` +
 			`"srtPlaybackResponse":{"srtPlaybackStreamId":"pb-1","srtPlaybackSecret":"leakPB-c0ffee-4"},` +
@@ -204,31 +222,27 @@ func TestNoCredentialLeak(t *testing.T) {
 		}
 	}
 
-	snsClient := testenv.SNS(t)
-	topics := map[string]string{}
-	for _, key := range []string{stormTopicLive, stormTopicDown, stormTopicSimulcast} {
-		topics[key] = testenv.CreateTopic(t, snsClient, "Leak-"+key)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	logs, metrics := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
+	st, err := localstack.Start(ctx, localstack.Config{LogDir: t.TempDir(), Logger: slog.New(slog.NewJSONHandler(logs, nil)), Metrics: metrics, RetryDelay: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
 	}
-	r := newStormRig(t, testenv.SNSEndpoint(t), topics, nil)
-	distinct := map[string]bool{}
+	defer st.Stop()
+	streams := map[string]int{}
 	for _, b := range bodies {
-		var id struct{ ID string }
-		_ = json.Unmarshal(b, &id)
-		distinct[id.ID] = true
-		if code, status := r.deliver(t, b); code != 200 || (status != "accepted" && status != "duplicate") {
-			t.Fatalf("delivery of %s: %d %s", id.ID, code, status)
+		ev, err := fastpix.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if postSigned(t, ctx, st, b) == "accepted" && ev.StreamID != "" {
+			streams[ev.StreamID]++
 		}
 	}
-	recs := r.readInserts(t, len(distinct))
-	r.handleAll(t, recs, 100)
-	published := 0
-	for _, ids := range r.received(t) {
-		published += len(ids)
+	settledStreams(t, ctx, st, streams)
+	if len(st.Inbox.Alerts()) == 0 {
+		t.Error("no alert was sent: the SNS messages were not searched")
 	}
-	// The demo's active, broadcasting and disconnected (its late active is
-	// stale), and the constructed three.
-	if published != 6 {
-		t.Errorf("%d alerts published, want 6", published)
-	}
-	leakCheck(t, "demo+fixtures+constructed", r, secrets)
+	leakCheck(t, "demo+fixtures+constructed", st, logs.String(), metrics.String(), secrets)
 }

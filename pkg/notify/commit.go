@@ -22,6 +22,19 @@ import (
 // notifiers keep writing it; each lost round means another made progress.
 const maxConflicts = 50
 
+// settleMargin is how much earlier than its read of the log a pass
+// decides held disconnects: an event is stamped when the webhook receives
+// it and is in the log once its write is acknowledged, a moment later.
+// With the margin, a reconnection that reached the webhook before the
+// drop was due is in the log when the drop is decided, unless its write
+// took longer than the margin. A disconnect is alerted this much after its
+// grace at the earliest.
+const settleMargin = time.Second
+
+// checkRetry is when a check that could not send what it decided runs
+// again.
+const checkRetry = 5 * time.Second
+
 // defaultLease is how long a notifier may send a stream's pending effects
 // when its context has no deadline.
 const defaultLease = 30 * time.Second
@@ -54,6 +67,16 @@ func (n *Notifier) Check(ctx context.Context, c checkqueue.Check) error {
 	_, decision, err := n.bringUpToDate(ctx, c.StreamID, c.StreamID, nil, &c)
 	attrs := []slog.Attr{slog.String("decision", string(decision)), slog.String("streamId", c.StreamID),
 		slog.String("eventId", c.EventID), slog.String("occurredAt", eventstore.FormatTime(c.OccurredAt))}
+	if errors.Is(err, ErrPublish) && n.Queue != nil {
+		// What the check decided is kept in the state; a check again soon
+		// sends it, rather than this message's return after the queue's
+		// visibility timeout (minutes).
+		if qerr := n.Queue.Enqueue(ctx, c, checkRetry); qerr == nil {
+			attrs = append(attrs, slog.String("error", err.Error()), slog.String("checkAgainIn", checkRetry.String()))
+			n.logger().LogAttrs(ctx, slog.LevelWarn, "disconnect check could not send what it decided; checking again", attrs...)
+			return nil
+		}
+	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	} else if n.Observer != nil {
@@ -66,6 +89,10 @@ func (n *Notifier) Check(ctx context.Context, c checkqueue.Check) error {
 func (n *Notifier) bringUpToDate(ctx context.Context, streamID, key string, rang []string, check *checkqueue.Check) ([]EventResult, CheckDecision, error) {
 	token := newToken()
 	for range maxConflicts {
+		// What reached the webhook before this moment is in the log the
+		// pass reads (a write takes a moment after its receive time: see
+		// settleMargin).
+		readAt := n.now()
 		st, err := n.State.Load(ctx, streamID)
 		if err != nil {
 			return nil, "", fmt.Errorf("%w: %w", ErrState, err)
@@ -80,7 +107,7 @@ func (n *Notifier) bringUpToDate(ctx context.Context, streamID, key string, rang
 		}
 		box := n.decodePending(ctx, &st)
 		now := n.now()
-		effects, results, decision := n.evaluate(&st, fresh, lates, check, now)
+		effects, results, decision := n.evaluate(&st, fresh, lates, check, readAt.Add(-settleMargin))
 		box.add(effects)
 		took := len(box.Effects) > 0 && st.Lease != token && leaseFree(st, now)
 		if took {
@@ -273,7 +300,7 @@ func (n *Notifier) sendEffect(ctx context.Context, streamID string, e Effect) er
 		if n.Queue == nil {
 			return nil
 		}
-		delay := min(max(e.Due.Sub(n.now()), 0), checkqueue.MaxDelay)
+		delay := min(max(e.Due.Add(settleMargin).Sub(n.now()), 0), checkqueue.MaxDelay)
 		if err := n.Queue.Enqueue(ctx, *e.Check, delay); err != nil {
 			return fmt.Errorf("check of disconnect %s: %w", e.Check.EventID, err)
 		}
