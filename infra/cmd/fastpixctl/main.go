@@ -1,10 +1,11 @@
 // Command fastpixctl is the operator's tool for the FastPix receiver:
 //
-//	fastpixctl replay  -stream ID | -from T -to T  [-apply]   re-send alerts from stored events (dry run by default)
+//	fastpixctl replay  -stream ID | -from T -to T  [-apply]   bring streams up to date with their logs (dry run by default)
 //	fastpixctl redrive -queue-url URL [-dry-run]              re-process the notifier's dead-letter queue
 //	fastpixctl inspect -stream ID [-n 20]                     a stream's state and its last events
 //	fastpixctl status [-status active,idle] [-watch]          the streams by status, with their simulcast targets
 //	fastpixctl rotate-secret status|add|finish                rotate the webhook signing secret
+//	fastpixctl migrate-events -from OLD_TABLE [-dry-run]     copy the events of the previous table layout into the log
 //
 // It talks to AWS with the usual AWS environment (profile, region,
 // credentials), or to the local stack when AWS_ENDPOINT_URL_DYNAMODB,
@@ -42,11 +43,12 @@ import (
 
 const usage = `fastpixctl: operate the FastPix receiver (see README.md, "Operations")
 
-  replay         re-run the notifier over stored events (dry run unless -apply)
-  redrive        re-process the batches in the notifier's dead-letter queue
+  replay         bring streams up to date with their logs, as the notifier would (dry run unless -apply)
+  redrive        re-process the batches in the notifier's dead-letter queue, re-send refused alerts
   inspect        print a stream's state and its last events
   status         the streams by status, with their simulcast targets (-watch: refreshed)
   rotate-secret  rotate the webhook signing secret: status | add | finish
+  migrate-events copy the events of the previous table layout into the log (-from OLD_TABLE)
 
 Run "fastpixctl <command> -h" for a command's flags.
 `
@@ -70,6 +72,8 @@ func main() {
 		err = ops.RunStatus(ctx, args, os.Stdout, awsConfig)
 	case "rotate-secret":
 		err = rotateSecret(ctx, args, os.Stdin)
+	case "migrate-events":
+		err = migrateEvents(ctx, args)
 	case "-h", "-help", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -264,6 +268,32 @@ func inspect(ctx context.Context, args []string) error {
 	ddb := dynamodb.NewFromConfig(cfg)
 	in := &ops.Inspector{State: &streamstate.Store{Client: ddb, Table: st}, Events: &eventstore.Reader{Client: ddb, Table: et}, Out: os.Stdout}
 	return in.Inspect(ctx, *stream, *n)
+}
+
+func migrateEvents(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("migrate-events", flag.ContinueOnError)
+	from := fs.String("from", "", "the events table of the previous layout (key eventId), kept by the stack update (required)")
+	to := fs.String("events-table", os.Getenv("EVENTS_TABLE"), "the events log (EVENTS_TABLE; the stack's EventsTableName output)")
+	dry := fs.Bool("dry-run", false, "read and count; write nothing")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	old, err := need("from", *from, "-from")
+	if err != nil {
+		return err
+	}
+	table, err := need("events-table", *to, "EVENTS_TABLE")
+	if err != nil {
+		return err
+	}
+	cfg, err := awsConfig(ctx)
+	if err != nil {
+		return err
+	}
+	ddb := dynamodb.NewFromConfig(cfg)
+	m := &ops.Migration{From: ddb, Table: old, To: &eventstore.DynamoDB{Client: ddb, Table: table}, DryRun: *dry, Out: os.Stdout}
+	_, err = m.Run(ctx)
+	return err
 }
 
 func rotateSecret(ctx context.Context, args []string, stdin io.Reader) error {
