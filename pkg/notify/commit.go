@@ -31,6 +31,10 @@ const maxConflicts = 50
 // grace at the earliest.
 const settleMargin = time.Second
 
+// settleMargin is the margin under the rules' grace: with no grace, no
+// reconnection can make a drop brief, and a drop is alerted at once.
+func (n *Notifier) settleMargin() time.Duration { return min(settleMargin, n.Rules.Grace) }
+
 // checkRetry is when a check that could not send what it decided runs
 // again.
 const checkRetry = 5 * time.Second
@@ -107,7 +111,7 @@ func (n *Notifier) bringUpToDate(ctx context.Context, streamID, key string, rang
 		}
 		box := n.decodePending(ctx, &st)
 		now := n.now()
-		effects, results, decision := n.evaluate(&st, fresh, lates, check, readAt.Add(-settleMargin))
+		effects, results, decision := n.evaluate(&st, fresh, lates, check, readAt.Add(-n.settleMargin()))
 		box.add(effects)
 		took := len(box.Effects) > 0 && st.Lease != token && leaseFree(st, now)
 		if took {
@@ -300,7 +304,7 @@ func (n *Notifier) sendEffect(ctx context.Context, streamID string, e Effect) er
 		if n.Queue == nil {
 			return nil
 		}
-		delay := min(max(e.Due.Add(settleMargin).Sub(n.now()), 0), checkqueue.MaxDelay)
+		delay := min(max(e.Due.Add(n.settleMargin()).Sub(n.now()), 0), checkqueue.MaxDelay)
 		if err := n.Queue.Enqueue(ctx, *e.Check, delay); err != nil {
 			return fmt.Errorf("check of disconnect %s: %w", e.Check.EventID, err)
 		}
