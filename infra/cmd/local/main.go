@@ -180,7 +180,7 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, changesPath strin
 	for _, r := range st.HTTPRoutes {
 		fmt.Fprintf(w, "                    %s\n", r)
 	}
-	fmt.Fprintf(w, "  DynamoDB Local  %s   tables %s (index byStream), %s (index byStatus); in memory\n", st.DynamoDBEndpoint, st.EventsTable, st.StateTable)
+	fmt.Fprintf(w, "  DynamoDB Local  %s   tables %s (index byTime), %s (index byStatus); in memory\n", st.DynamoDBEndpoint, st.EventsTable, st.StateTable)
 	fmt.Fprintf(w, "  SNS (goaws)     %s   topics %s\n", st.SNSEndpoint, strings.Join(topics, ", "))
 	queues := make([]string, 0, len(st.Queues))
 	for id := range st.Queues {
@@ -222,7 +222,7 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, changesPath strin
 	fmt.Fprintf(w, "  curl -sS '%s/streams?status=idle,active'          # the fleet by status\n", st.URL)
 	fmt.Fprintf(w, "  make ctl-local ARGS='status -watch'   # the same as a table, redrawn every 5 s\n")
 	fmt.Fprintf(w, "  make demo      # a whole stream's life: storage, alerts, a duplicate, a suppressed late event, then the alert rules live\n")
-	fmt.Fprintf(w, "  aws dynamodb query --endpoint-url %s --table-name %s --index-name byStream \\\n", st.DynamoDBEndpoint, st.EventsTable)
+	fmt.Fprintf(w, "  aws dynamodb query --endpoint-url %s --table-name %s --index-name byTime \\\n", st.DynamoDBEndpoint, st.EventsTable)
 	fmt.Fprintf(w, "    --key-condition-expression 'streamId = :s' --expression-attribute-values '{\":s\":{\"S\":\"try-stream\"}}'\n")
 	fmt.Fprintf(w, "\nCtrl-C stops everything.\n\n")
 }
