@@ -104,7 +104,7 @@ E2E_N ?= 2000
 bench-e2e:
 	$(GO) test -run '^$$' -bench 'EndToEnd' -benchtime $(E2E_N)x -count 1 -timeout 10m ./infra/proof
 
-## bench-burst: a kickoff burst (750 deliveries, 500 alerts, 32 senders, SNS at 70 ms) through the local stack: alert delay; see BENCHMARKS.md
+## bench-burst: a kickoff burst (300 streams: 900 deliveries, 600 alerts, 32 senders, SNS at 70 ms) through the local stack: alert delay; see BENCHMARKS.md
 .PHONY: bench-burst
 bench-burst:
 	$(GO) test -run '^$$' -bench 'Burst' -benchtime 1x -count 1 -timeout 10m ./infra/proof

@@ -20,7 +20,7 @@ import (
 
 // The kickoff burst: streams going live at the top of the hour.
 const (
-	burstStreams = 250 // each connected, then active, then its simulcast target broadcasting
+	burstStreams = 300 // each connected, then active, then its simulcast target broadcasting
 	burstSenders = 32
 	// burstPublishLatency is what each SNS Publish is made to take: about
 	// SNS's typical p50 from Lambda, where goaws answers in a millisecond.
@@ -136,8 +136,8 @@ func burstSend(b *testing.B, url string, ds []burstDelivery, senders int) (answe
 // BenchmarkBurst measures alert delay under a kickoff burst through the
 // local stack (localstack.Start: DynamoDB Local, goaws, the HTTP API, and the
 // stream poller driving the notifier with the template's event source
-// settings). Each iteration: 250 streams, each connected then active, and
-// a simulcast target of each broadcasting: 750 signed deliveries, 500 of
+// settings). Each iteration: 300 streams, each connected then active, and
+// a simulcast target of each broadcasting: 900 signed deliveries, 600 of
 // them alerted, sent by 32 senders as fast as they go, with every SNS
 // request of the notifier held 70 ms (localstack.Config.PublishLatency).
 //

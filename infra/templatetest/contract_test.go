@@ -647,12 +647,12 @@ func TestAlarms(t *testing.T) {
 }
 
 // Every parameter the operator may be asked for is explained: in the
-// template when it has no default, and in the README's Deploy section.
+// template when it has no default, and in docs/deploy.md, before its
+// other sections.
 func TestParametersDocumented(t *testing.T) {
 	tp := load(t)
-	readme := readRepoFile(t, "README.md")
-	_, deploy, _ := strings.Cut(string(readme), "\n## Deploy\n")
-	deploy, _, _ = strings.Cut(deploy, "\n## ")
+	doc := readRepoFile(t, "docs/deploy.md")
+	deploy, _, _ := strings.Cut(string(doc), "\n## ")
 	params := tp.Section("Parameters")
 	if params.Len() == 0 {
 		t.Fatal("no parameters")
@@ -662,7 +662,7 @@ func TestParametersDocumented(t *testing.T) {
 			t.Errorf("parameter %s has neither a default nor a Description", name)
 		}
 		if !strings.Contains(deploy, "`"+name+"`") {
-			t.Errorf("parameter %s is not explained in README.md, section Deploy", name)
+			t.Errorf("parameter %s is not explained in docs/deploy.md", name)
 		}
 	}
 }
