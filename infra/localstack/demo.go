@@ -91,7 +91,7 @@ func (seed demoSeed) build(idSeed, step, typ string, at time.Time, data map[stri
 	if err != nil {
 		return Delivery{}, fmt.Errorf("localstack: build demo event %s: %w", step, err)
 	}
-	return Delivery{Type: typ, EventID: id, Body: body, Constructed: true, Note: constructedNote}, nil
+	return Delivery{Type: typ, EventID: id, Body: body, Constructed: true}, nil
 }
 
 // live is the stream's data in status.
@@ -164,7 +164,7 @@ func Demo() ([]Delivery, error) {
 		}
 		d.Late = s.late
 		if s.note != "" {
-			d.Note = s.note + "; " + constructedNote
+			d.Note = s.note
 		}
 		out = append(out, d)
 		if s.step == "simulcast-broadcasting" {
@@ -201,6 +201,9 @@ func SendDemo(ctx context.Context, baseURL, secret string, out io.Writer) ([]Sen
 	if out == nil {
 		out = io.Discard
 	}
+	fmt.Fprintf(out, "Part 1: the life of the stream of FastPix's original description, as it was sent in 2024: stored once each,\n"+
+		"a retried delivery stored once, a late event (created before the disconnect, sent after it) suppressed.\n"+
+		"The events marked \"constructed\" are %s.\n\n", constructedNote)
 	var sent []Sent
 	for i, d := range deliveries {
 		s, err := post(ctx, baseURL, secret, d)
@@ -243,5 +246,8 @@ func printSent(out io.Writer, n int, s Sent) {
 	if s.Constructed {
 		origin = "constructed"
 	}
-	fmt.Fprintf(out, "%2d  %-42s %-11s %d %s\n      %s\n", n, s.Type, origin, s.Status, s.Answer, s.Note)
+	fmt.Fprintf(out, "%2d  %-42s %-11s %d %s\n", n, s.Type, origin, s.Status, s.Answer)
+	if s.Note != "" {
+		fmt.Fprintf(out, "      %s\n", s.Note)
+	}
 }

@@ -72,9 +72,10 @@ func SendRulesDemo(ctx context.Context, baseURL, secret string, s alertrules.Set
 	}
 	steps, wait := rulesDemo(s)
 	run := time.Now().UTC().Format(time.RFC3339Nano)
-	fmt.Fprintf(out, "\nThe alert rules, with the events' times now: a disconnect is held %s (DISCONNECT_GRACE_SECONDS), "+
-		"%d brief drops within %s make one unstable alert (FLAP_THRESHOLD, FLAP_WINDOW_MINUTES).\n",
-		alerts.FormatDuration(s.Grace), s.FlapThreshold, alerts.FormatDuration(s.FlapWindow))
+	fmt.Fprintf(out, "\nPart 2: the alert rules, with the events' times now: a disconnect is held %s (DISCONNECT_GRACE_SECONDS), "+
+		"%d brief drops within %s make one unstable alert (FLAP_THRESHOLD, FLAP_WINDOW_MINUTES).\n"+
+		"Every event of this part is %s.\n",
+		alerts.FormatDuration(s.Grace), s.FlapThreshold, alerts.FormatDuration(s.FlapWindow), constructedNote)
 	var sent []Sent
 	for i, st := range steps {
 		if st.pause >= 3*time.Second {
@@ -91,7 +92,7 @@ func SendRulesDemo(ctx context.Context, baseURL, secret string, s alertrules.Set
 		if err != nil {
 			return sent, err
 		}
-		d.Note = st.note + "; " + constructedNote
+		d.Note = st.note
 		got, err := post(ctx, baseURL, secret, d)
 		if err != nil {
 			return sent, fmt.Errorf("localstack: rules demo event %d (%s): %w", i+1, d.Type, err)
