@@ -240,7 +240,7 @@ func TestNoCredentialLeak(t *testing.T) {
 			streams[ev.StreamID]++
 		}
 	}
-	settledStreams(t, ctx, st, streams)
+	_ = settledStreams(t, ctx, st, streams)
 	if len(st.Inbox.Alerts()) == 0 {
 		t.Error("no alert was sent: the SNS messages were not searched")
 	}
