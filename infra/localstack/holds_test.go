@@ -49,7 +49,7 @@ func TestHeldDisconnectsWithRealDelays(t *testing.T) {
 	logs := &testenv.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	n := &notify.Notifier{
-		Log:       &eventstore.Reader{Client: ddb, Table: events},
+		Log:       eventstore.NewLog(ddb, events),
 		State:     store,
 		Publisher: &alerts.SNSPublisher{Client: snsc},
 		Routes:    alerts.Routes{"video.live_stream.active": live, "video.live_stream.disconnected": down},

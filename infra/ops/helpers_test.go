@@ -63,7 +63,7 @@ func newEnv(t *testing.T) *env {
 	e.publisher = &alerts.SNSPublisher{Client: snsClient}
 	// The notifier as the function is wired (grace 0: no check queue here).
 	e.notifier = &notify.Notifier{
-		Log: &eventstore.Reader{Client: e.ddb, Table: e.events}, State: e.store, Publisher: e.publisher, Routes: e.routes,
+		Log: eventstore.NewLog(e.ddb, e.events), State: e.store, Publisher: e.publisher, Routes: e.routes,
 		Rules: alertrules.Settings{Grace: 0, FlapThreshold: 3, FlapWindow: 10 * time.Minute}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	e.eventSource = &eventstore.RangeReader{Client: e.ddb, Table: e.events}

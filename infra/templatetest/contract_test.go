@@ -408,6 +408,7 @@ func TestLeastPrivilege(t *testing.T) {
 			{"secretsmanager:GetSecretValue", "WebhookSecret"},
 		},
 		"NotifierFunction": {
+			{"dynamodb:GetItem", "EventLogTable.Arn"},
 			{"dynamodb:GetItem", "StreamStateTable.Arn"},
 			{"dynamodb:PutItem", "StreamStateTable.Arn"},
 			{"dynamodb:Query", "${EventLogTable.Arn}/index/" + eventstore.IndexByTime},

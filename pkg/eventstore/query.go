@@ -302,3 +302,51 @@ func (r *Reader) ReadLog(ctx context.Context, logKey, after string) ([]Record, e
 		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
 }
+
+// ErrNotFound: no event with this id is stored in this log.
+var ErrNotFound = errors.New("eventstore: event not found")
+
+// GetAPI is the part of the DynamoDB client GetEvent reads with.
+type GetAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// EventReader reads one event of a log by its id, strongly consistent.
+type EventReader struct {
+	Client GetAPI
+	Table  string
+}
+
+// GetEvent reads the event eventID of the log logKey, or ErrNotFound.
+func (r *EventReader) GetEvent(ctx context.Context, logKey, eventID string) (Record, error) {
+	out, err := r.Client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(r.Table),
+		ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{
+			KeyStreamID: &types.AttributeValueMemberS{Value: logKey},
+			KeyEventID:  &types.AttributeValueMemberS{Value: eventID},
+		},
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("eventstore: get event %.64s of %.64s: %w", eventID, logKey, err)
+	}
+	if len(out.Item) == 0 {
+		return Record{}, fmt.Errorf("%w: %.64s of %.64s", ErrNotFound, eventID, logKey)
+	}
+	return RecordFromItem(out.Item)
+}
+
+// Log is the events table as the notifier reads it: a stream's log after a
+// position, and one event by its id.
+type Log struct {
+	*Reader
+	*EventReader
+}
+
+// NewLog is the Log of table through client.
+func NewLog(client interface {
+	QueryAPI
+	GetAPI
+}, table string) *Log {
+	return &Log{Reader: &Reader{Client: client, Table: table}, EventReader: &EventReader{Client: client, Table: table}}
+}

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/checkqueue"
 	"github.com/streamhook/fastpix-receiver/pkg/deadletter"
@@ -141,32 +143,32 @@ func (n *Notifier) bringUpToDate(ctx context.Context, streamID, key string, rang
 
 // lates are the events that rang for the stream but are neither in the
 // log after the applied position nor among the recently applied: they
-// reached us after newer events were applied. They are found, with the
-// transition after each, in the log's last flap window; one older than
-// that can no longer change anything.
+// reached us after the log had moved past them (an event of another
+// status, or a newer one of theirs, was applied first). Each is read by its
+// id; a late disconnect also with the stream's transition after it, which
+// decides whether it was a brief drop.
 func (n *Notifier) lates(ctx context.Context, key string, st *streamstate.State, fresh []eventstore.Record, rang []string) ([]late, error) {
-	var missing []string
-	for _, id := range rang {
-		if st.WasApplied(id) || containsEvent(fresh, id) || containsString(missing, id) {
-			continue
-		}
-		missing = append(missing, id)
-	}
-	if len(missing) == 0 || st.Applied == "" {
-		return nil, nil
-	}
-	appliedAt, _, _ := strings.Cut(st.Applied, "/")
-	from := parseTime(appliedAt).Add(-n.Rules.FlapWindow - n.Rules.Grace)
-	window, err := n.Log.ReadLog(ctx, key, eventstore.FormatTime(from))
-	if err != nil {
-		return nil, fmt.Errorf("%w: read the recent log of stream %s: %w", ErrState, key, err)
-	}
 	var out []late
-	for i, r := range window {
-		if !containsString(missing, r.EventID) || r.OrderKey > st.Applied {
+	for _, id := range rang {
+		if st.WasApplied(id) || containsEvent(fresh, id) || slices.ContainsFunc(out, func(l late) bool { return l.rec.EventID == id }) {
 			continue
 		}
-		out = append(out, late{rec: r, next: nextTransition(window[i+1:], r)})
+		r, err := n.Log.GetEvent(ctx, key, id)
+		switch {
+		case errors.Is(err, eventstore.ErrNotFound):
+			continue // expired meanwhile
+		case err != nil:
+			return nil, fmt.Errorf("%w: %w", ErrState, err)
+		}
+		l := late{rec: r}
+		if e := describe(r); e.about && !e.change.Target && e.change.Transition && e.change.Status == alertrules.StatusDisconnected {
+			after, err := n.Log.ReadLog(ctx, key, r.OrderKey)
+			if err != nil {
+				return nil, fmt.Errorf("%w: read the log of stream %s: %w", ErrState, key, err)
+			}
+			l.next = nextTransition(after, r)
+		}
+		out = append(out, l)
 	}
 	return out, nil
 }
@@ -180,14 +182,6 @@ func containsEvent(rs []eventstore.Record, id string) bool {
 	return false
 }
 
-func containsString(ss []string, s string) bool {
-	for _, v := range ss {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
 
 // drain sends the pending effects in order and removes them from the
 // state, letting go of the lease; effects another notifier added meanwhile

@@ -59,6 +59,17 @@ func (l *fakeLog) ReadLog(_ context.Context, key, after string) ([]eventstore.Re
 	return out, nil
 }
 
+func (l *fakeLog) GetEvent(_ context.Context, key, id string) (eventstore.Record, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.logs[key] {
+		if r.EventID == id {
+			return r, nil
+		}
+	}
+	return eventstore.Record{}, eventstore.ErrNotFound
+}
+
 // fakeStates is the state table in memory: whole items, written only at
 // the revision they were read at.
 type fakeStates struct {

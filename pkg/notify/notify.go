@@ -103,6 +103,9 @@ const DefaultClockSkewTolerance = 60 * time.Second
 // Log is the events table as each stream's log.
 type Log interface {
 	eventstore.LogReader
+	// GetEvent reads one event of a log (eventstore.ErrNotFound when it is
+	// not there).
+	GetEvent(ctx context.Context, logKey, eventID string) (eventstore.Record, error)
 }
 
 // States keeps the streams' state items.

@@ -347,3 +347,39 @@ func TestPermanentPublishErrorIsKeptAside(t *testing.T) {
 		t.Errorf("after redrive: %q", got)
 	}
 }
+
+// Each status moves forward on its own: a simulcast target's event or a
+// recording update that reached us before the stream's active (FastPix
+// sends them side by side) delays nothing and suppresses nothing, whether
+// they are applied in one pass or the active comes after the log moved
+// past it.
+func TestOtherStatusesDoNotMakeAnEventLate(t *testing.T) {
+	for _, together := range []bool{true, false} {
+		w := newWorld(alertrules.Defaults())
+		w.deliver(t, event("s", "", "c", "connected", sec(0), sec(0)))
+		target := event("s", "t1", "b", "broadcasting", sec(3), sec(3))
+		recording := event("s", "", "r", "recording", sec(4), sec(4))
+		active := event("s", "", "a", "active", sec(2), sec(5)) // happened first, reached us last
+		if together {
+			for _, r := range []eventstore.Record{target, recording, active} {
+				w.log.put(r)
+			}
+			w.clock.set(sec(6))
+			if _, err := w.n.ApplyStream(context.Background(), "s", []string{"b", "r", "a"}); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			w.deliver(t, target)
+			w.deliver(t, recording)
+			w.deliver(t, active)
+		}
+		got := w.sink.alerts["s"]
+		if len(got) != 2 || !slices.ContainsFunc(got, func(a string) bool { return strings.HasPrefix(a, "Live LIVE") }) {
+			t.Errorf("together %v: alerts %q, want the live alert and the target's", together, got)
+		}
+		st, _ := w.states.Load(context.Background(), "s")
+		if st.Status != "active" || st.SimulcastTargets["t1"].Status != "broadcasting" {
+			t.Errorf("together %v: state %s, target %+v", together, st.Status, st.SimulcastTargets["t1"])
+		}
+	}
+}

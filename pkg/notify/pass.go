@@ -44,6 +44,11 @@ type pass struct {
 	now     time.Time
 	effects []Effect
 	results []EventResult
+	// fresh is the log after the applied position; next, for an event
+	// that reached us after its log had moved past it, the stream's
+	// transition after it.
+	fresh []eventstore.Record
+	next  map[string]*eventstore.Record
 }
 
 // base is what an alert decided without an event of its own (a held
@@ -57,18 +62,17 @@ func (p *pass) base() alerts.Alert {
 // whose check this pass runs for ("" for a stream record's pass). It is
 // pure: st and the returned effects are all it changes.
 func (n *Notifier) evaluate(st *streamstate.State, fresh []eventstore.Record, lates []late, check *checkqueue.Check, now time.Time) ([]Effect, []EventResult, CheckDecision) {
-	p := &pass{n: n, st: st, mem: st.Memory(), now: now}
+	p := &pass{n: n, st: st, mem: st.Memory(), now: now, fresh: fresh, next: map[string]*eventstore.Record{}}
+	for _, l := range lates {
+		p.next[l.rec.EventID] = l.next
+	}
 	heldBefore := ""
 	if p.mem.Held != nil {
 		heldBefore = p.mem.Held.EventID
 	}
-	for _, it := range inArrivalOrder(fresh, lates) {
-		p.settle(parseTime(it.rec.ReceivedAt))
-		if it.late {
-			p.applyLate(late{rec: it.rec, next: it.next})
-		} else {
-			p.apply(it.rec)
-		}
+	for _, r := range inArrivalOrder(fresh, lates) {
+		p.settle(parseTime(r.ReceivedAt))
+		p.apply(r)
 	}
 	p.settle(now)
 	if due, held := alertrules.Pending(p.mem, n.Rules); held {
@@ -129,43 +133,40 @@ func (p *pass) settle(at time.Time) {
 	p.alert(p.base(), d.Alerts, nil)
 }
 
-// arrival is an event to apply, or to judge late.
-type arrival struct {
-	rec  eventstore.Record
-	late bool
-	next *eventstore.Record
-}
-
 // inArrivalOrder is fresh (the log after the applied position, in log
-// order) and the late events, in the order they reached us. An event of
-// fresh is late when a newer one (by log position) reached us before it
-// did; every other is in log order, since nothing newer came first. So the
-// result depends on what FastPix sent and when we received it, not on when
-// the notifier runs.
-func inArrivalOrder(fresh []eventstore.Record, lates []late) []arrival {
-	out := make([]arrival, 0, len(fresh)+len(lates))
-	for i, r := range fresh {
-		a := arrival{rec: r}
-		for j := i + 1; j < len(fresh); j++ {
-			if fresh[j].ReceivedAt < r.ReceivedAt {
-				a.late = true
-			}
-		}
-		if a.late {
-			a.next = nextTransition(fresh[i+1:], r)
-		}
-		out = append(out, a)
-	}
+// order) and the events that reached us after their log had moved past
+// them, in the order they reached us. Each status (the stream's, each
+// target's, the stream's details) moves only forward (State.Apply), so an
+// event that reached us after a newer one of the same status is late, and
+// every other one is applied in log order: the result depends on what
+// FastPix sent and when we received it, not on when the notifier runs.
+func inArrivalOrder(fresh []eventstore.Record, lates []late) []eventstore.Record {
+	out := make([]eventstore.Record, 0, len(fresh)+len(lates))
+	out = append(out, fresh...)
 	for _, l := range lates {
-		out = append(out, arrival{rec: l.rec, late: true, next: l.next})
+		out = append(out, l.rec)
 	}
-	slices.SortStableFunc(out, func(a, b arrival) int {
-		if c := strings.Compare(a.rec.ReceivedAt, b.rec.ReceivedAt); c != 0 {
+	slices.SortStableFunc(out, func(a, b eventstore.Record) int {
+		if c := strings.Compare(a.ReceivedAt, b.ReceivedAt); c != 0 {
 			return c
 		}
-		return strings.Compare(a.rec.OrderKey, b.rec.OrderKey)
+		return strings.Compare(a.OrderKey, b.OrderKey)
 	})
 	return out
+}
+
+// nextOf is the stream's transition after r that reached us no later than
+// r: in this pass's log, or as read for an event that came late.
+func (p *pass) nextOf(r eventstore.Record) *eventstore.Record {
+	if n, ok := p.next[r.EventID]; ok {
+		return n
+	}
+	for i := range p.fresh {
+		if p.fresh[i].EventID == r.EventID {
+			return nextTransition(p.fresh[i+1:], r)
+		}
+	}
+	return nil
 }
 
 // nextTransition is the first of after (the log after r, in order) that is
@@ -238,10 +239,13 @@ func (p *pass) apply(r eventstore.Record) {
 	case errors.Is(err, streamstate.ErrUnprocessable):
 		res.Outcome = Unprocessable
 		return
-	case err != nil: // stale: it reached us after newer events
+	case err != nil: // stale: it reached us after a newer event of its status
 		res.Outcome, res.Late = Stale, true
 		if routed {
 			res.Outcome = Suppressed
+		}
+		if !e.change.Target && e.change.Transition {
+			p.late(r, e, &res)
 		}
 		return
 	}
@@ -275,35 +279,25 @@ func (p *pass) apply(r eventstore.Record) {
 	}
 }
 
-// applyLate decides an event that reached us after its stream's log moved
-// past it: no alert for it, but a late brief drop still counts towards the
-// stream being unstable.
-func (p *pass) applyLate(l late) {
-	r := l.rec
-	e := describe(r)
-	res := EventResult{EventID: r.EventID, Type: r.Type, StreamID: e.streamID, SimulcastID: e.simulcastID,
-		Status: e.status(r.Type), Outcome: Stale, Late: true}
-	res.OccurredAt, res.ClockSkewed = orderTime(r)
-	if _, routed := p.n.Routes.Topic(r.Type); routed && e.about {
-		res.Outcome = Suppressed
+// late decides a stream transition that reached us after a newer one: no
+// alert for it, but a late brief drop still counts towards the stream
+// being unstable.
+func (p *pass) late(r eventstore.Record, e event, res *EventResult) {
+	next := p.nextOf(r)
+	if next == nil {
+		return
 	}
-	p.st.MarkApplied(r.OrderKey, r.EventID)
-	if e.about && !e.change.Target && e.change.Transition && l.next != nil {
-		next := describe(*l.next)
-		nt, _ := orderTime(*l.next)
-		at, _ := orderTime(r)
-		d := alertrules.Late(p.mem,
-			alertrules.Transition{EventID: r.EventID, OccurredAt: parseTime(at), ReceivedAt: parseTime(r.ReceivedAt), Status: e.change.Status},
-			&alertrules.Transition{EventID: l.next.EventID, OccurredAt: parseTime(nt), ReceivedAt: parseTime(l.next.ReceivedAt), Status: next.change.Status},
-			p.n.Rules)
-		p.mem = d.Memory
-		if d.BriefDrop {
-			res.Outcome = BriefDrop
-		}
-		base := alerts.FromRecord(*l.next, next.status(l.next.Type))
-		p.alert(base, d.Alerts, &res)
+	ne := describe(*next)
+	nt, _ := orderTime(*next)
+	d := alertrules.Late(p.mem,
+		alertrules.Transition{EventID: r.EventID, OccurredAt: parseTime(res.OccurredAt), ReceivedAt: parseTime(r.ReceivedAt), Status: e.change.Status},
+		&alertrules.Transition{EventID: next.EventID, OccurredAt: parseTime(nt), ReceivedAt: parseTime(next.ReceivedAt), Status: ne.change.Status},
+		p.n.Rules)
+	p.mem = d.Memory
+	if d.BriefDrop {
+		res.Outcome = BriefDrop
 	}
-	p.results = append(p.results, res)
+	p.alert(alerts.FromRecord(*next, ne.status(next.Type)), d.Alerts, res)
 }
 
 // change records a status change for the change feed.

@@ -119,7 +119,7 @@ func Notifier(cfg Config, awsCfg aws.Config, log *slog.Logger, observer notify.O
 	ddb := dynamodb.NewFromConfig(awsCfg)
 	publisher := &alerts.SNSPublisher{Client: sns.NewFromConfig(awsCfg)}
 	n := &notify.Notifier{
-		Log:            &eventstore.Reader{Client: ddb, Table: cfg.EventsTable},
+		Log:            eventstore.NewLog(ddb, cfg.EventsTable),
 		State:          &streamstate.Store{Client: ddb, Table: cfg.StateTable},
 		Publisher:      publisher,
 		Routes:         cfg.Routes,
