@@ -182,7 +182,6 @@ func containsEvent(rs []eventstore.Record, id string) bool {
 	return false
 }
 
-
 // drain sends the pending effects in order and removes them from the
 // state, letting go of the lease; effects another notifier added meanwhile
 // are sent too before it lets go.
