@@ -3,15 +3,19 @@
 // is not a transition, and the status of each of its simulcast targets, one
 // DynamoDB item per stream.
 //
-// Events arrive late, twice and out of order, so every change is one
-// conditional write that only moves the state forward. A status is moved
-// only by status transitions, ordered by occurredAt, then by the
-// lifecycle's own order (a disconnect after the active it ends), then by
-// event id; other events about the stream (recording, updated) are kept
-// apart, in the detail attributes, ordered among themselves, so that they
-// never make a transition stale nor are made stale by one. Applying the
-// very same event again succeeds, so a retried batch whose publish failed
-// the first time is published on the retry.
+// The notifier (pkg/notify) reads a stream's item whole (Load), applies the
+// stream's new events to it in memory (State.Apply), and writes it back
+// whole (Save), conditionally on the revision it read: one writer at a time
+// moves a stream, and the loser of a race reads again. Each status moves
+// only forward: the stream's by its status transitions, ordered by
+// occurredAt, then by the lifecycle's own order (a disconnect after the
+// active it ends), then by event id; each simulcast target's by its own;
+// other events about the stream (recording, updated) only the detail
+// attributes, ordered among themselves, so they never make a transition
+// stale nor are made stale by one. The item also keeps the log position
+// applied, the last events applied, what the alert rules remember, and
+// what was decided and not yet sent, with the lease of the notifier
+// sending it.
 //
 // The item never outgrows DynamoDB's 400 KB: a deleted simulcast target's
 // entry is removed, at most MaxSimulcastTargets entries are kept, and the
