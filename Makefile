@@ -2,6 +2,7 @@
 # Everything fetched lands in .cache/ (ignored), once.
 
 GO ?= go
+SHELL := bash
 export FPR_CACHE := $(CURDIR)/.cache
 
 .PHONY: all deps test vet lint run demo build bench fuzz soak clean
@@ -94,9 +95,9 @@ proof:
 	@out=$$(mktemp); $(GO) test -count=1 -timeout 10m -v ./infra/proof >$$out 2>&1; rc=$$?; \
 	grep -E $(PROOF_LINES) $$out; [ $$rc -eq 0 ] || tail -50 $$out; rm -f $$out; exit $$rc
 
-## bench: the webhook's own work per event beside the floor (HMAC-SHA256 + json.Unmarshal); see BENCHMARKS.md
+## bench: the webhook's own work per event beside the floor (HMAC-SHA256 + json.Unmarshal), ending with BENCHMARKS.md's table; see BENCHMARKS.md
 bench:
-	$(GO) test -run '^$$' -bench 'Webhook|Floor|Stage' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./pkg/httpapi
+	@set -o pipefail; $(GO) test -run '^$$' -bench 'Webhook|Floor|Stage' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./pkg/httpapi | $(GO) run ./infra/cmd/benchtable
 
 ## bench-e2e: end to end through the local HTTP API into DynamoDB Local beside a bare PutItem (p50, p99, ratio); see BENCHMARKS.md
 E2E_N ?= 2000
