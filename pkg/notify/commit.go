@@ -103,16 +103,21 @@ func (n *Notifier) bringUpToDate(ctx context.Context, streamID, key string, rang
 		if err != nil {
 			return nil, "", fmt.Errorf("%w: %w", ErrState, err)
 		}
-		fresh, err := n.Log.ReadLog(ctx, key, st.Applied)
+		fresh, stragglers, err := n.readLog(ctx, key, &st)
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: read the log of stream %s: %w", ErrState, streamID, err)
+			return nil, "", err
 		}
-		lates, err := n.lates(ctx, key, &st, fresh, rang)
+		seen := slices.Clone(fresh)
+		for _, l := range stragglers {
+			seen = append(seen, l.rec)
+		}
+		lates, err := n.lates(ctx, key, &st, seen, rang)
 		if err != nil {
 			return nil, "", err
 		}
 		box := n.decodePending(ctx, &st)
 		now := n.now()
+		lates = append(lates, stragglers...)
 		effects, results, decision := n.evaluate(&st, fresh, lates, check, readAt.Add(-n.settleMargin()))
 		box.add(effects)
 		took := len(box.Effects) > 0 && st.Lease != token && leaseFree(st, now)
@@ -140,6 +145,38 @@ func (n *Notifier) bringUpToDate(ctx context.Context, streamID, key string, rang
 	}
 	return nil, "", fmt.Errorf("%w: stream %s kept changing under %d attempts", ErrState, streamID, maxConflicts)
 }
+
+// readLog reads the stream's log after the applied position (fresh, in
+// log order), and from a look-back before it the events not applied yet
+// (stragglers: an event whose status did not move, that reached us after
+// the log moved past it because another status's newer event came first).
+// A pass applies both in the order they reached us, so a straggler that
+// reached us before a fresh event is applied before it, whichever pass
+// its own stream record rang.
+func (n *Notifier) readLog(ctx context.Context, key string, st *streamstate.State) (fresh []eventstore.Record, stragglers []late, err error) {
+	after := st.Applied
+	if appliedAt, _, ok := strings.Cut(st.Applied, "/"); ok {
+		after = eventstore.FormatTime(parseTime(appliedAt).Add(-n.lookBack()))
+	}
+	recs, err := n.Log.ReadLog(ctx, key, after)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: read the log of stream %s: %w", ErrState, key, err)
+	}
+	for i, r := range recs {
+		switch {
+		case r.OrderKey > st.Applied:
+			fresh = append(fresh, r)
+		case !st.WasApplied(r.EventID):
+			stragglers = append(stragglers, late{rec: r, next: nextTransition(recs[i+1:], r)})
+		}
+	}
+	return fresh, stragglers, nil
+}
+
+// lookBack is how far before the applied position a pass looks for events
+// not applied yet: the flap window and the grace, beyond which a late event
+// can change nothing but its own status.
+func (n *Notifier) lookBack() time.Duration { return max(n.Rules.FlapWindow+n.Rules.Grace, time.Minute) }
 
 // lates are the events that rang for the stream but are neither in the
 // log after the applied position nor among the recently applied: they
@@ -442,11 +479,11 @@ func (n *Notifier) Preview(ctx context.Context, key string) ([]EventResult, []Ef
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrState, err)
 	}
-	fresh, err := n.Log.ReadLog(ctx, key, st.Applied)
+	fresh, stragglers, err := n.readLog(ctx, key, &st)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: read the log of stream %s: %w", ErrState, streamID, err)
+		return nil, nil, err
 	}
 	box := n.decodePending(ctx, &st)
-	effects, results, _ := n.evaluate(&st, fresh, nil, nil, n.now())
+	effects, results, _ := n.evaluate(&st, fresh, stragglers, nil, n.now())
 	return results, append(box.Effects, effects...), nil
 }

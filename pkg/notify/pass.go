@@ -233,6 +233,11 @@ func (p *pass) apply(r eventstore.Record) {
 	}
 	tr, err := p.st.Apply(u)
 	switch {
+	case err == nil && tr.Repeated:
+		// Applied already (by a pass that remembers it no more): nothing
+		// again.
+		res.Outcome = Recorded
+		return
 	case errors.Is(err, streamstate.ErrTooManyTargets):
 		res.Outcome = Untracked
 		return
