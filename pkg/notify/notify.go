@@ -4,14 +4,19 @@
 //
 // The events table is each stream's ordered log (pkg/eventstore): a stream
 // record only rings the bell. For the stream it names, the notifier reads
-// the state (one strongly consistent read), reads the log after the
-// position the state has applied (one strongly consistent query), applies
-// those events in the log's order, and writes the state back with what
-// they decided still to be sent, conditionally on the state's revision.
-// Two notifiers ringing for one stream at once (the event source's
-// parallel lanes may) cannot both apply an event: the loser of the write
-// reads again and finds it applied. So what a person is told depends on
-// what FastPix sent and when, never on how the work was scheduled.
+// the state (one strongly consistent read) and the log (one strongly
+// consistent query) after the position the state has applied, with a
+// look-back of the flap window and the grace for events it moved past
+// without applying (an event of one status that reached us after a newer
+// event of another status was applied). It applies them in the order they
+// reached us, each status (the stream's, each target's, the details)
+// moving only forward, so an event is late only when a newer one of its
+// own status reached us first; and it writes the state back with what they
+// decided still to be sent, conditionally on the state's revision. Two
+// notifiers ringing for one stream at once (the event source's parallel
+// lanes may) cannot both apply an event: the loser of the write reads
+// again and finds it applied. So what a person is told depends on what
+// FastPix sent and when, never on how the work was scheduled.
 //
 // What is decided is sent after the write that decided it, in order, by
 // one notifier at a time (the one holding the state's lease), and removed
