@@ -176,7 +176,9 @@ func (n *Notifier) readLog(ctx context.Context, key string, st *streamstate.Stat
 // lookBack is how far before the applied position a pass looks for events
 // not applied yet: the flap window and the grace, beyond which a late event
 // can change nothing but its own status.
-func (n *Notifier) lookBack() time.Duration { return max(n.Rules.FlapWindow+n.Rules.Grace, time.Minute) }
+func (n *Notifier) lookBack() time.Duration {
+	return max(n.Rules.FlapWindow+n.Rules.Grace, time.Minute)
+}
 
 // lates are the events that rang for the stream but are neither in the
 // log after the applied position nor among the recently applied: they
