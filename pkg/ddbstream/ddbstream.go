@@ -18,7 +18,6 @@ import (
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
@@ -181,73 +180,6 @@ func (h *Handler) summary(ctx context.Context, log *slog.Logger, n int, counts m
 		attrs = append(attrs, slog.Int(string(o), counts[o]))
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "batch processed", attrs...)
-}
-
-// RecordOf reads the stored event out of a stream record's new image.
-func RecordOf(rec events.DynamoDBEventRecord) (eventstore.Record, error) {
-	if len(rec.Change.NewImage) == 0 {
-		return eventstore.Record{}, fmt.Errorf("%w: %s has no new image (the stream must be NEW_IMAGE)", ErrBadRecord, rec.Change.SequenceNumber)
-	}
-	item, err := itemOf(rec.Change.NewImage)
-	if err != nil {
-		return eventstore.Record{}, fmt.Errorf("%w: %s: %w", ErrBadRecord, rec.Change.SequenceNumber, err)
-	}
-	r, err := eventstore.RecordFromItem(item)
-	if err != nil {
-		return r, fmt.Errorf("%w: %s: %w", ErrBadRecord, rec.Change.SequenceNumber, err)
-	}
-	return r, nil
-}
-
-func itemOf(image map[string]events.DynamoDBAttributeValue) (map[string]types.AttributeValue, error) {
-	item := make(map[string]types.AttributeValue, len(image))
-	for k, v := range image {
-		av, err := attrOf(v)
-		if err != nil {
-			return nil, fmt.Errorf("attribute %s: %w", k, err)
-		}
-		item[k] = av
-	}
-	return item, nil
-}
-
-func attrOf(v events.DynamoDBAttributeValue) (types.AttributeValue, error) {
-	switch v.DataType() {
-	case events.DataTypeString:
-		return &types.AttributeValueMemberS{Value: v.String()}, nil
-	case events.DataTypeNumber:
-		return &types.AttributeValueMemberN{Value: v.Number()}, nil
-	case events.DataTypeBinary:
-		return &types.AttributeValueMemberB{Value: v.Binary()}, nil
-	case events.DataTypeBoolean:
-		return &types.AttributeValueMemberBOOL{Value: v.Boolean()}, nil
-	case events.DataTypeNull:
-		return &types.AttributeValueMemberNULL{Value: true}, nil
-	case events.DataTypeStringSet:
-		return &types.AttributeValueMemberSS{Value: v.StringSet()}, nil
-	case events.DataTypeNumberSet:
-		return &types.AttributeValueMemberNS{Value: v.NumberSet()}, nil
-	case events.DataTypeBinarySet:
-		return &types.AttributeValueMemberBS{Value: v.BinarySet()}, nil
-	case events.DataTypeList:
-		l := v.List()
-		out := make([]types.AttributeValue, len(l))
-		for i, e := range l {
-			av, err := attrOf(e)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = av
-		}
-		return &types.AttributeValueMemberL{Value: out}, nil
-	case events.DataTypeMap:
-		m, err := itemOf(v.Map())
-		if err != nil {
-			return nil, err
-		}
-		return &types.AttributeValueMemberM{Value: m}, nil
-	}
-	return nil, fmt.Errorf("unknown data type %v", v.DataType())
 }
 
 // FromStreamsRecord converts a record as the DynamoDB Streams GetRecords

@@ -192,47 +192,6 @@ func TestHandleObserver(t *testing.T) {
 	}
 }
 
-func TestRecordOf(t *testing.T) {
-	stored := eventstore.Record{
-		EventID: "e-1", Type: "video.live_stream.simulcast_target.broadcasting", StreamID: "s-1", SimulcastID: "t-1",
-		ObjectType: "live", ObjectID: "s-1", WorkspaceID: "w-1", WorkspaceName: "Dev",
-		OccurredAt: "2024-04-02T11:17:52.000000000Z", ReceivedAt: "2024-04-02T11:17:53.000000000Z",
-		Test: true, Payload: `{"id":"e-1"}`, ExpiresAt: 1712056673,
-	}
-	// The item as DynamoDB stores it, through the streams API types and the
-	// conversion Lambda's records go through.
-	sr := streamstypes.Record{
-		EventName: streamstypes.OperationTypeInsert,
-		Dynamodb:  &streamstypes.StreamRecord{SequenceNumber: aws.String("100"), NewImage: streamsImage(stored)},
-	}
-	got, err := ddbstream.RecordOf(ddbstream.FromStreamsRecord(sr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != stored {
-		t.Errorf("record = %+v, want %+v", got, stored)
-	}
-	if _, err := ddbstream.RecordOf(events.DynamoDBEventRecord{EventName: "INSERT"}); !errors.Is(err, ddbstream.ErrBadRecord) {
-		t.Errorf("record without image: %v, want ErrBadRecord", err)
-	}
-}
-
-// streamsImage writes r's item with the streams API's own types.
-func streamsImage(r eventstore.Record) map[string]streamstypes.AttributeValue {
-	out := map[string]streamstypes.AttributeValue{}
-	for k, v := range map[string]string{
-		eventstore.KeyEventID: r.EventID, eventstore.AttrType: r.Type, eventstore.AttrStreamID: r.StreamID,
-		eventstore.AttrSimulcastID: r.SimulcastID, eventstore.AttrObjectType: r.ObjectType, eventstore.AttrObjectID: r.ObjectID,
-		eventstore.AttrWorkspaceID: r.WorkspaceID, eventstore.AttrWorkspaceName: r.WorkspaceName,
-		eventstore.AttrOccurredAt: r.OccurredAt, eventstore.AttrReceivedAt: r.ReceivedAt, eventstore.AttrPayload: r.Payload,
-	} {
-		out[k] = &streamstypes.AttributeValueMemberS{Value: v}
-	}
-	out[eventstore.AttrTest] = &streamstypes.AttributeValueMemberBOOL{Value: r.Test}
-	out[eventstore.AttrExpiresAt] = &streamstypes.AttributeValueMemberN{Value: "1712056673"}
-	return out
-}
-
 func TestFromStreamsRecord(t *testing.T) {
 	at := time.Date(2024, 4, 2, 11, 17, 52, 0, time.UTC)
 	in := streamstypes.Record{

@@ -263,8 +263,3 @@ func (e event) status(eventType string) string {
 	}
 	return fastpix.Action(eventType)
 }
-
-// Status is the status r gives its stream, or its simulcast target (the
-// transition's), or for an event that is not a transition the payload's
-// status, else its action.
-func Status(r eventstore.Record) string { return describe(r).status(r.Type) }
