@@ -196,13 +196,13 @@ func TestMonitoringAlarms(t *testing.T) {
 		}
 	}
 	for _, metric := range []string{metrics.SignatureFailures, metrics.StorageErrors, metrics.PublishFailures,
-		metrics.Unprocessable, metrics.BadSecrets, metrics.Received, metrics.StreamsWentLive, metrics.StreamsDisconnected} {
+		metrics.UnprocessableRecords, metrics.BadSecrets, metrics.Received, metrics.StreamsWentLive, metrics.StreamsDisconnected} {
 		if ours[metric] == "" {
 			t.Errorf("no alarm on %s", metric)
 		}
 	}
 	for _, metric := range []string{metrics.SignatureFailures, metrics.StorageErrors, metrics.PublishFailures,
-		metrics.Unprocessable, metrics.BadSecrets} {
+		metrics.UnprocessableRecords, metrics.BadSecrets} {
 		if id := ours[metric]; id != "" && !notifies(props(t, tp, id)) {
 			t.Errorf("%s does not notify OperationsTopic", id)
 		}

@@ -10,25 +10,25 @@ import (
 // Metric names of the notifier function. The template's dashboard and
 // alarms use the same names.
 const (
-	Published       = "Published"       // alerts sent, by Topic (the topic's name)
-	SuppressedStale = "SuppressedStale" // notable events not sent because a newer state exists
-	TestSkipped     = "TestSkipped"     // alerts about test streams not sent (PUBLISH_TEST_EVENTS=false)
-	PublishFailures = "PublishFailures" // records whose alert may not have left (SNS error): retried
-	StateUpdates    = "StateUpdates"    // events that moved a stream's (or target's) state forward
-	StateFailures   = "StateFailures"   // records whose state update failed (DynamoDB error): retried
-	Unreadable      = "UnreadableRecords"
-	Recorded        = "EventsRecorded" // events that alert no one, applied (or about no state)
-	StaleEvents     = "StaleEvents"    // events that alert no one, older than the state
-	// Untracked counts simulcast events the state cannot follow (no target
+	Published         = "Published"       // alerts sent, by Topic (the topic's name)
+	SuppressedStale   = "SuppressedStale" // notable events not sent because a newer state exists
+	TestSkipped       = "TestSkipped"     // alerts about test streams not sent (PUBLISH_TEST_EVENTS=false)
+	PublishFailures   = "PublishFailures" // records whose alert may not have left (SNS error): retried
+	StateUpdates      = "StateUpdates"    // events that moved a stream's (or target's) state forward
+	StateFailures     = "StateFailures"   // records whose state update failed (DynamoDB error): retried
+	UnreadableRecords = "UnreadableRecords"
+	EventsRecorded    = "EventsRecorded" // events that alert no one, applied (or about no state)
+	StaleEvents       = "StaleEvents"    // events that alert no one, older than the state
+	// UntrackedSimulcastEvents counts simulcast events the state cannot follow (no target
 	// id, or a new target beyond streamstate.MaxSimulcastTargets): kept in
 	// the events table, never alerted.
-	Untracked = "UntrackedSimulcastEvents"
-	// Unprocessable counts records skipped because no retry could process
+	UntrackedSimulcastEvents = "UntrackedSimulcastEvents"
+	// UnprocessableRecords counts records skipped because no retry could process
 	// them (the state store refused the update as invalid). Each is logged
 	// as "record cannot be processed; skipped" with its event id.
-	Unprocessable = "UnprocessableRecords"
-	// Ignored counts stream records that are not events (not INSERTs).
-	Ignored = "IgnoredRecords"
+	UnprocessableRecords = "UnprocessableRecords"
+	// IgnoredRecords counts stream records that are not events (not INSERTs).
+	IgnoredRecords = "IgnoredRecords"
 	// ClockSkewed counts events whose createdAt was further ahead of our
 	// receive time than the tolerance, ordered by the receive time instead.
 	ClockSkewed = "ClockSkewed"
@@ -83,14 +83,14 @@ var outcomeMetrics = map[notify.Outcome]string{
 	notify.Published:     Published,
 	notify.Suppressed:    SuppressedStale,
 	notify.TestSkipped:   TestSkipped,
-	notify.Recorded:      Recorded,
+	notify.Recorded:      EventsRecorded,
 	notify.Stale:         StaleEvents,
-	notify.Untracked:     Untracked,
+	notify.Untracked:     UntrackedSimulcastEvents,
 	notify.Held:          DisconnectsHeld,
 	notify.BriefDrop:     BriefDrops,
-	notify.Unprocessable: Unprocessable,
-	notify.Unreadable:    Unreadable,
-	notify.Ignored:       Ignored,
+	notify.Unprocessable: UnprocessableRecords,
+	notify.Unreadable:    UnreadableRecords,
+	notify.Ignored:       IgnoredRecords,
 }
 
 var failureMetrics = map[string]string{
