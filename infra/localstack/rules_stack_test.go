@@ -13,7 +13,7 @@ import (
 	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 )
 
-// The "done when" on the local stack, with a 2 s grace taken from
+// The alert rules on the local stack, with a 2 s grace taken from
 // the stack's configuration over the template's default: a disconnect
 // followed by a reconnect within the grace sends nothing; one left alone is
 // one alert after the grace; the reconnection after it is one "back after"
