@@ -323,18 +323,14 @@ func failed(err error, what string) error {
 // event it shows, so that the log is applied from there on, not again
 // from its beginning.
 func (s *Store) Load(ctx context.Context, streamID string) (State, error) {
-	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.Table),
-		Key:            s.key(streamID),
-		ConsistentRead: aws.Bool(true),
-	})
+	item, err := s.read(ctx, streamID)
 	if err != nil {
-		return State{}, failed(err, fmt.Sprintf("read stream %s from %s", streamID, s.Table))
+		return State{}, err
 	}
-	if len(out.Item) == 0 {
+	if len(item) == 0 {
 		return State{StreamID: streamID, SimulcastTargets: map[string]Target{}}, nil
 	}
-	st := StateFromItem(out.Item)
+	st := StateFromItem(item)
 	if st.Applied == "" {
 		st.Applied = st.legacyApplied()
 	}
@@ -424,18 +420,28 @@ func (s *Store) Apply(ctx context.Context, u Update) (Transition, error) {
 // Get returns the stream's current state with a strongly consistent read, or
 // ErrNotFound. It is what the query API shows.
 func (s *Store) Get(ctx context.Context, streamID string) (State, error) {
+	item, err := s.read(ctx, streamID)
+	if err != nil {
+		return State{}, err
+	}
+	if len(item) == 0 {
+		return State{}, fmt.Errorf("%w: %s", ErrNotFound, streamID)
+	}
+	return StateFromItem(item), nil
+}
+
+// read is the stream's item by a strongly consistent read (the notifier
+// must see its own last write), or no item.
+func (s *Store) read(ctx context.Context, streamID string) (map[string]types.AttributeValue, error) {
 	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.Table),
 		Key:            s.key(streamID),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return State{}, fmt.Errorf("streamstate: get stream %s from %s: %w", streamID, s.Table, err)
+		return nil, failed(err, fmt.Sprintf("read stream %s from %s", streamID, s.Table))
 	}
-	if len(out.Item) == 0 {
-		return State{}, fmt.Errorf("%w: %s", ErrNotFound, streamID)
-	}
-	return StateFromItem(out.Item), nil
+	return out.Item, nil
 }
 
 // item is st as the table's item at revision rev. Empty attributes are
