@@ -44,7 +44,7 @@ import (
 
 // Outcome says what became of one event, or of one stream record. It is
 // the one list of outcomes: logs, the batch summary and metrics (each
-// outcome has its metric, pkg/metrics) use these names.
+// outcome has its metric, internal/app/notifier) use these names.
 type Outcome string
 
 const (
