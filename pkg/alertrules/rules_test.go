@@ -428,3 +428,32 @@ func TestSettingsFromEnv(t *testing.T) {
 		})
 	}
 }
+
+// A target is alerted each time it starts broadcasting, and for nothing
+// else: its failures and ends are on the change feed.
+func TestTargetAlertsWhenBroadcasting(t *testing.T) {
+	at := time.Date(2024, 4, 2, 11, 17, 52, 0, time.UTC)
+	for _, tc := range []struct {
+		previous, status string
+		want             bool
+	}{
+		{"", "broadcasting", true},
+		{"connected", "broadcasting", true},
+		{"broadcasting", "broadcasting", true}, // a new event id: FastPix said it again
+		{"broadcasting", "idle", false},
+		{"broadcasting", "failed", false},
+		{"", "connected", false},
+	} {
+		got := alertrules.Target(alertrules.Transition{EventID: "e", OccurredAt: at, Previous: tc.previous, Status: tc.status})
+		if !tc.want {
+			if len(got) != 0 {
+				t.Errorf("%s → %s: %+v, want nothing", tc.previous, tc.status, got)
+			}
+			continue
+		}
+		want := []alertrules.Alert{{Kind: alertrules.KindSimulcast, EventID: "e", OccurredAt: at, PreviousStatus: tc.previous, Status: "broadcasting"}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s → %s: %+v, want %+v", tc.previous, tc.status, got, want)
+		}
+	}
+}

@@ -80,8 +80,12 @@ func FromRule(base Alert, r alertrules.Alert) Alert {
 	a.EventID = r.EventID
 	a.OccurredAt = eventstore.FormatTime(r.OccurredAt)
 	a.Status = r.Status
-	a.Type = "video.live_stream." + r.Status
-	a.SimulcastID = ""
+	if r.Kind != alertrules.KindSimulcast {
+		// A stream's alert: of the stream's status, whatever event decided
+		// it (a settled hold has none of its own).
+		a.Type = "video.live_stream." + r.Status
+		a.SimulcastID = ""
+	}
 	a.PreviousStatus = r.PreviousStatus
 	a.LiveFor, a.Grace, a.DownFor = r.LiveFor, r.Grace, r.DownFor
 	a.Drops, a.Window = r.Drops, r.Window

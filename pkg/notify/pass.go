@@ -262,11 +262,14 @@ func (p *pass) apply(r eventstore.Record) {
 	if u.Info {
 		return
 	}
-	if !e.change.Target {
-		d := alertrules.Apply(p.mem, alertrules.Transition{
-			EventID: r.EventID, OccurredAt: parseTime(res.OccurredAt), ReceivedAt: parseTime(r.ReceivedAt),
-			Previous: tr.Previous, Status: tr.Current,
-		}, p.n.Rules)
+	rt := alertrules.Transition{
+		EventID: r.EventID, OccurredAt: parseTime(res.OccurredAt), ReceivedAt: parseTime(r.ReceivedAt),
+		Previous: tr.Previous, Status: tr.Current,
+	}
+	if e.change.Target {
+		p.alert(base, alertrules.Target(rt), &res)
+	} else {
+		d := alertrules.Apply(p.mem, rt, p.n.Rules)
 		p.mem = d.Memory
 		switch {
 		case d.BriefDrop:
@@ -275,11 +278,10 @@ func (p *pass) apply(r eventstore.Record) {
 			res.Outcome = Held
 		}
 		p.alert(base, d.Alerts, &res)
-		if replacedByRules(r.Type) {
-			return
-		}
 	}
-	if routed {
+	if routed && !decidedByRules(r.Type) {
+		// An event type the operator routed that no rule decides (see
+		// alerts.Routes): sent as it is, whenever it applies.
 		p.alertAs(base, topic, &res)
 	}
 }
@@ -325,7 +327,7 @@ func (p *pass) change(r eventstore.Record, e event, tr streamstate.Transition) {
 // alert turns the rules' alerts into effects, about base's stream.
 func (p *pass) alert(base alerts.Alert, as []alertrules.Alert, res *EventResult) {
 	for _, a := range as {
-		topic, ok := p.n.ruleTopic(a.Kind)
+		topic, ok := p.n.ruleTopic(a.Kind, base.Type)
 		if !ok {
 			continue
 		}
@@ -359,18 +361,26 @@ func (p *pass) send(topic string, a alerts.Alert, res *EventResult) {
 	}
 }
 
-// replacedByRules: event types whose alerts the rules decide, so the event
-// itself is not published.
-func replacedByRules(eventType string) bool {
-	return eventType == fastpix.TypeLiveStreamActive || eventType == fastpix.TypeLiveStreamDisconnected
+// decidedByRules: event types whose alerts pkg/alertrules decides, so the
+// event itself is never published as it is.
+func decidedByRules(eventType string) bool {
+	switch eventType {
+	case fastpix.TypeLiveStreamActive, fastpix.TypeLiveStreamDisconnected,
+		fastpix.TypeSimulcastBroadcasting, fastpix.TypeSimulcastTargetBroadcasting:
+		return true
+	}
+	return false
 }
 
 // ruleTopic is where an alert of kind goes: the route of the event type it
-// stands for.
-func (n *Notifier) ruleTopic(kind alertrules.Kind) (string, bool) {
+// stands for (for a target, the event's own spelling of it). Not routed:
+// the alert is not sent.
+func (n *Notifier) ruleTopic(kind alertrules.Kind, eventType string) (string, bool) {
 	switch kind {
 	case alertrules.KindLive, alertrules.KindRecovery:
 		return n.Routes.Topic(fastpix.TypeLiveStreamActive)
+	case alertrules.KindSimulcast:
+		return n.Routes.Topic(eventType)
 	}
 	return n.Routes.Topic(fastpix.TypeLiveStreamDisconnected)
 }
