@@ -64,3 +64,13 @@ func TestParseRefusesWhatCloudWatchDrops(t *testing.T) {
 		}
 	}
 }
+
+func TestParseIsOneLine(t *testing.T) {
+	var buf bytes.Buffer
+	e := &Emitter{W: &buf, Function: "f"}
+	e.Emit(nil, nil, Metric{Name: "X", Unit: Count, Value: 1})
+	e.Emit(nil, nil, Metric{Name: "X", Unit: Count, Value: 1})
+	if _, err := Parse(buf.Bytes()); !errors.Is(err, ErrNotEMF) {
+		t.Errorf("two lines parsed as one: %v", err)
+	}
+}
