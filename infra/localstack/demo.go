@@ -94,6 +94,20 @@ func (seed demoSeed) build(idSeed, step, typ string, at time.Time, data map[stri
 	return Delivery{Type: typ, EventID: id, Body: body, Constructed: true}, nil
 }
 
+// about is the seed moved to another stream: its object and data name
+// streamID.
+func (seed demoSeed) about(streamID string) demoSeed {
+	obj, _ := json.Marshal(map[string]string{"type": "live", "id": streamID})
+	seed.Object = obj
+	data := make(map[string]any, len(seed.Data))
+	for k, v := range seed.Data {
+		data[k] = v
+	}
+	data["streamId"] = streamID
+	seed.Data = data
+	return seed
+}
+
 // live is the stream's data in status.
 func (seed demoSeed) live(status string) map[string]any {
 	d := make(map[string]any, len(seed.Data)+1)

@@ -57,18 +57,21 @@ func rulesDemo(s alertrules.Settings) (steps []rulesStep, wait time.Duration) {
 	return steps, wait
 }
 
-// SendRulesDemo sends rulesDemo(s) to the running stack at baseURL, each
-// event created at the moment it is sent (so the grace runs on the clock,
-// as it does for FastPix's events), numbering its lines from first. It
-// says how long it waits and why. Every run's events are new (their ids
-// come from the run's start).
-func SendRulesDemo(ctx context.Context, baseURL, secret string, s alertrules.Settings, first int, out io.Writer) ([]Sent, error) {
+// SendRulesDemo sends rulesDemo(s) to the running stack at baseURL, about
+// streamID (DemoStreamID when ""), each event created at the moment it is
+// sent (so the grace runs on the clock, as it does for FastPix's events),
+// numbering its lines from first. It says how long it waits and why. Every
+// run's events are new (their ids come from the run's start).
+func SendRulesDemo(ctx context.Context, baseURL, secret string, s alertrules.Settings, streamID string, first int, out io.Writer) ([]Sent, error) {
 	if out == nil {
 		out = io.Discard
 	}
 	seed, err := readSeed()
 	if err != nil {
 		return nil, err
+	}
+	if streamID != "" {
+		seed = seed.about(streamID)
 	}
 	steps, wait := rulesDemo(s)
 	run := time.Now().UTC().Format(time.RFC3339Nano)

@@ -58,7 +58,7 @@ func TestAlertRulesOnTheLocalStack(t *testing.T) {
 	if err != nil || settings != want {
 		t.Fatalf("the demo's settings: %+v, %v; want %+v", settings, err, want)
 	}
-	sent, err := localstack.SendRulesDemo(ctx, st.URL, st.Secret, settings, 1, nil)
+	sent, err := localstack.SendRulesDemo(ctx, st.URL, st.Secret, settings, "", 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -294,7 +294,7 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 	fmt.Printf("\nThe inbox of `make run` shows the alerts; the late \"active\" was suppressed and the retried delivery stored once.\n")
 	fmt.Printf("The change feed (.cache/local-run/logs/changes.log) has one line per status change of the stream and its target.\n")
 
-	if _, err := localstack.SendRulesDemo(ctx, url, secret, settings, len(sent)+1, os.Stdout); err != nil {
+	if _, err := localstack.SendRulesDemo(ctx, url, secret, settings, "", len(sent)+1, os.Stdout); err != nil {
 		return err
 	}
 	shows := "LIVE"
