@@ -24,7 +24,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
@@ -202,11 +201,13 @@ func TestPollerGivesUp(t *testing.T) {
 }
 
 // TestDeadLetterRedrive runs the whole repair path on the local stack: with
-// the alert topic gone from goaws, the notifier fails on an event until the
-// event source gives up (the template's MaximumRetryAttempts) and records
-// the batch in the template's dead-letter queue; once the topic is back,
-// infra/ops' redrive re-reads the batch from the stream, the alert arrives
-// in the inbox and the message leaves the queue.
+// the state table gone from DynamoDB Local (a failure a retry can cure, so
+// retried, unlike SNS refusing an alert: TestReplayAndRedriveAlertAsLiveDoes),
+// the notifier fails on an event until the event source gives up (the
+// template's MaximumRetryAttempts) and records the batch in the template's
+// dead-letter queue; once the table is back, infra/ops' redrive re-reads
+// the batch from the stream, the alert arrives in the inbox and the message
+// leaves the queue.
 func TestDeadLetterRedrive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts DynamoDB Local and goaws")
@@ -248,17 +249,20 @@ func TestDeadLetterRedrive(t *testing.T) {
 	dlq := &ops.QueryQueue{Endpoint: st.SNSEndpoint, URL: queueURL}
 
 	awsCfg := aws.Config{Region: emulator.Region, Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
-	snsClient := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(st.SNSEndpoint) })
 	ddb := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(st.DynamoDBEndpoint) })
 	streams := dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(st.DynamoDBEndpoint) })
 
-	// The alert's topic disappears from goaws: every publish to it fails.
+	// The state table disappears: every pass of the notifier fails.
 	const eventType = "video.live_stream.active"
 	topic, ok := st.Routes.Topic(eventType)
 	if !ok {
 		t.Fatalf("no route for %s", eventType)
 	}
-	if _, err := snsClient.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(topic)}); err != nil {
+	stateTable, err := raw.CreateTableInput("StreamStateTable", st.StateTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(st.StateTable)}); err != nil {
 		t.Fatal(err)
 	}
 	alertsBefore := len(st.Inbox.Alerts())
@@ -314,7 +318,7 @@ func TestDeadLetterRedrive(t *testing.T) {
 		t.Fatal("the stack did not log the batch it gave up on")
 	}
 	if n := len(st.Inbox.Alerts()); n != alertsBefore {
-		t.Fatalf("%d alerts arrived while the topic was gone", n-alertsBefore)
+		t.Fatalf("%d alerts arrived while the state table was gone", n-alertsBefore)
 	}
 	// Put the message back in view for redrive (our Receive hid it for the
 	// queue's visibility timeout).
@@ -322,11 +326,9 @@ func TestDeadLetterRedrive(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The topic comes back, with the inbox subscribed again.
-	if _, err := snsClient.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(topic[strings.LastIndex(topic, ":")+1:])}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Inbox.Subscribe(ctx, topic); err != nil {
+	// The table comes back, empty (the stream's state is rebuilt from its
+	// log).
+	if _, err := ddb.CreateTable(ctx, stateTable); err != nil {
 		t.Fatal(err)
 	}
 

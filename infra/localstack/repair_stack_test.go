@@ -121,6 +121,12 @@ func TestReplayAndRedriveAlertAsLiveDoes(t *testing.T) {
 	if n := strings.Count(logs.String(), "dead-letter"); n == 0 {
 		t.Errorf("no refusal was logged as dead-lettered")
 	}
+	// On its first try: a refusal no retry cures is not retried.
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "will be retried") && strings.Contains(line, redriveStream) {
+			t.Errorf("a refused alert was retried: %s", line)
+		}
+	}
 	if got := about(st.Inbox.Alerts(), redriveStream); len(got) != 0 {
 		t.Fatalf("%d alerts reached a person while SNS refused them", len(got))
 	}
