@@ -131,7 +131,7 @@ type defaultBody struct {
 	Type              string    `json:"type"`
 	StreamID          string    `json:"streamId,omitempty"`
 	SimulcastTargetID string    `json:"simulcastTargetId,omitempty"`
-	Workspace         workspace `json:"workspace"`
+	Workspace         Workspace `json:"workspace"`
 	Status            string    `json:"status"`
 	OccurredAt        string    `json:"occurredAt"`
 	Test              bool      `json:"test"`
@@ -148,7 +148,9 @@ type defaultBody struct {
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }
 
-type workspace struct {
+// Workspace is a FastPix workspace as the JSON renderings (an alert's and
+// a change's) name it.
+type Workspace struct {
 	ID   string `json:"id,omitempty"`
 	Name string `json:"name,omitempty"`
 }
@@ -163,7 +165,7 @@ func Render(a Alert) Message {
 		Type:              a.Type,
 		StreamID:          a.StreamID,
 		SimulcastTargetID: a.SimulcastID,
-		Workspace:         workspace{ID: a.WorkspaceID, Name: a.WorkspaceName},
+		Workspace:         Workspace{ID: a.WorkspaceID, Name: a.WorkspaceName},
 		Status:            a.Status,
 		OccurredAt:        a.OccurredAt,
 		Test:              a.Test,

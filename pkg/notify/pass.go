@@ -173,7 +173,7 @@ func (p *pass) nextOf(r eventstore.Record) *eventstore.Record {
 // a stream status transition and reached us no later than r.
 func nextTransition(after []eventstore.Record, r eventstore.Record) *eventstore.Record {
 	for i := range after {
-		if e := describe(after[i]); e.about && !e.change.Target && e.change.Transition && after[i].ReceivedAt <= r.ReceivedAt {
+		if e := describe(after[i]); e.changesState && !e.change.Target && e.change.Transition && after[i].ReceivedAt <= r.ReceivedAt {
 			return &after[i]
 		}
 	}
@@ -199,7 +199,7 @@ func parseTime(s string) time.Time {
 func (p *pass) apply(r eventstore.Record) {
 	e := describe(r)
 	res := EventResult{EventID: r.EventID, Type: r.Type, StreamID: e.streamID, SimulcastID: e.simulcastID,
-		Status: e.status(r.Type), Info: e.about && !e.change.Transition}
+		Status: e.status(r.Type), Info: e.changesState && !e.change.Transition}
 	res.OccurredAt, res.ClockSkewed = orderTime(r)
 	defer func() {
 		p.st.MarkApplied(r.OrderKey, r.EventID)
@@ -209,7 +209,7 @@ func (p *pass) apply(r eventstore.Record) {
 	base.StreamID, base.SimulcastID, base.OccurredAt = e.streamID, e.simulcastID, res.OccurredAt
 	topic, routed := p.n.Routes.Topic(r.Type)
 	switch {
-	case !e.about:
+	case !e.changesState:
 		res.Outcome = Recorded
 		return
 	case e.change.Target && e.simulcastID == "":
