@@ -185,6 +185,31 @@ type Decision struct {
 	Memory Memory
 }
 
+// The marks a screen shows beside a stream's status (Memory.Mark).
+const (
+	// MarkHeld: the stream disconnected and the drop is held for the
+	// grace: it may yet be brief, nobody has been told.
+	MarkHeld = "held"
+	// MarkUnstable: the live session people were told about has had an
+	// unstable alert (its encoder flaps).
+	MarkUnstable = "unstable"
+)
+
+// Mark is what the rules' view of a stream adds to its status on a screen
+// (the fleet listing, the change feed, the board): MarkHeld while a
+// disconnect is held, with when its grace ends (zero when the memory
+// predates Held.Due); MarkUnstable while the session that was alerted
+// unstable goes on; "" otherwise.
+func (m Memory) Mark() (mark string, heldUntil time.Time) {
+	switch {
+	case m.Held != nil:
+		return MarkHeld, m.Held.Due
+	case !m.UnstableAt.IsZero() && !m.LiveSince.IsZero() && !m.UnstableAt.Before(m.LiveSince):
+		return MarkUnstable, time.Time{}
+	}
+	return "", time.Time{}
+}
+
 // Target decides what tr, a simulcast target's applied transition, means:
 // a target that starts broadcasting is alerted, every time it does (a
 // target has no grace: FastPix reports its failure, and the stream's own

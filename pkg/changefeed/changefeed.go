@@ -50,6 +50,13 @@ type Change struct {
 	// order changes by it, not by arrival.
 	OccurredAt string
 	Test       bool
+	// Mark is what the alert rules add to the stream's status after the
+	// change (alertrules.MarkHeld, MarkUnstable, or ""), and HeldUntil
+	// when a held drop's grace ends (eventstore.TimeLayout): a screen
+	// shows "held" until then, or until the stream's next change.
+	// Stream changes only; a target's change leaves the stream's mark.
+	Mark      string
+	HeldUntil string
 }
 
 // body is the message's JSON.
@@ -63,6 +70,8 @@ type body struct {
 	EventType         string           `json:"type"`
 	OccurredAt        string           `json:"occurredAt"`
 	Test              bool             `json:"test"`
+	Mark              string           `json:"alert,omitempty"`
+	HeldUntil         string           `json:"heldUntil,omitempty"`
 }
 
 // Message renders c: the JSON as the default (and only) rendering, and the
@@ -78,6 +87,8 @@ func Message(c Change) (alerts.Message, error) {
 		EventType:         c.EventType,
 		OccurredAt:        c.OccurredAt,
 		Test:              c.Test,
+		Mark:              c.Mark,
+		HeldUntil:         c.HeldUntil,
 	})
 	if err != nil {
 		return alerts.Message{}, fmt.Errorf("changefeed: encode change of stream %s: %w", c.StreamID, err)
@@ -118,6 +129,8 @@ func Decode(message string) (Change, error) {
 		EventType:         b.EventType,
 		OccurredAt:        b.OccurredAt,
 		Test:              b.Test,
+		Mark:              b.Mark,
+		HeldUntil:         b.HeldUntil,
 	}, nil
 }
 

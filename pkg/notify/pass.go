@@ -256,11 +256,14 @@ func (p *pass) apply(r eventstore.Record) {
 	}
 	res.StateUpdated, res.Previous = !u.Info, tr.Previous
 	res.Outcome = Recorded
-	if !u.Info && (tr.Previous != tr.Current || e.change.Target) {
-		p.change(r, e, tr)
-	}
 	if u.Info {
 		return
+	}
+	if tr.Previous != tr.Current || e.change.Target {
+		// The change goes before the alerts the rules decide below, and
+		// carries the stream's mark once they have decided.
+		at := len(p.effects)
+		defer func() { p.change(r, e, tr, at) }()
 	}
 	rt := alertrules.Transition{
 		EventID: r.EventID, OccurredAt: parseTime(res.OccurredAt), ReceivedAt: parseTime(r.ReceivedAt),
@@ -307,21 +310,28 @@ func (p *pass) late(r eventstore.Record, e event, res *EventResult) {
 	p.alert(alerts.FromRecord(*next, ne.status(next.Type)), d.Alerts, res)
 }
 
-// change records a status change for the change feed.
-func (p *pass) change(r eventstore.Record, e event, tr streamstate.Transition) {
+// change records a status change for the change feed, as the effect at
+// index at.
+func (p *pass) change(r eventstore.Record, e event, tr streamstate.Transition, at int) {
 	if p.n.Changes == nil {
 		return
 	}
-	at, _ := orderTime(r)
+	occurred, _ := orderTime(r)
 	c := changefeed.Change{
 		StreamID: e.streamID, WorkspaceID: r.WorkspaceID, WorkspaceName: r.WorkspaceName,
 		PreviousStatus: tr.Previous, Status: tr.Current, EventID: r.EventID, EventType: r.Type,
-		OccurredAt: at, Test: r.Test,
+		OccurredAt: occurred, Test: r.Test,
 	}
 	if e.change.Target {
 		c.SimulcastTargetID = e.simulcastID
+	} else {
+		var until time.Time
+		c.Mark, until = p.mem.Mark()
+		if !until.IsZero() {
+			c.HeldUntil = eventstore.FormatTime(until)
+		}
 	}
-	p.effects = append(p.effects, Effect{Change: &c})
+	p.effects = slices.Insert(p.effects, at, Effect{Change: &c})
 }
 
 // alert turns the rules' alerts into effects, about base's stream.
