@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -224,23 +223,7 @@ func TestDeadLetterRedrive(t *testing.T) {
 		t.Skip("template.yaml's notifier retries for ever or has no on-failure destination")
 	}
 
-	logs := &testenv.SyncBuffer{}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	st, err := localstack.Start(ctx, localstack.Config{
-		LogDir:     t.TempDir(),
-		Logger:     slog.New(slog.NewTextHandler(logs, nil)),
-		RetryDelay: 50 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		st.Stop()
-		if t.Failed() {
-			t.Logf("stack log:\n%s", logs.String())
-		}
-	}()
+	ctx, st, logs := startStack(t, 2*time.Minute, localstack.Config{RetryDelay: 50 * time.Millisecond})
 
 	queueURL := st.Queues[st.DeadLetterQueue]
 	if st.DeadLetterQueue != "NotifierDeadLetterQueue" || queueURL == "" {

@@ -3,7 +3,6 @@ package localstack_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -36,25 +35,8 @@ import (
 //     queue on its first try, nothing reaches a person; with the topics
 //     back, fastpixctl redrive sends them: the same alerts, in order.
 func TestReplayAndRedriveAlertAsLiveDoes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts DynamoDB Local and goaws")
-	}
-	logs := &testenv.SyncBuffer{}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	rules := map[string]string{alertrules.EnvGraceSeconds: "2"}
-	st, err := localstack.Start(ctx, localstack.Config{
-		LogDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(logs, nil)), RetryDelay: 50 * time.Millisecond, Rules: rules,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		st.Stop()
-		if t.Failed() {
-			t.Logf("stack log:\n%s", logs.String())
-		}
-	}()
+	ctx, st, logs := startStack(t, 3*time.Minute, localstack.Config{RetryDelay: 50 * time.Millisecond, Rules: rules})
 	settings, err := localstack.RulesSettings("", rules)
 	if err != nil {
 		t.Fatal(err)

@@ -2,14 +2,12 @@ package localstack_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
-	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 )
 
@@ -21,25 +19,9 @@ import (
 // whole demo is sent (its first part, historical, gives the three alerts it
 // always gave), and the inbox then holds exactly those alerts.
 func TestAlertRulesOnTheLocalStack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts DynamoDB Local and goaws")
-	}
-	logs := &testenv.SyncBuffer{}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	st, err := localstack.Start(ctx, localstack.Config{
-		LogDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(logs, nil)), RetryDelay: 100 * time.Millisecond,
-		Rules: map[string]string{alertrules.EnvGraceSeconds: "2"},
+	ctx, st, logs := startStack(t, 3*time.Minute, localstack.Config{
+		RetryDelay: 100 * time.Millisecond, Rules: map[string]string{alertrules.EnvGraceSeconds: "2"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		st.Stop()
-		if t.Failed() {
-			t.Logf("stack log:\n%s", logs.String())
-		}
-	}()
 	want := alertrules.Settings{Grace: 2 * time.Second, FlapThreshold: 3, FlapWindow: 10 * time.Minute}
 	if st.Rules != want || st.CheckQueue != "DisconnectCheckQueue" || st.CheckDeadLetterQueue != "DisconnectCheckDeadLetterQueue" {
 		t.Fatalf("stack runs rules %+v from queue %q; want %+v from DisconnectCheckQueue", st.Rules, st.CheckQueue, want)
