@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamhook/fastpix-receiver/infra/demo"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/internal/repo"
 )
@@ -32,7 +33,7 @@ func TestReadmeQueriesRunAgainstTheStack(t *testing.T) {
 		t.Fatalf("the README shows %d queries of the local stack; want its examples", len(urls))
 	}
 	ctx, st, _ := startStack(t, 2*time.Minute, localstack.Config{})
-	if _, err := localstack.SendDemo(ctx, st.URL, st.Secret, nil); err != nil {
+	if _, err := demo.Send(ctx, st.URL+localstack.WebhookPath, st.Secret, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range urls {

@@ -12,6 +12,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/streamhook/fastpix-receiver/infra/demo"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
@@ -152,7 +153,7 @@ func TestReplayAndRedriveAlertAsLiveDoes(t *testing.T) {
 
 func sendLife(ctx context.Context, t *testing.T, st *localstack.Stack, s alertrules.Settings, stream string) {
 	t.Helper()
-	sent, err := localstack.SendRulesDemo(ctx, st.URL, st.Secret, s, stream, 1, nil)
+	sent, err := demo.SendRules(ctx, st.URL+localstack.WebhookPath, st.Secret, s, stream, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
