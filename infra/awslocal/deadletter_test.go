@@ -3,22 +3,15 @@ package awslocal_test
 import (
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/streamhook/fastpix-receiver/infra/awslocal"
@@ -70,15 +63,10 @@ func TestPollerGivesUp(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			table := testenv.CreateTable(t, client, "EventLogTable")
-			desc, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			table, arn := streamTable(t, client)
 			for i := range 5 {
 				put(t, client, table, fmt.Sprintf("e%d", i), "v1")
 			}
-			arn := aws.ToString(desc.Table.LatestStreamArn)
 
 			var mu sync.Mutex
 			var seen []string
@@ -191,58 +179,4 @@ func TestPollerGivesUp(t *testing.T) {
 			}
 		})
 	}
-}
-
-// queryCall posts a query-protocol SQS action to goaws (the calls
-// ops.QueryQueue has no use for).
-func queryCall(ctx context.Context, endpoint string, form url.Values, out any) error {
-	form.Set("Version", "2012-11-05")
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", strings.NewReader(form.Encode()))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: HTTP %d %s", form.Get("Action"), resp.StatusCode, body)
-	}
-	if out != nil {
-		return xml.Unmarshal(body, out)
-	}
-	return nil
-}
-
-func changeVisibility(ctx context.Context, endpoint, queueURL, receipt string, seconds int) error {
-	return queryCall(ctx, endpoint, url.Values{"Action": {"ChangeMessageVisibility"}, "QueueUrl": {queueURL},
-		"ReceiptHandle": {receipt}, "VisibilityTimeout": {strconv.Itoa(seconds)}}, nil)
-}
-
-func queueDepth(ctx context.Context, endpoint, queueURL string) (visible, inFlight int, err error) {
-	var out struct {
-		Attributes []struct {
-			Name  string `xml:"Name"`
-			Value string `xml:"Value"`
-		} `xml:"GetQueueAttributesResult>Attribute"`
-	}
-	if err := queryCall(ctx, endpoint, url.Values{"Action": {"GetQueueAttributes"}, "QueueUrl": {queueURL}, "AttributeName.1": {"All"}}, &out); err != nil {
-		return 0, 0, err
-	}
-	visible, inFlight = -1, -1
-	for _, a := range out.Attributes {
-		switch a.Name {
-		case "ApproximateNumberOfMessages":
-			visible, _ = strconv.Atoi(a.Value)
-		case "ApproximateNumberOfMessagesNotVisible":
-			inFlight, _ = strconv.Atoi(a.Value)
-		}
-	}
-	if visible < 0 || inFlight < 0 {
-		return 0, 0, errors.New("GetQueueAttributes: no message counts")
-	}
-	return visible, inFlight, nil
 }

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/streamhook/fastpix-receiver/infra/awslocal"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
@@ -26,11 +24,7 @@ func TestPollerParallelization(t *testing.T) {
 	client := testenv.DynamoDB(t)
 	streams := testenv.Streams(t)
 	filter := insertsOnly(t)
-	table := testenv.CreateTable(t, client, "EventLogTable")
-	desc, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	table, arn := streamTable(t, client)
 	const n, batchSize = 60, 5
 	for i := range n {
 		put(t, client, table, fmt.Sprintf("e%02d", i), "v1")
@@ -89,7 +83,7 @@ func TestPollerParallelization(t *testing.T) {
 		return resp, nil
 	}
 	p := &awslocal.Poller{
-		Client: streams, StreamARN: aws.ToString(desc.Table.LatestStreamArn), Handler: handler, Filter: filter,
+		Client: streams, StreamARN: arn, Handler: handler, Filter: filter,
 		StartingPosition: "TRIM_HORIZON", BatchSize: batchSize, ParallelizationFactor: 4, ReportBatchItemFailures: true,
 		MaximumRetryAttempts: -1, Interval: 20 * time.Millisecond, RetryDelay: 20 * time.Millisecond,
 	}

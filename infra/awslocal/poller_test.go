@@ -75,11 +75,7 @@ func TestPoller(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			table := testenv.CreateTable(t, client, "EventLogTable")
-			desc, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			table, arn := streamTable(t, client)
 			// All writes happen before polling starts, so they come in one
 			// GetRecords batch: five inserts and a modification.
 			for i := range 5 {
@@ -119,7 +115,7 @@ func TestPoller(t *testing.T) {
 				return resp, nil
 			}
 			p := &awslocal.Poller{
-				Client: streams, StreamARN: aws.ToString(desc.Table.LatestStreamArn), Handler: handler, Filter: filter,
+				Client: streams, StreamARN: arn, Handler: handler, Filter: filter,
 				StartingPosition: "TRIM_HORIZON", BatchSize: 100, ReportBatchItemFailures: tc.reportItem,
 				MaximumRetryAttempts: tc.maxRetries, Interval: 20 * time.Millisecond, RetryDelay: 20 * time.Millisecond,
 			}
@@ -155,6 +151,18 @@ func TestPoller(t *testing.T) {
 			}
 		})
 	}
+}
+
+// streamTable creates an events table as the template declares it and
+// returns its name and its stream's ARN.
+func streamTable(t *testing.T, client *dynamodb.Client) (table, streamARN string) {
+	t.Helper()
+	table = testenv.CreateTable(t, client, "EventLogTable")
+	desc, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return table, aws.ToString(desc.Table.LatestStreamArn)
 }
 
 func put(t *testing.T, client *dynamodb.Client, table, id, v string) {
