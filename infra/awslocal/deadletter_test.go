@@ -118,10 +118,7 @@ func TestPollerGivesUp(t *testing.T) {
 				MaximumRetryAttempts: tc.maxRetries, MaximumRecordAge: tc.maxAge, OnFailure: onFailure,
 				Interval: 20 * time.Millisecond, RetryDelay: 20 * time.Millisecond,
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { _ = p.Run(ctx); close(done) }()
-			defer func() { cancel(); <-done }()
+			runPoller(t, p)
 
 			deadline := time.After(30 * time.Second)
 			for {

@@ -119,10 +119,7 @@ func TestPoller(t *testing.T) {
 				StartingPosition: "TRIM_HORIZON", BatchSize: 100, ReportBatchItemFailures: tc.reportItem,
 				MaximumRetryAttempts: tc.maxRetries, Interval: 20 * time.Millisecond, RetryDelay: 20 * time.Millisecond,
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { _ = p.Run(ctx); close(done) }()
-			defer func() { cancel(); <-done }()
+			runPoller(t, p)
 
 			deadline := time.After(30 * time.Second)
 			for {
@@ -151,6 +148,14 @@ func TestPoller(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runPoller runs p until the test ends.
+func runPoller(t *testing.T, p *awslocal.Poller) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // streamTable creates an events table as the template declares it and
