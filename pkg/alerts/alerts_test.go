@@ -289,12 +289,12 @@ func TestRenderAttributes(t *testing.T) {
 		{
 			name: "all",
 			r:    eventstore.Record{EventID: "e", Type: "video.live_stream.active", StreamID: "s", WorkspaceID: "w", Test: true},
-			want: map[string]string{"eventType": "video.live_stream.active", "streamId": "s", "workspaceId": "w", "test": "true"},
+			want: map[string]string{"eventType": "video.live_stream.active", "streamId": "s", "workspaceId": "w", "test": "true", "kind": "live"},
 		},
 		{
 			name: "no workspace, not a test",
 			r:    eventstore.Record{EventID: "e", Type: "video.live_stream.disconnected", StreamID: "s"},
-			want: map[string]string{"eventType": "video.live_stream.disconnected", "streamId": "s", "test": "false"},
+			want: map[string]string{"eventType": "video.live_stream.disconnected", "streamId": "s", "test": "false", "kind": "disconnected"},
 		},
 		{
 			name: "no stream",
