@@ -1,0 +1,172 @@
+package localstack_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamhook/fastpix-receiver/infra/localstack"
+	"github.com/streamhook/fastpix-receiver/infra/ops"
+	"github.com/streamhook/fastpix-receiver/internal/testenv"
+	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
+	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
+)
+
+// Who gets which alert, on the local stack: three people subscribe with
+// fastpixctl's code (checked against the fleet the stack's state table
+// holds) to different workspaces, streams and kinds, over email, SMS and
+// https; a scripted evening of three workspaces runs through the real
+// functions; each person receives exactly the alerts of their selection,
+// and nothing of the others', while the catch-all inbox gets every alert.
+func TestWhoGetsWhichAlert(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts DynamoDB Local and goaws")
+	}
+	logs := &testenv.SyncBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	st, err := localstack.Start(ctx, localstack.Config{
+		LogDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(logs, nil)), RetryDelay: 100 * time.Millisecond,
+		// Disconnects alerted at once: the evening needs no waiting.
+		Rules: map[string]string{alertrules.EnvGraceSeconds: "0"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		st.Stop()
+		if t.Failed() {
+			t.Logf("stack log:\n%s", logs.String())
+		}
+	}()
+	run := fmt.Sprint(time.Now().UnixNano())
+
+	// The streams connect first: that is how the receiver learns the
+	// workspaces the subscriptions are checked against.
+	connect, rest := localstack.Evening[:4], localstack.Evening[4:]
+	if _, err := localstack.SendEvening(ctx, st.URL, st.Secret, run+"-connect", connect, nil); err != nil {
+		t.Fatal(err)
+	}
+	fleet := &streamstate.Fleet{Client: testenv.DynamoDBAt(st.DynamoDBEndpoint), Table: st.StateTable}
+	waitUntil(t, "the fleet knows the three workspaces", func() bool {
+		for _, ws := range []string{"ws-league", "ws-church", "ws-agency"} {
+			if ids, err := (ops.FleetDirectory{Fleet: fleet}).Streams(ctx, ws); err != nil || len(ids) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	routing := &ops.Routing{SNS: testenv.SNSAt(st.SNSEndpoint), Routes: st.Routes, Directory: ops.FleetDirectory{Fleet: fleet}}
+	people := []struct {
+		ep  ops.Endpoint
+		sel ops.Selection
+	}{
+		// The league's on-call: its streams' drops, by SMS.
+		{ops.Endpoint{Protocol: "sms", Address: "+14155550123"}, ops.Selection{WorkspaceID: "ws-league", Kinds: []string{"disconnected"}}},
+		// A producer: only tonight's final, live and back live, by email.
+		{ops.Endpoint{Protocol: "email", Address: "producer@league.example.com"}, ops.Selection{WorkspaceID: "ws-league", StreamIDs: []string{"st-final"}, Kinds: []string{"live", "recovered"}}},
+		// The agency's streaming team: simulcast and drops, to its chat
+		// webhook (https; on loopback, a port nothing listens on).
+		{ops.Endpoint{Protocol: "https", Address: "https://127.0.0.1:1/chat/agency"}, ops.Selection{WorkspaceID: "ws-agency", Kinds: []string{"simulcast", "disconnected"}}},
+	}
+	for _, p := range people {
+		plan, err := routing.Check(ctx, p.ep, p.sel)
+		if err != nil {
+			t.Fatalf("%s: %v", p.ep.Address, err)
+		}
+		if _, err := routing.Subscribe(ctx, plan); err != nil {
+			t.Fatalf("%s: %v", p.ep.Address, err)
+		}
+	}
+	// A refusal on the running stack changes nothing.
+	before, _ := routing.List(ctx)
+	if _, err := routing.Check(ctx, ops.Endpoint{Protocol: "email", Address: "producer@league.example.com"}, ops.Selection{WorkspaceID: "ws-church"}); err == nil {
+		t.Fatal("a second subscription of the producer's address was accepted")
+	}
+	if after, _ := routing.List(ctx); len(after) != len(before) {
+		t.Fatalf("a refusal changed SNS: %d subscriptions, then %d", len(before), len(after))
+	}
+
+	sent, err := localstack.SendEvening(ctx, st.URL, st.Secret, run, rest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sent {
+		if s.Status != http.StatusOK {
+			t.Fatalf("%s: %d %s", s.Type, s.Status, s.Answer)
+		}
+	}
+	// The evening makes 12 alerts: 4 live, 4 disconnected, 2 recovered and
+	// 2 simulcast; the inbox (no policy) gets them all.
+	const alertsWanted = 12
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	all, err := st.Inbox.WaitFor(wctx, alertsWanted)
+	wcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // nothing more arrives
+	if all = st.Inbox.Alerts(); len(all) != alertsWanted {
+		t.Errorf("the catch-all inbox got %d alerts, want %d:\n%s", len(all), alertsWanted, summaries(all))
+	}
+
+	got := map[string][]string{}
+	for _, d := range st.Inbox.Routed() {
+		got[d.Endpoint] = append(got[d.Endpoint], d.Attributes["kind"]+" "+d.Attributes["streamId"])
+	}
+	want := map[string][]string{
+		"+14155550123":                    {"disconnected st-final", "disconnected st-semi"},
+		"producer@league.example.com":     {"live st-final", "recovered st-final"},
+		"https://127.0.0.1:1/chat/agency": {"simulcast st-client", "disconnected st-client"},
+	}
+	// Streams run in parallel lanes: the order across streams is not
+	// fixed, only each stream's own.
+	for who, w := range want {
+		slices.Sort(got[who])
+		slices.Sort(w)
+		if !slices.Equal(got[who], w) {
+			t.Errorf("%s received %q, want exactly %q", who, got[who], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("deliveries to %d endpoints, want %d: %v", len(got), len(want), got)
+	}
+	// The selection is not only the policy's say-so: every delivery's
+	// alert is of the person's workspace, and no other alert of that
+	// selection was left out.
+	for _, d := range st.Inbox.Routed() {
+		i := slices.IndexFunc(people, func(p struct {
+			ep  ops.Endpoint
+			sel ops.Selection
+		}) bool {
+			return p.ep.Address == d.Endpoint
+		})
+		if i < 0 || d.Attributes["workspaceId"] != people[i].sel.WorkspaceID {
+			t.Errorf("%s got an alert of workspace %s", d.Endpoint, d.Attributes["workspaceId"])
+		}
+	}
+}
+
+func summaries(as []localstack.Alert) string {
+	var b strings.Builder
+	for _, a := range as {
+		fmt.Fprintf(&b, "  %s %s %s\n", a.Topic, a.Attributes["kind"], a.SMS)
+	}
+	return b.String()
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
