@@ -170,3 +170,107 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// make demo's third part, twice (a second run keeps the first's
+// subscriptions): Alice gets only the league's alerts of her kinds, Bob
+// only the church's, and the demo's own output names them.
+func TestRoutingDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts DynamoDB Local and goaws")
+	}
+	logs := &testenv.SyncBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	st, err := localstack.Start(ctx, localstack.Config{
+		LogDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(logs, nil)), RetryDelay: 100 * time.Millisecond,
+		Rules: map[string]string{alertrules.EnvGraceSeconds: "0"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		st.Stop()
+		if t.Failed() {
+			t.Logf("stack log:\n%s", logs.String())
+		}
+	}()
+	target := localstack.RoutingTarget{URL: st.URL, Secret: st.Secret, Routing: st.RoutingInfo().Routing()}
+	alice := []string{"disconnected st-final", "disconnected st-semi", "live st-final", "live st-semi", "simulcast st-final"} // sorted
+	bob := []string{"live st-sunday", "recovered st-sunday"}
+	for round := 1; round <= 2; round++ {
+		var out strings.Builder
+		if err := localstack.SendRoutingDemo(ctx, target, fmt.Sprint("demo-", round, "-", time.Now().UnixNano()), &out); err != nil {
+			t.Fatal(err)
+		}
+		if round == 1 {
+			wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+			_, err := st.Inbox.WaitFor(wctx, 12)
+			wcancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+			got := map[string][]string{}
+			for _, d := range st.Inbox.Routed() {
+				got[d.Endpoint] = append(got[d.Endpoint], d.Attributes["kind"]+" "+d.Attributes["streamId"])
+			}
+			for who, want := range map[string][]string{"+14155550100": alice, "bob@church.example.com": bob} {
+				slices.Sort(got[who])
+				if !slices.Equal(got[who], want) {
+					t.Errorf("%s received %q, want %q", who, got[who], want)
+				}
+			}
+			if len(got) != 2 {
+				t.Errorf("deliveries to %v, want Alice and Bob only", got)
+			}
+		} else {
+			// The streams' second evening alerts otherwise (they are known
+			// now): whatever arrived, each person got exactly the alerts of
+			// their selection.
+			settle(t, st.Inbox)
+			for _, p := range localstack.DemoPeople {
+				var want, got []string
+				for _, a := range st.Inbox.Alerts() {
+					if a.Attributes["workspaceId"] == p.WorkspaceID && slices.Contains(p.Kinds, a.Attributes["kind"]) {
+						want = append(want, a.MessageID)
+					}
+				}
+				for _, d := range st.Inbox.Routed() {
+					if d.Endpoint == p.Endpoint.Address {
+						got = append(got, d.MessageID)
+					}
+				}
+				slices.Sort(want)
+				slices.Sort(got)
+				if len(want) == 0 || !slices.Equal(got, want) {
+					t.Errorf("%s: received %d alerts, their selection holds %d", p.Name, len(got), len(want))
+				}
+			}
+		}
+		text := out.String()
+		for _, s := range []string{"Alice, the league's on-call", "bob@church.example.com", "ws-church", "of 200 filter policies"} {
+			if !strings.Contains(text, s) {
+				t.Errorf("round %d: the demo's output lacks %q:\n%s", round, s, text)
+			}
+		}
+		if round == 2 && !strings.Contains(text, "subscribed by an earlier run") {
+			t.Errorf("the second run does not say the subscriptions were kept:\n%s", text)
+		}
+	}
+}
+
+// settle waits until no alert has arrived for a second (at most 30 s).
+func settle(t *testing.T, in *localstack.Inbox) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	n := -1
+	for time.Now().Before(deadline) {
+		if m := len(in.Alerts()); m != n {
+			n = m
+			time.Sleep(time.Second)
+			continue
+		}
+		return
+	}
+	t.Fatal("alerts kept arriving for 30 s")
+}
