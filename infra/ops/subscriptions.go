@@ -482,7 +482,7 @@ func SubscriptionsTable(subs []Subscription, topics []string) string {
 			arn = "pending confirmation"
 			ws, streams, kinds = "?", "?", "?"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", topicName(s.TopicARN), s.Protocol, cell(s.Address), ws, streams, kinds, cell(arn))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", topicName(s.TopicARN), s.Protocol, cell(s.Address), ws, streams, kinds, oneRow(arn))
 	}
 	_ = w.Flush()
 	sb.WriteString("\n")
@@ -504,15 +504,21 @@ func exactOr(p *filterpolicy.Policy, key string) string {
 	return "(rule)"
 }
 
-// cell keeps a value on its row: control characters and tabs become
-// spaces, and a very long value is cut.
-func cell(s string) string {
-	s = strings.Map(func(r rune) rune {
+// oneRow keeps a value on its row: control characters and tabs become
+// spaces. (A subscription's ARN is shown whole: it is what unsubscribe
+// takes.)
+func oneRow(s string) string {
+	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
 		}
 		return r
 	}, s)
+}
+
+// cell is oneRow, with a very long value cut.
+func cell(s string) string {
+	s = oneRow(s)
 	if r := []rune(s); len(r) > 80 {
 		return string(r[:78]) + ".."
 	}

@@ -371,6 +371,7 @@ func TestSubscriptionsTable(t *testing.T) {
 		"new <b>@example.com",
 		"pending confirmation",
 		"(rule)     st-1,st-2  all",
+		"arn:aws:sns:us-east-1:1:StreamLiveTopic:a3\n", // whole: unsubscribe takes it
 		"StreamLiveTopic: 1 of 200 filter policies",
 		"StreamDisconnectedTopic: 1 of 200 filter policies",
 	} {
