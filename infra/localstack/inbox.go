@@ -17,13 +17,16 @@ import (
 
 // Alert is one notification the inbox received.
 type Alert struct {
-	Topic      string // the topic's name (its logical id locally)
-	TopicARN   string
-	MessageID  string
-	Subject    string
-	Email      string
-	SMS        string
-	Default    string
+	Topic     string // the topic's name (its logical id locally)
+	TopicARN  string
+	MessageID string
+	Subject   string
+	Email     string
+	SMS       string
+	Default   string
+	// Chat is the chat integration's custom notification (the "https"
+	// key), "" when the message had none.
+	Chat       string
 	Attributes map[string]string
 }
 
@@ -89,7 +92,7 @@ func (in *Inbox) receive(m snsendpoint.Message) {
 	}
 	var structure map[string]string
 	if err := json.Unmarshal([]byte(m.Message), &structure); err == nil && structure["default"] != "" {
-		a.Default, a.Email, a.SMS = structure["default"], structure["email"], structure["sms"]
+		a.Default, a.Email, a.SMS, a.Chat = structure["default"], structure["email"], structure["sms"], structure["https"]
 	} else {
 		a.Default = m.Message
 	}

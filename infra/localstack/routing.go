@@ -2,6 +2,7 @@ package localstack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -114,7 +115,14 @@ func FormatRouted(d Routed) string {
 	case "email", "email-json":
 		line = "Subject: " + d.Subject
 	case "https":
+		// What SNS sends an https subscriber: the chat rendering.
 		line = cutLine(d.Default, 100)
+		var n struct {
+			Content struct{ Title string } `json:"content"`
+		}
+		if json.Unmarshal([]byte(d.Chat), &n) == nil && n.Content.Title != "" {
+			line = "chat: " + n.Content.Title
+		}
 	}
 	return fmt.Sprintf("  -> to %s (%s): %s\n", oneLine(d.Endpoint), d.Protocol, oneLine(line))
 }

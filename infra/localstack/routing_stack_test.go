@@ -136,6 +136,12 @@ func TestWhoGetsWhichAlert(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("deliveries to %d endpoints, want %d: %v", len(got), len(want), got)
 	}
+	// The chat endpoint reads the chat integration's rendering.
+	for _, d := range st.Inbox.Routed() {
+		if d.Protocol == "https" && (!strings.Contains(d.Chat, `"source":"custom"`) || !strings.Contains(localstack.FormatRouted(d), "chat: ")) {
+			t.Errorf("the https subscriber's alert has no chat rendering: %q", d.Chat)
+		}
+	}
 	// The selection is not only the policy's say-so: every delivery's
 	// alert is of the person's workspace, and no other alert of that
 	// selection was left out.

@@ -374,7 +374,7 @@ func TestSNSPublisher(t *testing.T) {
 			if err := json.Unmarshal([]byte(aws.ToString(in.Message)), &body); err != nil {
 				t.Fatalf("message is not a JSON object of strings: %v", err)
 			}
-			if len(body) != 3 || body["default"] != m.Default || body["email"] != m.Email || body["sms"] != m.SMS {
+			if len(body) != 4 || body["default"] != m.Default || body["email"] != m.Email || body["sms"] != m.SMS || body["https"] != m.Chat {
 				t.Errorf("message = %v", body)
 			}
 			if len(in.MessageAttributes) != len(m.Attributes) {

@@ -158,6 +158,10 @@ type Message struct {
 	Email string
 	// SMS is one line of GSM-7 basic characters, at most MaxSMS long.
 	SMS string
+	// Chat is the chat integration's custom notification (JSON), what
+	// https subscribers get (see ChatRendering); empty on messages that
+	// are no alert.
+	Chat string
 	// Subject is printable ASCII, at most MaxSubject long.
 	Subject string
 	// Attributes are the String message attributes; empty values are left
@@ -230,6 +234,7 @@ func Render(a Alert) Message {
 		Default:    string(def),
 		Email:      email(a),
 		SMS:        sms(a),
+		Chat:       chatJSON(a),
 		Subject:    subject(a),
 		Attributes: attrs,
 	}
