@@ -412,3 +412,46 @@ func seedStates(t *testing.T, store *streamstate.Store, streams map[string]strin
 		}
 	}
 }
+
+// Hostile selections with -allow-new (no directory to stop them first):
+// SNS's limits refuse them before anything is created.
+func TestHostileSelectionsAreRefused(t *testing.T) {
+	e := newRoutingEnv(t)
+	e.routing.Directory = nil
+	before := e.snapshot(t)
+	many := make([]string, 10000)
+	for i := range many {
+		many[i] = fmt.Sprint("st-", i)
+	}
+	for name, c := range map[string]struct {
+		sel  ops.Selection
+		want error
+	}{
+		"a 300 KB workspace id":         {ops.Selection{WorkspaceID: strings.Repeat("w", 300*1024), Kinds: []string{"live"}}, filterpolicy.ErrTooLarge},
+		"ten thousand streams":          {ops.Selection{WorkspaceID: "ws-1", StreamIDs: many, Kinds: []string{"live"}}, filterpolicy.ErrTooManyCombinations},
+		"a kind with markup":            {ops.Selection{WorkspaceID: "ws-1", Kinds: []string{"<b>live</b>"}}, ops.ErrBadSelection},
+		"only blanks for the workspace": {ops.Selection{WorkspaceID: " \t "}, ops.ErrBadSelection},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := e.routing.Check(e.ctx, ops.Endpoint{Protocol: "email", Address: "a@example.com"}, c.sel)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("Check = %.200v, want %v", err, c.want)
+			}
+		})
+	}
+	if after := e.snapshot(t); !slices.Equal(after, before) {
+		t.Fatal("SNS changed")
+	}
+	// Markup in a workspace id is only a value: it is matched exactly.
+	plan, err := e.routing.Check(e.ctx, ops.Endpoint{Protocol: "email", Address: "a@example.com"}, ops.Selection{WorkspaceID: `<script>"ws"</script>`, Kinds: []string{"live"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := filterpolicy.Parse(plan.Topics[0].Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := p.Exact("workspaceId"); len(v) != 1 || v[0] != `<script>"ws"</script>` {
+		t.Fatalf("policy %s", plan.Topics[0].Policy)
+	}
+}
