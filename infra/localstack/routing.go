@@ -36,7 +36,8 @@ var routedProtocols = map[string]bool{"email": true, "email-json": true, "sms": 
 // router delivers each alert the inbox receives to the people subscribed
 // to its topic whose filter policy matches, with SNS's semantics
 // (pkg/filterpolicy): goaws v0.4.5 applies filter policies only to SQS
-// subscriptions, and only as exact string matches.
+// subscriptions, and only as exact string matches. The policies are read
+// through the stack's SNS front, which keeps them as written.
 type router struct {
 	client *sns.Client
 	log    *slog.Logger
