@@ -129,6 +129,15 @@ func TestWhoGetsWhichAlert(t *testing.T) {
 		t.Errorf("the catch-all inbox got %d alerts, want %d:\n%s", len(all), alertsWanted, summaries(all))
 	}
 
+	// Every alert went to a topic fastpixctl subscribes its kind on: if the
+	// notifier moved a kind to another topic, subscriptions by kind would
+	// miss it.
+	kindTopics := ops.KindTopics(st.Routes)
+	for _, a := range all {
+		if !slices.Contains(kindTopics[a.Attributes["kind"]], a.TopicARN) {
+			t.Errorf("a %q alert went to %s; fastpixctl subscribes that kind on %v", a.Attributes["kind"], a.Topic, kindTopics[a.Attributes["kind"]])
+		}
+	}
 	got := map[string][]string{}
 	for _, d := range st.Inbox.Routed() {
 		got[d.Endpoint] = append(got[d.Endpoint], d.Attributes["kind"]+" "+d.Attributes["streamId"])
