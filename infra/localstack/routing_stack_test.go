@@ -3,7 +3,6 @@ package localstack_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/streamhook/fastpix-receiver/infra/demo"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
@@ -29,32 +29,17 @@ import (
 // A fourth writes a policy with operators itself, and gets exactly its
 // match too.
 func TestWhoGetsWhichAlert(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts DynamoDB Local and goaws")
-	}
-	logs := &testenv.SyncBuffer{}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	st, err := localstack.Start(ctx, localstack.Config{
-		LogDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(logs, nil)), RetryDelay: 100 * time.Millisecond,
+	ctx, st, _ := startStack(t, 3*time.Minute, localstack.Config{
+		RetryDelay: 100 * time.Millisecond,
 		// Disconnects alerted at once: the evening needs no waiting.
 		Rules: map[string]string{alertrules.EnvGraceSeconds: "0"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		st.Stop()
-		if t.Failed() {
-			t.Logf("stack log:\n%s", logs.String())
-		}
-	}()
 	run := fmt.Sprint(time.Now().UnixNano())
 
 	// The streams connect first: that is how the receiver learns the
 	// workspaces the subscriptions are checked against.
-	connect, rest := localstack.Evening[:4], localstack.Evening[4:]
-	if _, err := localstack.SendEvening(ctx, st.URL, st.Secret, run+"-connect", connect, nil); err != nil {
+	connect, rest := demo.Evening[:4], demo.Evening[4:]
+	if _, err := demo.SendEvening(ctx, st.URL+localstack.WebhookPath, st.Secret, run+"-connect", connect, nil); err != nil {
 		t.Fatal(err)
 	}
 	fleet := &streamstate.Fleet{Client: testenv.DynamoDBAt(st.DynamoDBEndpoint), Table: st.StateTable}
@@ -106,7 +91,7 @@ func TestWhoGetsWhichAlert(t *testing.T) {
 		t.Fatalf("a refusal changed SNS: %d subscriptions, then %d", len(before), len(after))
 	}
 
-	sent, err := localstack.SendEvening(ctx, st.URL, st.Secret, run, rest, nil)
+	sent, err := demo.SendEvening(ctx, st.URL+localstack.WebhookPath, st.Secret, run, rest, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,31 +193,16 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // subscriptions): Alice gets only the league's alerts of her kinds, Bob
 // only the church's, and the demo's own output names them.
 func TestRoutingDemo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts DynamoDB Local and goaws")
-	}
-	logs := &testenv.SyncBuffer{}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	st, err := localstack.Start(ctx, localstack.Config{
-		LogDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(logs, nil)), RetryDelay: 100 * time.Millisecond,
-		Rules: map[string]string{alertrules.EnvGraceSeconds: "0"},
+	ctx, st, _ := startStack(t, 3*time.Minute, localstack.Config{
+		RetryDelay: 100 * time.Millisecond,
+		Rules:      map[string]string{alertrules.EnvGraceSeconds: "0"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		st.Stop()
-		if t.Failed() {
-			t.Logf("stack log:\n%s", logs.String())
-		}
-	}()
-	target := localstack.RoutingTarget{URL: st.URL, Secret: st.Secret, Routing: st.RoutingInfo().Routing()}
+	routing := st.RoutingInfo().Routing()
 	alice := []string{"disconnected st-final", "disconnected st-semi", "live st-final", "live st-semi", "simulcast st-final"} // sorted
 	bob := []string{"live st-sunday", "recovered st-sunday"}
 	for round := 1; round <= 2; round++ {
 		var out strings.Builder
-		if err := localstack.SendRoutingDemo(ctx, target, fmt.Sprint("demo-", round, "-", time.Now().UnixNano()), &out); err != nil {
+		if err := demo.SendRouting(ctx, st.URL+localstack.WebhookPath, st.Secret, routing, fmt.Sprint("demo-", round, "-", time.Now().UnixNano()), &out); err != nil {
 			t.Fatal(err)
 		}
 		if round == 1 {
@@ -261,7 +231,7 @@ func TestRoutingDemo(t *testing.T) {
 			// now): whatever arrived, each person got exactly the alerts of
 			// their selection.
 			settle(t, st.Inbox)
-			for _, p := range localstack.DemoPeople {
+			for _, p := range demo.People {
 				var want, got []string
 				for _, a := range st.Inbox.Alerts() {
 					if a.Attributes["workspaceId"] == p.WorkspaceID && slices.Contains(p.Kinds, a.Attributes["kind"]) {

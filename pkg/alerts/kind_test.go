@@ -22,6 +22,11 @@ func TestKindAttribute(t *testing.T) {
 		{"rules: recovery reads recovered", alerts.FromRule(base, alertrules.Alert{Kind: alertrules.KindRecovery, Status: "active"}), alerts.KindRecovered},
 		{"rules: disconnected", alerts.FromRule(base, alertrules.Alert{Kind: alertrules.KindDisconnected, Status: "disconnected"}), alerts.KindDisconnected},
 		{"rules: unstable", alerts.FromRule(base, alertrules.Alert{Kind: alertrules.KindUnstable, Status: "active"}), alerts.KindUnstable},
+		{"rules: simulcast", alerts.FromRule(func() alerts.Alert {
+			a := base
+			a.Type, a.SimulcastID = fastpix.TypeSimulcastTargetBroadcasting, "t-1"
+			return a
+		}(), alertrules.Alert{Kind: alertrules.KindSimulcast, Status: "broadcasting"}), alerts.KindSimulcast},
 		{"event: active", base, alerts.KindLive},
 		{"event: disconnected", func() alerts.Alert { a := base; a.Type = fastpix.TypeLiveStreamDisconnected; return a }(), alerts.KindDisconnected},
 		{"event: simulcast target", func() alerts.Alert {

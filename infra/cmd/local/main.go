@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/streamhook/fastpix-receiver/infra/demo"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/internal/emulator"
 	"github.com/streamhook/fastpix-receiver/internal/repo"
@@ -266,8 +267,8 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Sending the life of stream %s to %s\n\n", localstack.DemoStreamID, url)
-	sent, err := localstack.SendDemo(ctx, url, secret, os.Stdout)
+	fmt.Printf("Sending the life of stream %s to %s\n\n", demo.StreamID, url)
+	sent, err := demo.Send(ctx, url+localstack.WebhookPath, secret, os.Stdout)
 	if err != nil {
 		return fmt.Errorf("%w\n(is `make run` running?)", err)
 	}
@@ -283,7 +284,7 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		state = nil
-		if err := getJSON(ctx, client, url+"/streams/"+localstack.DemoStreamID, &state); err == nil && state["lastEventType"] == "video.live_stream.idle" {
+		if err := getJSON(ctx, client, url+"/streams/"+demo.StreamID, &state); err == nil && state["lastEventType"] == "video.live_stream.idle" {
 			break
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -296,19 +297,19 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 			EventID, Type, OccurredAt, SimulcastID string
 		} `json:"events"`
 	}
-	if err := getJSON(ctx, client, url+"/streams/"+localstack.DemoStreamID+"/events?order=asc&limit=100", &page); err != nil {
+	if err := getJSON(ctx, client, url+"/streams/"+demo.StreamID+"/events?order=asc&limit=100", &page); err != nil {
 		return err
 	}
-	fmt.Printf("\nThe stream's timeline, from the query API (GET /streams/%s/events?order=asc):\n", localstack.DemoStreamID)
+	fmt.Printf("\nThe stream's timeline, from the query API (GET /streams/%s/events?order=asc):\n", demo.StreamID)
 	for _, e := range page.Events {
 		fmt.Printf("  %s  %-42s %s\n", e.OccurredAt, e.Type, e.EventID)
 	}
 	b, _ := json.MarshalIndent(state, "  ", "  ")
-	fmt.Printf("\nIts state (GET /streams/%s):\n  %s\n", localstack.DemoStreamID, b)
+	fmt.Printf("\nIts state (GET /streams/%s):\n  %s\n", demo.StreamID, b)
 	fmt.Printf("\nThe inbox of `make run` shows the alerts; the late \"active\" was suppressed and the retried delivery stored once.\n")
 	fmt.Printf("The change feed (.cache/local-run/logs/changes.log) has one line per status change of the stream and its target.\n")
 
-	if _, err := localstack.SendRulesDemo(ctx, url, secret, settings, len(sent)+1, os.Stdout); err != nil {
+	if _, err := demo.SendRules(ctx, url+localstack.WebhookPath, secret, settings, "", len(sent)+1, os.Stdout); err != nil {
 		return err
 	}
 	shows := "LIVE"
@@ -322,7 +323,7 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 		shows += ", DISCONNECTED at once"
 	}
 	fmt.Printf("\nThe inbox shows %s, and LIVE again with the downtime. The stream's state keeps what the rules remember:\n  curl -sS %s/streams/%s\n",
-		shows, url, localstack.DemoStreamID)
+		shows, url, demo.StreamID)
 
 	text, err := os.ReadFile(filepath.Join(root, ".cache", "local-run", routingFile))
 	var info localstack.RoutingInfo
@@ -333,7 +334,7 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 		return fmt.Errorf("read the running stack's routing (%s): %w", routingFile, err)
 	}
 	run := fmt.Sprint(time.Now().UnixNano())
-	return localstack.SendRoutingDemo(ctx, localstack.RoutingTarget{URL: url, Secret: secret, Routing: info.Routing()}, run, os.Stdout)
+	return demo.SendRouting(ctx, url+localstack.WebhookPath, secret, info.Routing(), run, os.Stdout)
 }
 
 func getJSON(ctx context.Context, client *http.Client, url string, v any) error {

@@ -1,4 +1,4 @@
-package localstack
+package awslocal
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ import (
 	"github.com/streamhook/fastpix-receiver/pkg/filterpolicy"
 )
 
-// snsFront stands in front of goaws on the SNS port and keeps what goaws
+// SNSFront stands in front of goaws on the SNS port and keeps what goaws
 // cannot: subscription filter policies as they were written. goaws v0.4.5
 // stores a policy as a map of string lists, so a policy with operators
 // (prefix, anything-but, numeric, exists) comes back mangled, and it takes
@@ -32,7 +32,7 @@ import (
 // refuses with SNS's error codes, records the text of what it lets
 // through, and answers GetSubscriptionAttributes with it. Everything else
 // passes through to goaws untouched.
-type snsFront struct {
+type SNSFront struct {
 	URL   string
 	srv   *http.Server
 	proxy *httputil.ReverseProxy
@@ -46,31 +46,31 @@ type snsFront struct {
 // its attributes, form-encoded, fits.
 const maxQueryBody = 4 << 20
 
-// startSNSFront listens on port (a free one when 0) and forwards to
+// StartSNSFront listens on port (a free one when 0) and forwards to
 // target, goaws's endpoint.
-func startSNSFront(port int, target string, log *slog.Logger) (*snsFront, error) {
+func StartSNSFront(port int, target string, log *slog.Logger) (*SNSFront, error) {
 	u, err := url.Parse(target)
 	if err != nil {
-		return nil, fmt.Errorf("localstack: SNS front: %w", err)
+		return nil, fmt.Errorf("awslocal: SNS front: %w", err)
 	}
 	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
-		return nil, fmt.Errorf("localstack: SNS front: listen on %d: %w", port, err)
+		return nil, fmt.Errorf("awslocal: SNS front: listen on %d: %w", port, err)
 	}
-	f := &snsFront{URL: "http://" + l.Addr().String(), proxy: httputil.NewSingleHostReverseProxy(u), log: log, policies: map[string]string{}}
+	f := &SNSFront{URL: "http://" + l.Addr().String(), proxy: httputil.NewSingleHostReverseProxy(u), log: log, policies: map[string]string{}}
 	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = f.srv.Serve(l) }()
 	return f, nil
 }
 
 // Close stops the front.
-func (f *snsFront) Close() {
+func (f *SNSFront) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = f.srv.Shutdown(ctx)
 }
 
-func (f *snsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *SNSFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		f.proxy.ServeHTTP(w, r)
 		return
@@ -107,7 +107,7 @@ func (f *snsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // forward sends r to goaws and keeps the answer, to be read or rewritten.
-func (f *snsFront) forward(r *http.Request) *httptest.ResponseRecorder {
+func (f *SNSFront) forward(r *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	f.proxy.ServeHTTP(rec, r)
 	return rec
@@ -129,7 +129,7 @@ func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
 
 // check refuses a policy SNS would refuse, and one more policy on a topic
 // that has MaxPerTopic. It answers the error itself and reports false.
-func (f *snsFront) check(w http.ResponseWriter, topicARN, policy, except string) bool {
+func (f *SNSFront) check(w http.ResponseWriter, topicARN, policy, except string) bool {
 	if strings.TrimSpace(policy) == "" {
 		return true
 	}
@@ -172,7 +172,7 @@ func withForm(r *http.Request, form url.Values) {
 
 var subscriptionARN = regexp.MustCompile(`<SubscriptionArn>([^<]+)</SubscriptionArn>`)
 
-func (f *snsFront) subscribe(w http.ResponseWriter, r *http.Request, form url.Values) {
+func (f *SNSFront) subscribe(w http.ResponseWriter, r *http.Request, form url.Values) {
 	policy := ""
 	for i := 1; ; i++ {
 		k := form.Get(fmt.Sprintf("Attributes.entry.%d.key", i))
@@ -201,7 +201,7 @@ func (f *snsFront) subscribe(w http.ResponseWriter, r *http.Request, form url.Va
 	copyResponse(w, rec)
 }
 
-func (f *snsFront) setAttributes(w http.ResponseWriter, r *http.Request, form url.Values) {
+func (f *SNSFront) setAttributes(w http.ResponseWriter, r *http.Request, form url.Values) {
 	arn := form.Get("SubscriptionArn")
 	if form.Get("AttributeName") != "FilterPolicy" {
 		f.proxy.ServeHTTP(w, r)
@@ -236,7 +236,7 @@ func (f *snsFront) setAttributes(w http.ResponseWriter, r *http.Request, form ur
 
 var filterPolicyEntry = regexp.MustCompile(`(<key>FilterPolicy</key>\s*<value>)([^<]*)(</value>)`)
 
-func (f *snsFront) getAttributes(w http.ResponseWriter, r *http.Request, form url.Values) {
+func (f *SNSFront) getAttributes(w http.ResponseWriter, r *http.Request, form url.Values) {
 	f.mu.Lock()
 	policy, ok := f.policies[form.Get("SubscriptionArn")]
 	f.mu.Unlock()

@@ -1,4 +1,4 @@
-package localstack
+package awslocal
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 
 func frontClient(t *testing.T) (*sns.Client, string) {
 	t.Helper()
-	f, err := startSNSFront(0, testenv.SNSEndpoint(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f, err := StartSNSFront(0, testenv.SNSEndpoint(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package localstack
+package demo
 
 import (
 	"context"
@@ -9,12 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
-
 	"github.com/streamhook/fastpix-receiver/infra/ops"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
-	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
 
 // EveningStep is one event of a scripted evening: a stream of a workspace
@@ -91,9 +87,9 @@ func (seed demoSeed) evening(run string, i int, s EveningStep, at time.Time) (De
 	return ev.build(run, fmt.Sprint(i), s.Type(), at, data)
 }
 
-// SendEvening posts the steps to the stack at baseURL, each created at
+// SendEvening posts the steps to webhookURL, each created at
 // the moment it is sent, and prints a line per event to out (nil: none).
-func SendEvening(ctx context.Context, baseURL, secret, run string, steps []EveningStep, out io.Writer) ([]Sent, error) {
+func SendEvening(ctx context.Context, webhookURL, secret, run string, steps []EveningStep, out io.Writer) ([]Sent, error) {
 	if out == nil {
 		out = io.Discard
 	}
@@ -107,9 +103,9 @@ func SendEvening(ctx context.Context, baseURL, secret, run string, steps []Eveni
 		if err != nil {
 			return sent, err
 		}
-		r, err := post(ctx, baseURL, secret, d)
+		r, err := post(ctx, webhookURL, secret, d)
 		if err != nil {
-			return sent, fmt.Errorf("localstack: evening event %d (%s): %w", i+1, s.Type(), err)
+			return sent, fmt.Errorf("demo: evening event %d (%s): %w", i+1, s.Type(), err)
 		}
 		sent = append(sent, r)
 		target := ""
@@ -121,82 +117,74 @@ func SendEvening(ctx context.Context, baseURL, secret, run string, steps []Eveni
 	return sent, nil
 }
 
-// DemoPerson is one of the routing demo's subscribers.
-type DemoPerson struct {
+// Person is one of the routing demo's subscribers.
+type Person struct {
 	Name     string
 	Endpoint ops.Endpoint
 	ops.Selection
 }
 
-// DemoPeople are the two people of the routing demo: the league's on-call,
+// People are the two people of the routing demo: the league's on-call,
 // by SMS, and the church network's producer, by email.
-var DemoPeople = []DemoPerson{
+var People = []Person{
 	{"Alice, the league's on-call", ops.Endpoint{Protocol: "sms", Address: "+14155550100"},
 		ops.Selection{WorkspaceID: "ws-league", Kinds: []string{alerts.KindLive, alerts.KindDisconnected, alerts.KindSimulcast}}},
 	{"Bob, the church network's producer", ops.Endpoint{Protocol: "email", Address: "bob@church.example.com"},
 		ops.Selection{WorkspaceID: "ws-church", Kinds: []string{alerts.KindLive, alerts.KindRecovered}}},
 }
 
-// RoutingTarget is what the routing demo needs of a running stack: its
-// HTTP API and signing secret, and its SNS and state table for
-// fastpixctl's subscription code.
-type RoutingTarget struct {
-	URL, Secret string
-	Routing     *ops.Routing
-}
-
-// SendRoutingDemo shows who gets which alert: the evening's streams
-// connect (so the receiver knows their workspaces), DemoPeople subscribe
-// as `fastpixctl subscribe` does (an earlier run's subscriptions are kept),
-// and the rest of the evening is sent. The stack's inbox then prints, under
-// each alert, whom it was delivered to.
-func SendRoutingDemo(ctx context.Context, t RoutingTarget, run string, out io.Writer) error {
+// SendRouting shows who gets which alert: the evening's streams connect
+// (so the receiver knows their workspaces), People subscribe through
+// routing, fastpixctl's subscription code (an earlier run's subscriptions
+// are kept), and the rest of the evening is sent to webhookURL. The stack's
+// inbox then prints, under each alert, whom it was delivered to.
+func SendRouting(ctx context.Context, webhookURL, secret string, routing *ops.Routing, run string, out io.Writer) error {
 	if out == nil {
 		out = io.Discard
 	}
 	fmt.Fprintf(out, "\nPart 3: who gets which alert. An evening of three workspaces; two people subscribe to theirs\n"+
 		"with filter policies (as `fastpixctl subscribe` does), and each gets only their alerts.\n\n")
 	connect, rest := Evening[:4], Evening[4:]
-	if _, err := SendEvening(ctx, t.URL, t.Secret, run+"-connect", connect, out); err != nil {
+	if _, err := SendEvening(ctx, webhookURL, secret, run+"-connect", connect, out); err != nil {
 		return err
 	}
 	// The workspaces are known once the streams' first events are applied.
-	if t.Routing.Directory != nil {
+	if routing.Directory != nil {
 		deadline := time.Now().Add(15 * time.Second)
-		for _, p := range DemoPeople {
+		for _, p := range People {
 			for {
-				ids, err := t.Routing.Directory.Streams(ctx, p.WorkspaceID)
+				ids, err := routing.Directory.Streams(ctx, p.WorkspaceID)
 				if err == nil && len(ids) > 0 {
 					break
 				}
 				if time.Now().After(deadline) {
-					return fmt.Errorf("localstack: the receiver did not learn workspace %s: %v", p.WorkspaceID, err)
+					return fmt.Errorf("demo: the receiver did not learn workspace %s: %v", p.WorkspaceID, err)
 				}
 				time.Sleep(200 * time.Millisecond)
 			}
 		}
 	}
 	fmt.Fprintln(out)
-	for _, p := range DemoPeople {
-		plan, err := t.Routing.Check(ctx, p.Endpoint, p.Selection)
+	for _, p := range People {
+		plan, err := routing.Check(ctx, p.Endpoint, p.Selection)
 		switch {
 		case errors.Is(err, ops.ErrDuplicate):
 			fmt.Fprintf(out, "%s (%s): subscribed by an earlier run\n", p.Name, p.Endpoint.Address)
 			continue
 		case err != nil:
-			return fmt.Errorf("localstack: subscribe %s: %w", p.Name, err)
+			return fmt.Errorf("demo: subscribe %s: %w", p.Name, err)
 		}
-		if _, err := t.Routing.Subscribe(ctx, plan); err != nil {
-			return fmt.Errorf("localstack: subscribe %s: %w", p.Name, err)
+		if _, err := routing.Subscribe(ctx, plan); err != nil {
+			return fmt.Errorf("demo: subscribe %s: %w", p.Name, err)
 		}
 		fmt.Fprintf(out, "%s subscribes %s to workspace %s, kinds %s\n", p.Name, p.Endpoint.Address, p.WorkspaceID, strings.Join(p.Kinds, ", "))
 	}
-	subs, err := t.Routing.List(ctx)
+	subs, err := routing.List(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nWho gets what (fastpixctl subscriptions):\n%s\n", ops.SubscriptionsTable(subs, ops.AlertTopics(t.Routing.Routes)))
-	if _, err := SendEvening(ctx, t.URL, t.Secret, run, rest, out); err != nil {
+	fmt.Fprintf(out, "\nWho gets what (fastpixctl subscriptions):\n%s\n", ops.SubscriptionsTable(subs, ops.AlertTopics(routing.Routes)))
+	if _, err := SendEvening(ctx, webhookURL, secret, run, rest, out); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\nIn `make run`'s terminal, each alert is followed by a \"-> to …\" line per person it reached:\n"+
@@ -204,29 +192,4 @@ func SendRoutingDemo(ctx context.Context, t RoutingTarget, run string, out io.Wr
 		"(and LIVE again after an alerted drop), and neither gets the other's nor the agency's. Drops shorter than\n"+
 		"the grace are not alerted; a long one arrives when the grace has passed.\n")
 	return nil
-}
-
-// RoutingInfo is what a process other than the stack's needs to manage
-// the stack's subscriptions: `make run` writes it for `make demo`.
-type RoutingInfo struct {
-	Routes           alerts.Routes `json:"routes"`
-	SNSEndpoint      string        `json:"snsEndpoint"`
-	DynamoDBEndpoint string        `json:"dynamodbEndpoint"`
-	StateTable       string        `json:"stateTable"`
-}
-
-// RoutingInfo describes the stack's alert topics and fleet.
-func (s *Stack) RoutingInfo() RoutingInfo {
-	return RoutingInfo{Routes: s.Routes, SNSEndpoint: s.SNSEndpoint, DynamoDBEndpoint: s.DynamoDBEndpoint, StateTable: s.StateTable}
-}
-
-// Routing is fastpixctl's subscription code against the stack: its goaws,
-// its routes, and its state table as the directory of workspaces.
-func (i RoutingInfo) Routing() *ops.Routing {
-	cfg := awsConfig(serviceEndpoints{"SNS": i.SNSEndpoint, "DynamoDB": i.DynamoDBEndpoint})
-	return &ops.Routing{
-		SNS:       sns.NewFromConfig(cfg),
-		Routes:    i.Routes,
-		Directory: ops.FleetDirectory{Fleet: &streamstate.Fleet{Client: dynamodb.NewFromConfig(cfg), Table: i.StateTable}},
-	}
 }
