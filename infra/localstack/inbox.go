@@ -17,13 +17,16 @@ import (
 
 // Alert is one notification the inbox received.
 type Alert struct {
-	Topic      string // the topic's name (its logical id locally)
-	TopicARN   string
-	MessageID  string
-	Subject    string
-	Email      string
-	SMS        string
-	Default    string
+	Topic     string // the topic's name (its logical id locally)
+	TopicARN  string
+	MessageID string
+	Subject   string
+	Email     string
+	SMS       string
+	Default   string
+	// Chat is the chat integration's custom notification (the "https"
+	// key), "" when the message had none.
+	Chat       string
 	Attributes map[string]string
 }
 
@@ -45,8 +48,12 @@ type Inbox struct {
 	ep     *snsendpoint.Endpoint
 	client *sns.Client
 
+	router *router
+	log    *slog.Logger
+
 	mu      sync.Mutex
 	alerts  []Alert
+	routed  []Routed
 	changed chan struct{} // closed and replaced on every alert
 }
 
@@ -56,7 +63,7 @@ func StartInbox(client *sns.Client, out io.Writer, log *slog.Logger) (*Inbox, er
 	if log == nil {
 		log = slog.Default()
 	}
-	in := &Inbox{out: out, client: client, changed: make(chan struct{})}
+	in := &Inbox{out: out, client: client, changed: make(chan struct{}), router: &router{client: client, log: log}, log: log}
 	ep, err := snsendpoint.Start(snsendpoint.Options{Notify: in.receive, Logger: log.With("component", "inbox")})
 	if err != nil {
 		return nil, fmt.Errorf("localstack: inbox: %w", err)
@@ -85,7 +92,7 @@ func (in *Inbox) receive(m snsendpoint.Message) {
 	}
 	var structure map[string]string
 	if err := json.Unmarshal([]byte(m.Message), &structure); err == nil && structure["default"] != "" {
-		a.Default, a.Email, a.SMS = structure["default"], structure["email"], structure["sms"]
+		a.Default, a.Email, a.SMS, a.Chat = structure["default"], structure["email"], structure["sms"], structure["https"]
 	} else {
 		a.Default = m.Message
 	}
@@ -95,14 +102,34 @@ func (in *Inbox) receive(m snsendpoint.Message) {
 	if a.SMS == "" {
 		a.SMS = a.Default
 	}
+	// Whom SNS would deliver it to: the people subscribed to the topic
+	// whose filter policy matches (goaws does not filter for them).
+	routed, err := in.router.route(a, m.MessageAttributes)
+	if err != nil {
+		in.log.Warn("inbox: routing", "error", err.Error())
+	}
 	in.mu.Lock()
 	in.alerts = append(in.alerts, a)
+	in.routed = append(in.routed, routed...)
 	close(in.changed)
 	in.changed = make(chan struct{})
 	in.mu.Unlock()
 	if in.out != nil {
-		fmt.Fprint(in.out, FormatAlert(a))
+		var b strings.Builder
+		b.WriteString(FormatAlert(a))
+		for _, d := range routed {
+			b.WriteString(FormatRouted(d))
+		}
+		fmt.Fprint(in.out, b.String())
 	}
+}
+
+// Routed returns the deliveries to people's subscriptions so far, oldest
+// first.
+func (in *Inbox) Routed() []Routed {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return append([]Routed(nil), in.routed...)
 }
 
 // Alerts returns the alerts received so far, oldest first.

@@ -3,12 +3,14 @@ package localstack_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/streamhook/fastpix-receiver/infra/demo"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
+	"github.com/streamhook/fastpix-receiver/infra/ops"
 	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 )
 
@@ -55,6 +57,14 @@ func TestAlertRulesOnTheLocalStack(t *testing.T) {
 	wcancel()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Each kind, unstable included, is on the topic subscriptions by kind
+	// use (ops.KindTopics).
+	kindTopics := ops.KindTopics(st.Routes)
+	for _, a := range all {
+		if k := a.Attributes["kind"]; !slices.Contains(kindTopics[k], a.TopicARN) {
+			t.Errorf("a %q alert went to %s; subscriptions by kind are on %v", k, a.Topic, kindTopics[k])
+		}
 	}
 	var sms []string
 	for _, a := range all[len(first):] {

@@ -113,9 +113,11 @@ type Stack struct {
 	// URL is the HTTP API's base address, e.g. http://127.0.0.1:3000.
 	URL              string
 	DynamoDBEndpoint string
-	SNSEndpoint      string
-	EventsTable      string
-	StateTable       string
+	// SNSEndpoint is goaws's, behind the stack's SNS front (filter
+	// policies kept and checked as SNS does); SQS passes through.
+	SNSEndpoint string
+	EventsTable string
+	StateTable  string
 	// Topics maps each topic's logical id to its ARN.
 	Topics map[string]string
 	// Queues maps each AWS::SQS::Queue's logical id to its URL in goaws
@@ -157,8 +159,10 @@ type Stack struct {
 	// locally.
 	Warnings []string
 
-	log       *slog.Logger
-	procs     []*emulator.Process
+	log   *slog.Logger
+	procs []*emulator.Process
+	// front stands before goaws on the SNS port (see awslocal.SNSFront).
+	front     *awslocal.SNSFront
 	streamARN string
 	srv       *http.Server
 	cancel    context.CancelFunc
@@ -276,7 +280,9 @@ func (s *Stack) startEmulators(ctx context.Context, cfg Config) error {
 		ddbc <- started{p, err}
 	}()
 	go func() {
-		p, err := emulator.StartSNS(ctx, emulator.SNSOptions{Port: cfg.SNSPort, LogDir: cfg.LogDir})
+		// goaws listens on a port of its own; the SNS port is the front's
+		// (awslocal.SNSFront: filter policies as SNS keeps and checks them).
+		p, err := emulator.StartSNS(ctx, emulator.SNSOptions{Port: 0, LogDir: cfg.LogDir})
 		snsc <- started{p, err}
 	}()
 	d, n := <-ddbc, <-snsc
@@ -288,7 +294,12 @@ func (s *Stack) startEmulators(ctx context.Context, cfg Config) error {
 	if err := errors.Join(d.err, n.err); err != nil {
 		return err
 	}
-	s.DynamoDBEndpoint, s.SNSEndpoint = d.p.Endpoint, n.p.Endpoint
+	front, err := awslocal.StartSNSFront(cfg.SNSPort, n.p.Endpoint, s.log)
+	if err != nil {
+		return err
+	}
+	s.front = front
+	s.DynamoDBEndpoint, s.SNSEndpoint = d.p.Endpoint, front.URL
 	return nil
 }
 
@@ -659,6 +670,9 @@ func (s *Stack) Stop() {
 		}
 		if s.Feed != nil {
 			s.Feed.Close()
+		}
+		if s.front != nil {
+			s.front.Close()
 		}
 		for _, p := range s.procs {
 			p.Stop()

@@ -24,7 +24,7 @@ var layers = [][]string{
 	// Leaves: what FastPix sends, the rules, the formats and the small
 	// tools, none of which knows any other part.
 	{"pkg/fastpix", "pkg/alertrules", "pkg/checkqueue", "pkg/deadletter", "pkg/metrics", "pkg/deadline",
-		"pkg/eventsource", "pkg/secrets", "internal/cursor", "internal/ddbitem"},
+		"pkg/eventsource", "pkg/secrets", "pkg/filterpolicy", "internal/cursor", "internal/ddbitem"},
 	// The events log, and the functions' settings.
 	{"pkg/eventstore", "pkg/lambdaenv"},
 	// What is built on the log: alerts rendered, stream state kept, events

@@ -289,12 +289,12 @@ func TestRenderAttributes(t *testing.T) {
 		{
 			name: "all",
 			r:    eventstore.Record{EventID: "e", Type: "video.live_stream.active", StreamID: "s", WorkspaceID: "w", Test: true},
-			want: map[string]string{"eventType": "video.live_stream.active", "streamId": "s", "workspaceId": "w", "test": "true"},
+			want: map[string]string{"eventType": "video.live_stream.active", "streamId": "s", "workspaceId": "w", "test": "true", "kind": "live"},
 		},
 		{
 			name: "no workspace, not a test",
 			r:    eventstore.Record{EventID: "e", Type: "video.live_stream.disconnected", StreamID: "s"},
-			want: map[string]string{"eventType": "video.live_stream.disconnected", "streamId": "s", "test": "false"},
+			want: map[string]string{"eventType": "video.live_stream.disconnected", "streamId": "s", "test": "false", "kind": "disconnected"},
 		},
 		{
 			name: "no stream",
@@ -374,7 +374,7 @@ func TestSNSPublisher(t *testing.T) {
 			if err := json.Unmarshal([]byte(aws.ToString(in.Message)), &body); err != nil {
 				t.Fatalf("message is not a JSON object of strings: %v", err)
 			}
-			if len(body) != 3 || body["default"] != m.Default || body["email"] != m.Email || body["sms"] != m.SMS {
+			if len(body) != 4 || body["default"] != m.Default || body["email"] != m.Email || body["sms"] != m.SMS || body["https"] != m.Chat {
 				t.Errorf("message = %v", body)
 			}
 			if len(in.MessageAttributes) != len(m.Attributes) {

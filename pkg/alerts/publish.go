@@ -26,8 +26,8 @@ type PublishAPI interface {
 }
 
 // SNSPublisher publishes with one SNS Publish per alert, MessageStructure
-// json, so email gets the text, SMS the short line and everything else the
-// JSON. A message with only a Default rendering (the change feed's) is
+// json, so email gets the text, SMS the short line, https (chat) the chat
+// integration's custom notification and everything else the JSON. A message with only a Default rendering (the change feed's) is
 // published as that text itself, the same for every protocol.
 type SNSPublisher struct {
 	Client PublishAPI
@@ -36,9 +36,14 @@ type SNSPublisher struct {
 var _ Publisher = (*SNSPublisher)(nil)
 
 // Structure is the MessageStructure=json document of m: one rendering per
-// protocol, "default" for the rest.
+// protocol, "default" for the rest. The chat rendering, when there is one,
+// is the "https" key: the protocol AWS's chat integration subscribes with.
 func Structure(m Message) (string, error) {
-	b, err := json.Marshal(map[string]string{"default": m.Default, "email": m.Email, "sms": m.SMS})
+	doc := map[string]string{"default": m.Default, "email": m.Email, "sms": m.SMS}
+	if m.Chat != "" {
+		doc["https"] = m.Chat
+	}
+	b, err := json.Marshal(doc)
 	if err != nil {
 		return "", fmt.Errorf("alerts: encode message structure: %w", err)
 	}

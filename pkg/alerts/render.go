@@ -29,7 +29,53 @@ const (
 	// AttrAlert is the kind of a lifecycle alert the rules decided (live,
 	// recovery, disconnected, unstable); absent on other alerts.
 	AttrAlert = "alert"
+	// AttrKind is what a person subscribes to: one of Kinds, on every alert
+	// of a stream's lifecycle or a simulcast target (see KindOf).
+	AttrKind = "kind"
 )
+
+// The alert kinds a subscription chooses among (the values of AttrKind).
+// They name what a person wants to hear about; the rules' own names
+// (alertrules.Kind, the "alert" attribute) stay as they are for programs.
+const (
+	KindLive         = "live"
+	KindDisconnected = "disconnected"
+	KindRecovered    = "recovered"
+	KindUnstable     = "unstable"
+	KindSimulcast    = "simulcast"
+)
+
+// Kinds are the values of AttrKind, in the order people read them.
+var Kinds = []string{KindLive, KindDisconnected, KindRecovered, KindUnstable, KindSimulcast}
+
+// KindOf is the AttrKind of an alert: the rules' decision when there is
+// one, else what its event type says (any simulcast event is "simulcast").
+// It is "" for an event type routed by configuration that is none of
+// these (such an alert reaches only subscriptions that do not select by
+// kind).
+func KindOf(a Alert) string {
+	switch a.Kind {
+	case alertrules.KindLive:
+		return KindLive
+	case alertrules.KindRecovery:
+		return KindRecovered
+	case alertrules.KindDisconnected:
+		return KindDisconnected
+	case alertrules.KindUnstable:
+		return KindUnstable
+	case alertrules.KindSimulcast:
+		return KindSimulcast
+	}
+	switch {
+	case fastpix.IsSimulcast(a.Type):
+		return KindSimulcast
+	case a.Type == fastpix.TypeLiveStreamActive:
+		return KindLive
+	case a.Type == fastpix.TypeLiveStreamDisconnected:
+		return KindDisconnected
+	}
+	return ""
+}
 
 // Alert is what an alert says, taken from a stored record's fields.
 type Alert struct {
@@ -118,6 +164,10 @@ type Message struct {
 	Email string
 	// SMS is one line of GSM-7 basic characters, at most MaxSMS long.
 	SMS string
+	// Chat is the chat integration's custom notification (JSON), what
+	// https subscribers get (see ChatRendering); empty on messages that
+	// are no alert.
+	Chat string
 	// Subject is printable ASCII, at most MaxSubject long.
 	Subject string
 	// Attributes are the String message attributes; empty values are left
@@ -183,7 +233,7 @@ func Render(a Alert) Message {
 		def = []byte(`{"eventId":` + quote(a.EventID) + `}`)
 	}
 	attrs := map[string]string{AttrTest: fmt.Sprint(a.Test)}
-	for name, v := range map[string]string{AttrEventType: a.Type, AttrStreamID: a.StreamID, AttrWorkspaceID: a.WorkspaceID, AttrAlert: string(a.Kind)} {
+	for name, v := range map[string]string{AttrEventType: a.Type, AttrStreamID: a.StreamID, AttrWorkspaceID: a.WorkspaceID, AttrAlert: string(a.Kind), AttrKind: KindOf(a)} {
 		if v != "" {
 			attrs[name] = v
 		}
@@ -192,6 +242,7 @@ func Render(a Alert) Message {
 		Default:    string(def),
 		Email:      email(a),
 		SMS:        sms(a),
+		Chat:       chatJSON(a),
 		Subject:    subject(a),
 		Attributes: attrs,
 	}

@@ -6,6 +6,9 @@
 //	fastpixctl status [-status active,idle] [-watch]          the streams by status, with their simulcast targets
 //	fastpixctl rotate-secret status|add|finish                rotate the webhook signing secret
 //	fastpixctl migrate-events -from OLD_TABLE [-dry-run]     copy the events of the previous table layout into the log
+//	fastpixctl subscribe -workspace W [-streams A,B] [-kinds K,..] -email|-sms|-https ADDR   who gets which alert
+//	fastpixctl subscriptions                                 who gets what, and each topic's filter policies
+//	fastpixctl unsubscribe -arn ARN                          remove one of those subscriptions
 //
 // It talks to AWS with the usual AWS environment (profile, region,
 // credentials), or to the local stack when AWS_ENDPOINT_URL_DYNAMODB,
@@ -49,6 +52,9 @@ const usage = `fastpixctl: operate the FastPix receiver (see README.md, "Operati
   status         the streams by status, with their simulcast targets (-watch: refreshed)
   rotate-secret  rotate the webhook signing secret: status | add | finish
   migrate-events copy the events of the previous table layout into the log (-from OLD_TABLE)
+  subscribe      send one workspace's alerts (some streams, some kinds) to an email, phone or https endpoint
+  subscriptions  who gets which alert: the alert topics' subscriptions and their filter policies
+  unsubscribe    remove a subscription made with subscribe (-arn)
 
 Run "fastpixctl <command> -h" for a command's flags.
 `
@@ -74,6 +80,12 @@ func main() {
 		err = rotateSecret(ctx, args, os.Stdin)
 	case "migrate-events":
 		err = migrateEvents(ctx, args)
+	case "subscribe":
+		err = ops.RunSubscribe(ctx, args, os.Stdout, awsConfig)
+	case "subscriptions":
+		err = ops.RunSubscriptions(ctx, args, os.Stdout, awsConfig)
+	case "unsubscribe":
+		err = ops.RunUnsubscribe(ctx, args, os.Stdout, awsConfig)
 	case "-h", "-help", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -152,6 +152,15 @@ func run(ctx context.Context, httpPort, ddbPort, snsPort int, secret string, rul
 		return err
 	}
 	defer st.Stop()
+	// make demo subscribes people to this stack's topics: it reads where
+	// they are from here.
+	routingPath := filepath.Join(runDir, routingFile)
+	if text, err := json.Marshal(st.RoutingInfo()); err == nil {
+		if err := os.WriteFile(routingPath, text, 0o644); err != nil {
+			return err
+		}
+		defer os.Remove(routingPath)
+	}
 	banner(os.Stdout, st, secret == "", changesPath, time.Since(begin))
 
 	select {
@@ -232,6 +241,11 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, changesPath strin
 // make run took from its environment.
 const rulesFile = "rules.json"
 
+// routingFile, in .cache/local-run, holds a running stack's alert routes,
+// SNS endpoint and state table (localstack.RoutingInfo), for make demo's
+// subscriptions.
+const routingFile = "routing.json"
+
 func runDemo(ctx context.Context, url, secret string, rules map[string]string) error {
 	root, err := repo.Root()
 	if err != nil {
@@ -310,7 +324,17 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 	}
 	fmt.Printf("\nThe inbox shows %s, and LIVE again with the downtime. The stream's state keeps what the rules remember:\n  curl -sS %s/streams/%s\n",
 		shows, url, demo.StreamID)
-	return nil
+
+	text, err := os.ReadFile(filepath.Join(root, ".cache", "local-run", routingFile))
+	var info localstack.RoutingInfo
+	if err == nil {
+		err = json.Unmarshal(text, &info)
+	}
+	if err != nil {
+		return fmt.Errorf("read the running stack's routing (%s): %w", routingFile, err)
+	}
+	run := fmt.Sprint(time.Now().UnixNano())
+	return demo.SendRouting(ctx, url+localstack.WebhookPath, secret, info.Routing(), run, os.Stdout)
 }
 
 func getJSON(ctx context.Context, client *http.Client, url string, v any) error {
