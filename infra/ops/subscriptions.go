@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/filterpolicy"
@@ -156,25 +157,23 @@ func (s Selection) Policy(kinds []string) string {
 	})
 }
 
-// KindTopics is which topics carry each kind of alert, from the notifier's
-// routes: live and recovered alerts go to the active event's topic,
-// disconnected and unstable ones to the disconnect's (the notifier sends a
-// rule's alert to the route of the event type it stands for), simulcast
-// alerts to every simulcast type's topic.
+// KindTopics is which topics carry each kind of alert: where the notifier
+// sends it (alerts.Routes.TopicOf), simulcast alerts to every simulcast
+// type's topic.
 func KindTopics(routes alerts.Routes) map[string][]string {
 	out := map[string][]string{}
-	add := func(kind, typ string) {
-		if arn, ok := routes.Topic(typ); ok && !slices.Contains(out[kind], arn) {
+	add := func(kind string, rule alertrules.Kind, typ string) {
+		if arn, ok := routes.TopicOf(rule, typ); ok && !slices.Contains(out[kind], arn) {
 			out[kind] = append(out[kind], arn)
 		}
 	}
-	add(alerts.KindLive, fastpix.TypeLiveStreamActive)
-	add(alerts.KindRecovered, fastpix.TypeLiveStreamActive)
-	add(alerts.KindDisconnected, fastpix.TypeLiveStreamDisconnected)
-	add(alerts.KindUnstable, fastpix.TypeLiveStreamDisconnected)
+	add(alerts.KindLive, alertrules.KindLive, "")
+	add(alerts.KindRecovered, alertrules.KindRecovery, "")
+	add(alerts.KindDisconnected, alertrules.KindDisconnected, "")
+	add(alerts.KindUnstable, alertrules.KindUnstable, "")
 	for _, typ := range routes.Types() {
 		if fastpix.IsSimulcast(typ) {
-			add(alerts.KindSimulcast, typ)
+			add(alerts.KindSimulcast, alertrules.KindSimulcast, typ)
 		}
 	}
 	for _, arns := range out {

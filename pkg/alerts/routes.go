@@ -13,6 +13,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
+	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 )
 
 // ErrBadRoutes: the routing configuration is not a JSON object of event
@@ -55,6 +58,21 @@ func ParseRoutes(text string) (Routes, error) {
 func (r Routes) Topic(eventType string) (string, bool) {
 	arn, ok := r[eventType]
 	return arn, ok
+}
+
+// TopicOf is where an alert the rules decided goes: the route of the
+// event type it stands for (a live or recovery alert: the active's; a
+// disconnected or unstable one: the disconnect's; a simulcast target's:
+// eventType's own, either spelling). The notifier sends by it and
+// fastpixctl subscribe chooses topics by it, so the two cannot disagree.
+func (r Routes) TopicOf(kind alertrules.Kind, eventType string) (string, bool) {
+	switch kind {
+	case alertrules.KindLive, alertrules.KindRecovery:
+		return r.Topic(fastpix.TypeLiveStreamActive)
+	case alertrules.KindSimulcast:
+		return r.Topic(eventType)
+	}
+	return r.Topic(fastpix.TypeLiveStreamDisconnected)
 }
 
 // Types lists the routed event types, sorted (for logs).

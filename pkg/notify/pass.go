@@ -337,7 +337,7 @@ func (p *pass) change(r eventstore.Record, e event, tr streamstate.Transition, a
 // alert turns the rules' alerts into effects, about base's stream.
 func (p *pass) alert(base alerts.Alert, as []alertrules.Alert, res *EventResult) {
 	for _, a := range as {
-		topic, ok := p.n.ruleTopic(a.Kind, base.Type)
+		topic, ok := p.n.Routes.TopicOf(a.Kind, base.Type)
 		if !ok {
 			continue
 		}
@@ -380,19 +380,6 @@ func decidedByRules(eventType string) bool {
 		return true
 	}
 	return false
-}
-
-// ruleTopic is where an alert of kind goes: the route of the event type it
-// stands for (for a target, the event's own spelling of it). Not routed:
-// the alert is not sent.
-func (n *Notifier) ruleTopic(kind alertrules.Kind, eventType string) (string, bool) {
-	switch kind {
-	case alertrules.KindLive, alertrules.KindRecovery:
-		return n.Routes.Topic(fastpix.TypeLiveStreamActive)
-	case alertrules.KindSimulcast:
-		return n.Routes.Topic(eventType)
-	}
-	return n.Routes.Topic(fastpix.TypeLiveStreamDisconnected)
 }
 
 // targetsOf lists a stream's simulcast targets by id, for a live alert.
