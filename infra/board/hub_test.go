@@ -300,3 +300,5 @@ func TestEncodeEventKeepsLineBreaksInsideData(t *testing.T) {
 		t.Fatalf("got %+v", e)
 	}
 }
+
+func bufioReader(resp *http.Response) *bufio.Reader { return bufio.NewReader(resp.Body) }
