@@ -109,14 +109,24 @@ func HostTag() string {
 	return hex.EncodeToString(sum[:4])
 }
 
-// processAlive probes a process of this machine with signal 0.
+// processAlive probes a process of this machine with signal 0. A zombie
+// (killed, not yet reaped: Linux's /proc says state Z) answers the probe
+// but runs no board.
 func processAlive(pid int) bool {
 	p, err := os.FindProcess(pid)
 	if err != nil {
 		return false
 	}
-	err = p.Signal(syscall.Signal(0))
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err := p.Signal(syscall.Signal(0)); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	if stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
+		// pid (comm) state …: comm may hold spaces and parentheses.
+		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseQueueName reads the machine and process out of a board queue's

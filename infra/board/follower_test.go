@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -175,6 +176,32 @@ func TestSweepRemovesWhatACrashedBoardLeft(t *testing.T) {
 	// processAlive itself: this process runs, an unused pid does not.
 	if !processAlive(os.Getpid()) || processAlive(1<<22+12345) {
 		t.Fatal("processAlive")
+	}
+}
+
+// A board killed with SIGKILL whose parent has not reaped it yet is a
+// zombie: it answers signal 0, but its queue is a leftover all the same.
+func TestProcessAliveSeesAZombieAsDead(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("no sleep command: %v", err)
+	}
+	pid := cmd.Process.Pid
+	if !processAlive(pid) {
+		t.Fatal("a running process seen as dead")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// Not reaped yet: wait until the kernel has made it a zombie.
+	deadline := time.Now().Add(5 * time.Second)
+	for processAlive(pid) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	alive := processAlive(pid)
+	_ = cmd.Wait()
+	if alive {
+		t.Fatal("a killed, unreaped process seen as alive")
 	}
 }
 
