@@ -70,15 +70,16 @@ function renderRow(s, now) {
   since.title = s.since || '';
   tr.append(since);
   tr.append(el('td', 'ws' + (s.workspaceId ? '' : ' dim'), s.workspaceId || '—'));
+  // The last event: its type when the board saw it come, else the time of
+  // the stream's or a target's latest change, as the fleet listing has it.
+  const targets = s.simulcastTargets || {};
   const last = el('td', 'last');
-  if (s.lastEvent) {
-    last.append(el('span', null, s.lastEvent.replace(/^video\.live_stream\./, '')), el('span', 'dim', ' ' + shortTime(s.lastEventAt)));
-  } else {
-    last.append(el('span', 'dim', '—'));
-  }
+  let at = s.lastEventAt || s.since || '';
+  for (const t of Object.values(targets)) if (t && typeof t.since === 'string' && t.since > at) at = t.since;
+  if (s.lastEvent) last.append(el('span', null, String(s.lastEvent).replace(/^video\.live_stream\./, '')), el('span', 'dim', ' ' + shortTime(at)));
+  else last.append(el('span', 'dim', at ? shortTime(at) : '—'));
   tr.append(last);
   const chips = el('div', 'chips');
-  const targets = s.simulcastTargets || {};
   for (const id of Object.keys(targets).sort()) {
     const t = targets[id] || {};
     const c = el('span', 'chip');
