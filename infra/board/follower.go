@@ -169,7 +169,9 @@ func (f *Follower) Start(ctx context.Context) (err error) {
 			}
 		}
 	}()
-	attrs := map[string]string{"MessageRetentionPeriod": queueRetention}
+	// Encrypted at rest with SQS's own key: the feed topic's key need not
+	// be shared with the board.
+	attrs := map[string]string{"MessageRetentionPeriod": queueRetention, "SqsManagedSseEnabled": "true"}
 	tags := map[string]string{TagBoard: f.host() + "/" + strconv.Itoa(f.pid())}
 	if f.queueURL, f.queueARN, err = f.Queues.Create(ctx, name, attrs, tags); err != nil {
 		return err
@@ -304,56 +306,53 @@ func (f *Follower) Close(ctx context.Context) error {
 }
 
 // Sweep removes the subscriptions and queues that boards of this machine
-// left behind: those named for a process that no longer runs. It returns
-// what it removed (queue URLs and subscription ARNs).
+// left behind: those named for a process that no longer runs. It finds
+// them through the feed topic's subscriptions (a leftover costs only while
+// it is subscribed; a queue nothing sends to is free), so it needs no
+// right to list the account's queues. It returns what it removed
+// (subscription ARNs and queue URLs).
 func (f *Follower) Sweep(ctx context.Context) ([]string, error) {
+	if f.TopicARN == "" {
+		return nil, nil
+	}
 	alive := f.Alive
 	if alive == nil {
 		alive = processAlive
 	}
-	mine := func(s string) bool {
-		host, pid, ok := parseQueueName(s)
-		return ok && host == f.host() && pid != f.pid() && !alive(pid)
-	}
 	var removed []string
 	var errs []error
-	if f.TopicARN != "" {
-		in := &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(f.TopicARN)}
-		for {
-			out, err := f.SNS.ListSubscriptionsByTopic(ctx, in)
+	in := &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(f.TopicARN)}
+	for {
+		out, err := f.SNS.ListSubscriptionsByTopic(ctx, in)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("board: list the subscriptions of %s: %w", f.TopicARN, err))
+			break
+		}
+		for _, s := range out.Subscriptions {
+			endpoint := aws.ToString(s.Endpoint)
+			host, pid, ok := parseQueueName(endpoint)
+			if aws.ToString(s.Protocol) != "sqs" || !ok || host != f.host() || pid == f.pid() || alive(pid) {
+				continue
+			}
+			if _, err := f.SNS.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: s.SubscriptionArn}); err != nil {
+				errs = append(errs, fmt.Errorf("board: unsubscribe %s: %w", aws.ToString(s.SubscriptionArn), err))
+				continue
+			}
+			removed = append(removed, aws.ToString(s.SubscriptionArn))
+			u, err := f.Queues.URL(ctx, endpoint)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("board: list the subscriptions of %s: %w", f.TopicARN, err))
-				break
+				continue // the queue is gone already
 			}
-			for _, s := range out.Subscriptions {
-				if aws.ToString(s.Protocol) != "sqs" || !mine(aws.ToString(s.Endpoint)) {
-					continue
-				}
-				if _, err := f.SNS.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: s.SubscriptionArn}); err != nil {
-					errs = append(errs, fmt.Errorf("board: unsubscribe %s: %w", aws.ToString(s.SubscriptionArn), err))
-					continue
-				}
-				removed = append(removed, aws.ToString(s.SubscriptionArn))
+			if err := f.Queues.DeleteQueue(ctx, u); err != nil {
+				errs = append(errs, err)
+				continue
 			}
-			if out.NextToken == nil {
-				break
-			}
-			in.NextToken = out.NextToken
+			removed = append(removed, u)
 		}
-	}
-	urls, err := f.Queues.List(ctx, QueuePrefix+f.host()+"-")
-	if err != nil {
-		errs = append(errs, err)
-	}
-	for _, u := range urls {
-		if !mine(u) {
-			continue
+		if out.NextToken == nil {
+			break
 		}
-		if err := f.Queues.DeleteQueue(ctx, u); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		removed = append(removed, u)
+		in.NextToken = out.NextToken
 	}
 	if len(removed) > 0 {
 		f.log().Info("board: removed what a board that did not stop cleanly left", "removed", removed)

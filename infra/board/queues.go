@@ -37,8 +37,8 @@ type Queues interface {
 	Delete(ctx context.Context, queueURL string, receipts []string) error
 	// DeleteQueue deletes the queue.
 	DeleteQueue(ctx context.Context, queueURL string) error
-	// List lists the URLs of the queues whose names start with prefix.
-	List(ctx context.Context, prefix string) ([]string, error)
+	// URL finds the URL of the queue with ARN arn.
+	URL(ctx context.Context, arn string) (string, error)
 }
 
 // SQSAPI is the part of the SDK's SQS client SDKQueues uses.
@@ -49,7 +49,7 @@ type SQSAPI interface {
 	ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessageBatch(context.Context, *sqs.DeleteMessageBatchInput, ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
 	DeleteQueue(context.Context, *sqs.DeleteQueueInput, ...func(*sqs.Options)) (*sqs.DeleteQueueOutput, error)
-	ListQueues(context.Context, *sqs.ListQueuesInput, ...func(*sqs.Options)) (*sqs.ListQueuesOutput, error)
+	GetQueueUrl(context.Context, *sqs.GetQueueUrlInput, ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error)
 }
 
 // SDKQueues is Amazon SQS through the SDK.
@@ -125,21 +125,26 @@ func (q *SDKQueues) DeleteQueue(ctx context.Context, queueURL string) error {
 	return nil
 }
 
-// List implements Queues.
-func (q *SDKQueues) List(ctx context.Context, prefix string) ([]string, error) {
-	var urls []string
-	in := &sqs.ListQueuesInput{QueueNamePrefix: aws.String(prefix), MaxResults: aws.Int32(1000)}
-	for {
-		out, err := q.Client.ListQueues(ctx, in)
-		if err != nil {
-			return urls, fmt.Errorf("board: list queues %s*: %w", prefix, err)
-		}
-		urls = append(urls, out.QueueUrls...)
-		if out.NextToken == nil {
-			return urls, nil
-		}
-		in.NextToken = out.NextToken
+// URL implements Queues.
+func (q *SDKQueues) URL(ctx context.Context, arn string) (string, error) {
+	account, name, err := splitQueueARN(arn)
+	if err != nil {
+		return "", err
 	}
+	out, err := q.Client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name), QueueOwnerAWSAccountId: aws.String(account)})
+	if err != nil {
+		return "", fmt.Errorf("board: the URL of queue %s: %w", name, err)
+	}
+	return aws.ToString(out.QueueUrl), nil
+}
+
+// splitQueueARN reads arn:partition:sqs:region:account:name.
+func splitQueueARN(arn string) (account, name string, err error) {
+	p := strings.Split(arn, ":")
+	if len(p) != 6 || p[0] != "arn" || p[2] != "sqs" || p[4] == "" || p[5] == "" {
+		return "", "", fmt.Errorf("board: %q is not a queue ARN", arn)
+	}
+	return p[4], p[5], nil
 }
 
 // QueryQueues is SQS in its query protocol (form posts, XML answers), the
@@ -277,7 +282,23 @@ func (q *QueryQueues) DeleteQueue(ctx context.Context, queueURL string) error {
 	return nil
 }
 
-// List implements Queues.
+// URL implements Queues.
+func (q *QueryQueues) URL(ctx context.Context, arn string) (string, error) {
+	account, name, err := splitQueueARN(arn)
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		URL string `xml:"GetQueueUrlResult>QueueUrl"`
+	}
+	if err := q.call(ctx, url.Values{"Action": {"GetQueueUrl"}, "QueueName": {name}, "QueueOwnerAWSAccountId": {account}}, &out); err != nil {
+		return "", fmt.Errorf("board: the URL of queue %s: %w", name, err)
+	}
+	return q.local(out.URL), nil
+}
+
+// List lists the URLs of the queues whose names start with prefix (for
+// the tests: the board itself never lists the account's queues).
 func (q *QueryQueues) List(ctx context.Context, prefix string) ([]string, error) {
 	var out struct {
 		URLs []string `xml:"ListQueuesResult>QueueUrl"`
