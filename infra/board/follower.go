@@ -249,6 +249,13 @@ func (f *Follower) Run(ctx context.Context, apply func(Change), onError func(err
 		backoff = 0
 		receipts := make([]string, 0, len(ms))
 		for _, m := range ms {
+			if isConfirmation(m.Body) {
+				// SNS confirms a queue of the topic's own account by
+				// itself; a request to confirm means another account.
+				f.log().Warn("board: the feed asks to confirm the subscription: is the topic in another account? (the board subscribes a queue of the topic's account)")
+				receipts = append(receipts, m.Receipt)
+				continue
+			}
 			c, err := DecodeChange([]byte(unwrapEnvelope(m.Body)))
 			if err != nil {
 				f.log().Warn("board: skipped a message of the feed", "err", err)
@@ -279,6 +286,15 @@ func unwrapEnvelope(body string) string {
 		return env.Message
 	}
 	return body
+}
+
+// isConfirmation reports whether body is SNS's subscription confirmation
+// request (sent as an envelope even with raw delivery).
+func isConfirmation(body string) bool {
+	var env struct {
+		Type string `json:"Type"`
+	}
+	return json.Unmarshal([]byte(body), &env) == nil && env.Type == "SubscriptionConfirmation"
 }
 
 // Close unsubscribes and deletes the queue; it tries both and reports
