@@ -110,8 +110,7 @@ func BenchmarkBoardPage(b *testing.B) {
 			}
 			e2e = append(e2e, time.Since(start))
 		}
-		srv.CloseClientConnections() // the page's event stream
-		srv.Close()
+		closeServer(ctx, srv)
 	}
 	slices.Sort(e2e)
 	b.ReportMetric(mean(paint), "ms-first-paint")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -435,4 +436,42 @@ func screenshot(t *testing.T, ctx context.Context, path string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// TestBoardPageShowsOutages: the page says when the board cannot read the
+// change feed, and when it lost the board itself, and recovers from both.
+func TestBoardPageShowsOutages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium")
+	}
+	bctx := browser(t, 1200, 700)
+	hub := board.NewHub(0, 0)
+	state := board.NewState(hub, "")
+	state.Load(bigFleet(3, 2, time.Now().UTC()), time.Now())
+	srv := httptest.NewServer(board.Handler(state, hub, true))
+	defer closeServer(bctx, srv)
+	if _, err := chromedp.Run(bctx, chromedp.Navigate(srv.URL)); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, bctx, "the board live", `document.querySelector('#conn').dataset.state === 'live' && document.querySelectorAll('#rows tr').length === 3`, 10*time.Second)
+
+	state.SetFeed(fmt.Errorf("receive from the board's queue: %s", "<b>QueueDoesNotExist</b>"))
+	waitPage(t, bctx, "the feed outage", `document.querySelector('#conn').dataset.state === 'lost' && document.querySelector('#conn').textContent.includes('change feed cannot be read') && document.querySelector('#conn').textContent.includes('<b>QueueDoesNotExist</b>')`, 2*time.Second)
+	state.SetFeed(nil)
+	waitPage(t, bctx, "the feed back", `document.querySelector('#conn').dataset.state === 'live'`, 2*time.Second)
+
+	// The board goes away: the page says so, and resumes when it is back.
+	srv.CloseClientConnections()
+	waitPage(t, bctx, "the lost board", `document.querySelector('#conn').dataset.state === 'lost'`, 5*time.Second)
+	waitPage(t, bctx, "the board back", `document.querySelector('#conn').dataset.state === 'live'`, 10*time.Second)
+	state.Apply(board.Change{StreamID: "stream-00001", Status: "disconnected", OccurredAt: time.Now().UTC().Add(time.Minute).Format(time.RFC3339Nano)})
+	waitPage(t, bctx, "a change after the return", rowExpr("stream-00001")+`.querySelector('.status .badge').textContent === 'disconnected'`, 2*time.Second)
+}
+
+// closeServer takes the page off srv first: its event stream is a request
+// that never ends by itself, and the page would reconnect.
+func closeServer(ctx context.Context, srv *httptest.Server) {
+	_, _ = chromedp.Run(ctx, chromedp.Navigate("about:blank"))
+	srv.CloseClientConnections()
+	srv.Close()
 }

@@ -219,8 +219,9 @@ func QueuePolicy(queueARN, topicARN string) string {
 // Run long-polls the queue until ctx ends, handing each change to apply
 // and deleting the messages it read. A message that is not a change is
 // logged and deleted (it would come back forever); a failed poll is
-// retried with a growing pause, reported through onError when set.
-func (f *Follower) Run(ctx context.Context, apply func(Change), onError func(error)) error {
+// retried with a growing pause, reported through health when set, which
+// is called with nil again once a poll succeeds.
+func (f *Follower) Run(ctx context.Context, apply func(Change), health func(error)) error {
 	if f.queueURL == "" {
 		return ErrNotStarted
 	}
@@ -237,14 +238,17 @@ func (f *Follower) Run(ctx context.Context, apply func(Change), onError func(err
 			}
 			backoff = min(max(2*backoff, time.Second), 30*time.Second)
 			f.log().Warn("board: reading the change feed failed, retrying", "err", err, "in", backoff)
-			if onError != nil {
-				onError(err)
+			if health != nil {
+				health(err)
 			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(backoff):
 			}
 			continue
+		}
+		if backoff > 0 && health != nil {
+			health(nil)
 		}
 		backoff = 0
 		receipts := make([]string, 0, len(ms))

@@ -16,6 +16,9 @@ const (
 	// clients: a browser that was away for less than this many changes
 	// gets exactly what it missed; beyond, it is told to reset.
 	DefaultRing = 4096
+	// DefaultRingBytes bounds the ring's memory too: events carry a
+	// stream's whole row, and a stream with many targets makes big ones.
+	DefaultRingBytes = 64 << 20
 	// DefaultClientBuffer is how many events may wait for one client. A
 	// client that falls this far behind is cut off (it reconnects and
 	// resumes from the ring), so that it never holds up the others.
@@ -51,13 +54,14 @@ type Event struct {
 // whose buffer is full is disconnected, to resume by itself.
 type Hub struct {
 	ring, buffer int
+	ringBytes    int
 	heartbeat    time.Duration
 	epoch        string
 
 	mu      sync.Mutex
 	seq     uint64
-	events  []Event // circular, len ≤ ring; events[(start+i)%ring]
-	start   int
+	events  []Event // the kept events, oldest first: len ≤ ring, bytes ≤ ringBytes
+	bytes   int
 	clients map[*client]struct{}
 	dropped int
 }
@@ -79,7 +83,7 @@ func NewHub(ring, buffer int) *Hub {
 		buffer = DefaultClientBuffer
 	}
 	return &Hub{
-		ring: ring, buffer: buffer, heartbeat: DefaultHeartbeat,
+		ring: ring, buffer: buffer, ringBytes: DefaultRingBytes, heartbeat: DefaultHeartbeat,
 		epoch:   strconv.FormatInt(time.Now().UnixNano(), 36),
 		clients: map[*client]struct{}{},
 	}
@@ -94,11 +98,12 @@ func (h *Hub) Publish(name string, data []byte) string {
 	defer h.mu.Unlock()
 	h.seq++
 	e := Event{ID: h.id(h.seq), Name: name, Data: data, seq: h.seq}
-	if len(h.events) < h.ring {
-		h.events = append(h.events, e)
-	} else {
-		h.events[h.start] = e
-		h.start = (h.start + 1) % h.ring
+	h.events = append(h.events, e)
+	h.bytes += len(e.Data)
+	for len(h.events) > 1 && (len(h.events) > h.ring || h.bytes > h.ringBytes) {
+		h.bytes -= len(h.events[0].Data)
+		h.events[0] = Event{} // let its data go
+		h.events = h.events[1:]
 	}
 	for c := range h.clients {
 		select {
@@ -155,11 +160,11 @@ func (h *Hub) subscribe(lastID string) (c *client, replay []Event, reset bool) {
 		return c, nil, false
 	}
 	// The oldest kept event must be the one right after seq.
-	if len(h.events) == 0 || h.events[h.start].seq > seq+1 {
+	if len(h.events) == 0 || h.events[0].seq > seq+1 {
 		return c, nil, true
 	}
-	for i := range len(h.events) {
-		if e := h.events[(h.start+i)%len(h.events)]; e.seq > seq {
+	for _, e := range h.events {
+		if e.seq > seq {
 			replay = append(replay, e)
 		}
 	}

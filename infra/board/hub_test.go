@@ -145,6 +145,28 @@ func TestHubResetsWhenTheGapIsOlderThanTheRing(t *testing.T) {
 	}
 }
 
+// The ring is bounded in bytes as well as in events: big events push the
+// oldest out sooner, and a resume beyond them resets.
+func TestHubRingIsBoundedInBytes(t *testing.T) {
+	h := NewHub(1000, 8)
+	h.ringBytes = 10 << 10
+	first := h.Publish("change", make([]byte, 4<<10))
+	for range 5 {
+		h.Publish("change", make([]byte, 4<<10))
+	}
+	if len(h.events) != 2 || h.bytes != 8<<10 {
+		t.Fatalf("kept %d events, %d bytes; want the 2 newest, 8 KiB", len(h.events), h.bytes)
+	}
+	if _, _, reset := h.subscribe(first); !reset {
+		t.Fatal("resume past the byte budget did not reset")
+	}
+	// One event bigger than the budget is still kept (the newest always is).
+	h.Publish("change", make([]byte, 20<<10))
+	if len(h.events) != 1 {
+		t.Fatalf("kept %d events", len(h.events))
+	}
+}
+
 func TestHubResetsAnIDItDidNotIssue(t *testing.T) {
 	earlier := NewHub(8, 8) // the board before a restart
 	old := earlier.Publish("change", []byte("x"))

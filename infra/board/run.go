@@ -98,7 +98,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			if _, err := state.Apply(c); err != nil {
 				log.Warn("board: a change was not applied", "stream", c.StreamID, "err", err)
 			}
-		}, nil)
+		}, state.SetFeed)
 	}()
 	defer func() { stopFollowing(); <-followed }()
 

@@ -27,6 +27,9 @@ const (
 	EventStream = "stream"
 	// EventRemove says a stream left the board (it was deleted).
 	EventRemove = "remove"
+	// EventFeed says whether the board reads the change feed
+	// (FeedEvent): while it cannot, the page says so.
+	EventFeed = "feed"
 )
 
 // statusDeleted is the status that takes a stream or target off the board.
@@ -94,6 +97,12 @@ type StreamEvent struct {
 	Change Change `json:"change"`
 }
 
+// FeedEvent is the data of an EventFeed event.
+type FeedEvent struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
 // Snapshot is the answer of GET /api/fleet: the whole board, and the id of
 // the last event it includes (the page follows the events after it).
 type Snapshot struct {
@@ -101,6 +110,9 @@ type Snapshot struct {
 	LastEventID string   `json:"lastEventId"`
 	Workspace   string   `json:"workspace,omitempty"`
 	LoadedAt    string   `json:"loadedAt,omitempty"`
+	// FeedError is why the board cannot read the change feed now ("" when
+	// it can).
+	FeedError string `json:"feedError,omitempty"`
 }
 
 // State is the fleet in memory: loaded from the listing, kept current by
@@ -117,6 +129,7 @@ type State struct {
 	mu       sync.Mutex
 	streams  map[string]*Stream
 	loadedAt time.Time
+	feedErr  string
 }
 
 // NewState returns an empty board publishing to hub.
@@ -140,12 +153,12 @@ func (s *State) Load(listed []Stream, at time.Time) {
 			s.streams[l.StreamID] = &l
 			continue
 		}
-		if l.Since > cur.Since || cur.Status == "" {
+		if before(cur.Since, l.Since) || cur.Status == "" {
 			cur.Status, cur.Since, cur.Alert = l.Status, l.Since, l.Alert
 		}
 		cur.WorkspaceID = cmp.Or(cur.WorkspaceID, l.WorkspaceID)
 		for id, t := range l.SimulcastTargets {
-			if ct, ok := cur.SimulcastTargets[id]; !ok || t.Since > ct.Since {
+			if ct, ok := cur.SimulcastTargets[id]; !ok || before(ct.Since, t.Since) {
 				cur.SimulcastTargets[id] = t
 			}
 		}
@@ -171,7 +184,7 @@ func (s *State) Apply(c Change) (bool, error) {
 	}
 	if c.SimulcastTargetID != "" {
 		t, had := st.SimulcastTargets[c.SimulcastTargetID]
-		if had && c.OccurredAt < t.Since {
+		if had && before(c.OccurredAt, t.Since) {
 			return false, nil // stale
 		}
 		if c.Status == statusDeleted {
@@ -183,7 +196,7 @@ func (s *State) Apply(c Change) (bool, error) {
 			st.Alert = *c.Alert
 		}
 	} else {
-		if st.Status != "" && c.OccurredAt < st.Since {
+		if st.Status != "" && before(c.OccurredAt, st.Since) {
 			return false, nil // stale
 		}
 		if c.Status == statusDeleted {
@@ -206,7 +219,7 @@ func (s *State) Apply(c Change) (bool, error) {
 		}
 	}
 	st.WorkspaceID = cmp.Or(c.Workspace.ID, st.WorkspaceID)
-	if c.OccurredAt >= st.LastEventAt {
+	if !before(c.OccurredAt, st.LastEventAt) {
 		st.LastEvent, st.LastEventAt = c.EventType, c.OccurredAt
 	}
 	s.streams[c.StreamID] = st
@@ -223,7 +236,7 @@ func (s *State) Apply(c Change) (bool, error) {
 func (s *State) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := Snapshot{Streams: make([]Stream, 0, len(s.streams)), LastEventID: s.hub.LastID(), Workspace: s.workspace}
+	out := Snapshot{Streams: make([]Stream, 0, len(s.streams)), LastEventID: s.hub.LastID(), Workspace: s.workspace, FeedError: s.feedErr}
 	if !s.loadedAt.IsZero() {
 		out.LoadedAt = s.loadedAt.UTC().Format(time.RFC3339)
 	}
@@ -236,9 +249,40 @@ func (s *State) Snapshot() Snapshot {
 	return out
 }
 
+// SetFeed records whether the change feed can be read (err nil: it can)
+// and tells the pages when that changes.
+func (s *State) SetFeed(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	msg := ""
+	if err != nil {
+		msg = "the change feed cannot be read: " + err.Error()
+	}
+	if msg == s.feedErr {
+		return
+	}
+	s.feedErr = msg
+	data, _ := json.Marshal(FeedEvent{OK: err == nil, Error: msg}) // two plain fields always encode
+	s.hub.Publish(EventFeed, data)
+}
+
 // Len is how many streams the board shows.
 func (s *State) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.streams)
+}
+
+// before reports whether time a is earlier than time b. The stack writes
+// its times with a fixed nine fractional digits, so their text order is
+// their time order; a time written otherwise (RFC 3339 with fewer digits:
+// "10:00:00.5Z" sorts before "10:00:00Z" as text) is compared as a time.
+// Text that is no time at all compares as text.
+func before(a, b string) bool {
+	ta, errA := time.Parse(time.RFC3339Nano, a)
+	tb, errB := time.Parse(time.RFC3339Nano, b)
+	if errA == nil && errB == nil {
+		return ta.Before(tb)
+	}
+	return a < b
 }

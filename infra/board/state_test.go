@@ -1,8 +1,11 @@
 package board
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -193,5 +196,93 @@ func TestIsLoopbackAddr(t *testing.T) {
 		if IsLoopbackAddr(addr) != want {
 			t.Errorf("%s: want %v", addr, want)
 		}
+	}
+}
+
+// Times written with a varying number of fractional digits (RFC 3339 as
+// most producers write it) still order as times, not as text.
+func TestStateComparesTimesAsTimes(t *testing.T) {
+	s := NewState(NewHub(8, 8), "")
+	s.Apply(change("s1", "", "active", "2026-12-04T10:00:00Z"))
+	if ok, _ := s.Apply(change("s1", "", "disconnected", "2026-12-04T10:00:00.5Z")); !ok {
+		t.Fatal("a change half a second later was taken as older")
+	}
+	if ok, _ := s.Apply(change("s1", "", "active", "2026-12-04T10:00:00.400000000Z")); ok {
+		t.Fatal("a change 0.1 s older was applied")
+	}
+	if ok, _ := s.Apply(change("s1", "", "idle", "2026-12-04T11:00:00+01:00")); ok {
+		t.Fatal("10:00 UTC written with an offset is older than 10:00:00.5Z")
+	}
+	if st := s.Snapshot().Streams[0]; st.Status != "disconnected" {
+		t.Fatalf("status %s", st.Status)
+	}
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"2026-12-04T10:00:00Z", "2026-12-04T10:00:00.000000001Z", true},
+		{"", "2026-12-04T10:00:00Z", true},
+		{"garbage", "garbage", false},
+	} {
+		if before(c.a, c.b) != c.want {
+			t.Errorf("before(%q, %q) != %v", c.a, c.b, c.want)
+		}
+	}
+}
+
+// flakyQueues fails its first receives, then hands out one change.
+type flakyQueues struct {
+	Queues
+	fails    int
+	received int
+}
+
+func (q *flakyQueues) Receive(ctx context.Context, _ string, _ time.Duration) ([]QueueMessage, error) {
+	q.received++
+	if q.received <= q.fails {
+		return nil, errors.New("sqs: connection refused")
+	}
+	if q.received == q.fails+1 {
+		return []QueueMessage{{Body: `{"streamId":"s1","status":"active","occurredAt":"2026-12-04T10:00:00Z"}`, Receipt: "r1"}}, nil
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (q *flakyQueues) Delete(context.Context, string, []string) error { return nil }
+
+// A feed that cannot be read is reported to the pages, and so is its
+// return.
+func TestFeedOutageReachesThePages(t *testing.T) {
+	hub := NewHub(16, 16)
+	s := NewState(hub, "")
+	f := &Follower{Queues: &flakyQueues{fails: 1}, queueURL: "q", Log: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, _ := hub.subscribe("")
+	done := make(chan error, 1)
+	go func() {
+		done <- f.Run(ctx, func(c Change) { s.Apply(c) }, s.SetFeed)
+	}()
+	var names []string
+	var outage FeedEvent
+	for len(names) < 3 {
+		e := <-c.ch
+		names = append(names, e.Name)
+		if len(names) == 1 {
+			json.Unmarshal(e.Data, &outage)
+		}
+	}
+	cancel()
+	<-done
+	if strings.Join(names, ",") != "feed,feed,stream" || outage.OK || !strings.Contains(outage.Error, "connection refused") {
+		t.Fatalf("events %v, first %+v", names, outage)
+	}
+	if snap := s.Snapshot(); snap.FeedError != "" {
+		t.Fatalf("feed error after recovery: %q", snap.FeedError)
+	}
+	s.SetFeed(errors.New("x"))
+	if snap := s.Snapshot(); !strings.Contains(snap.FeedError, "x") {
+		t.Fatalf("snapshot feed error %q", snap.FeedError)
 	}
 }

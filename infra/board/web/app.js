@@ -13,6 +13,7 @@ let loading = true;     // a snapshot is being read: events wait in pending
 let pending = [];
 let source = null;
 let countsDirty = true;
+let feedError = '';     // why the board cannot read the change feed, if it cannot
 
 // Measured by the page itself, read by the benchmark.
 window.boardStats = { firstPaintMs: 0, updates: 0, lastUpdateMs: 0, totalUpdateMs: 0, resets: 0, counts: 0, totalCountsMs: 0 };
@@ -197,6 +198,8 @@ function drawCounts() {
 
 function setConn(state, text) {
   const c = $('conn');
+  // Live to the board, but the board cannot read the feed: not live.
+  if (state === 'live' && feedError) { state = 'lost'; text = feedError + ' (retrying)'; }
   c.dataset.state = state;
   c.textContent = text;
 }
@@ -233,6 +236,7 @@ async function load() {
     if (s.status) ensureOption($('filter-status'), s.status, s.status);
   }
   $('rows').replaceChildren(frag);
+  feedError = typeof snap.feedError === 'string' ? snap.feedError : '';
   $('scope').textContent = (snap.workspace ? 'workspace ' + snap.workspace + ' · ' : '') + (snap.loadedAt ? 'fleet read ' + shortTime(snap.loadedAt) : '');
   drawCounts();
   lastId = snap.lastEventId || '';
@@ -286,6 +290,12 @@ function connect() {
   const on = (ev) => handle({ type: ev.type, data: ev.data, lastEventId: ev.lastEventId });
   source.addEventListener('stream', on);
   source.addEventListener('remove', on);
+  source.addEventListener('feed', (ev) => {
+    let d = {};
+    try { d = JSON.parse(ev.data) || {}; } catch { /* keep the last state */ }
+    feedError = d.ok ? '' : String(d.error || 'the change feed cannot be read');
+    setConn('live', 'live');
+  });
   source.addEventListener('reset', () => {
     window.boardStats.resets++;
     source.close();
