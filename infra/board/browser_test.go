@@ -237,7 +237,8 @@ func (b *runningBoard) close(t *testing.T, st *localstack.Stack) {
 // handlers against DynamoDB Local and goaws), `fastpixctl board`'s Run,
 // and the page in a headless Chromium. Posted events show on the page
 // within 2 s; markup in names stays text; the board restarted mid-stream
-// misses no change; its queue is gone after each exit.
+// misses no change, and so does a board whose queue is deleted under it;
+// its queue is gone after each exit.
 func TestBoardInABrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts DynamoDB Local, goaws and Chromium")
@@ -378,6 +379,20 @@ func TestBoardInABrowser(t *testing.T) {
 	if resets := evalString(t, bctx, `String(window.boardStats.resets)`); resets == "0" {
 		t.Fatal("the page never re-read the fleet after the restart")
 	}
+
+	// Its queue deleted under it: the board subscribes a new one, the page
+	// re-reads the fleet, and the next change shows.
+	resets := evalString(t, bctx, `String(window.boardStats.resets)`)
+	qs, err := (&board.QueryQueues{Endpoint: st.SNSEndpoint}).List(ctx, board.QueuePrefix)
+	if err != nil || len(qs) != 1 {
+		t.Fatalf("the board's queues: %v %v", qs, err)
+	}
+	if err := (&board.QueryQueues{Endpoint: st.SNSEndpoint}).DeleteQueue(ctx, qs[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, bctx, "the fleet re-read after a new subscription", `String(window.boardStats.resets) !== `+js(resets)+` && document.querySelector('#conn').dataset.state === 'live'`, 10*time.Second)
+	s.stream(t, "studio-b", wsNews, "idle", "idle")
+	waitPage(t, bctx, "a change through the new queue", rowExpr("studio-b")+`?.querySelector('.status .badge').textContent === 'idle'`, 2*time.Second)
 
 	b.close(t, st)
 }

@@ -76,6 +76,10 @@ type Follower struct {
 	Host  string
 	PID   int
 	Alive func(pid int) bool
+	// Resubscribed, when set, is called after Run replaced a queue that
+	// was deleted under it: the changes sent meanwhile are lost to the
+	// feed, so the caller reads the fleet again.
+	Resubscribed func(ctx context.Context)
 
 	queueURL, queueARN, subscriptionARN string
 }
@@ -231,10 +235,50 @@ func (f *Follower) Run(ctx context.Context, apply func(Change), health func(erro
 	}
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
+		if f.queueURL == "" {
+			// The queue was deleted under the board: subscribe a new one.
+			if err := f.Start(ctx); err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				backoff = min(max(2*backoff, time.Second), 30*time.Second)
+				f.log().Warn("board: subscribing a new queue failed, retrying", "err", err, "in", backoff)
+				if health != nil {
+					health(err)
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(backoff):
+				}
+				continue
+			}
+			backoff = 0
+			if health != nil {
+				health(nil)
+			}
+			if f.Resubscribed != nil {
+				f.Resubscribed(ctx)
+			}
+		}
 		ms, err := f.Queues.Receive(ctx, f.queueURL, wait)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
+			}
+			if errors.Is(err, ErrQueueGone) {
+				f.log().Warn("board: its queue was deleted; subscribing a new one", "queue", f.queueURL)
+				if health != nil {
+					health(err)
+				}
+				// The old subscription points at nothing: drop it (if that
+				// fails, the next board's sweep does).
+				if f.subscriptionARN != "" {
+					if _, err := f.SNS.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: aws.String(f.subscriptionARN)}); err != nil {
+						f.log().Warn("board: unsubscribing the deleted queue failed", "err", err)
+					}
+				}
+				f.queueURL, f.queueARN, f.subscriptionARN = "", "", ""
+				continue
 			}
 			backoff = min(max(2*backoff, time.Second), 30*time.Second)
 			f.log().Warn("board: reading the change feed failed, retrying", "err", err, "in", backoff)

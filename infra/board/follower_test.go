@@ -309,3 +309,72 @@ func TestRunFollowsTheFeedToTheBrowser(t *testing.T) {
 		t.Fatalf("the fleet was read %d times, want once", fleet.calls)
 	}
 }
+
+// A queue deleted under a running board (by hand, or by a sweep on
+// another machine's mistake) is replaced: a new queue and subscription,
+// the caller told to re-read the fleet, and the feed followed again.
+func TestFollowerReplacesADeletedQueue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("talks to goaws")
+	}
+	client := testenv.SNS(t)
+	topic := testenv.CreateTopic(t, client, "StreamChangesTopic")
+	f := newFollower(t, topic, "", 6161)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := f.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := f.QueueURL()
+	resubscribed := make(chan struct{}, 1)
+	f.Resubscribed = func(context.Context) { resubscribed <- struct{}{} }
+	var mu sync.Mutex
+	var health []string
+	got := make(chan Change, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- f.Run(runCtx, func(c Change) { got <- c }, func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				health = append(health, "error")
+			} else {
+				health = append(health, "ok")
+			}
+		})
+	}()
+	if err := f.Queues.DeleteQueue(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-resubscribed:
+	case <-ctx.Done():
+		t.Fatal("no new subscription after the queue was deleted")
+	}
+	publishChange(t, client, topic, changefeed.Change{StreamID: "s1", Status: "active", EventID: "e1", EventType: "video.live_stream.active", OccurredAt: "2026-12-04T10:00:00Z"})
+	select {
+	case c := <-got:
+		if c.StreamID != "s1" {
+			t.Fatalf("got %+v", c)
+		}
+	case <-ctx.Done():
+		t.Fatal("no change through the new queue")
+	}
+	stop()
+	<-done
+	if f.QueueURL() == first || f.QueueURL() == "" {
+		t.Fatalf("queue %s, first %s", f.QueueURL(), first)
+	}
+	mu.Lock()
+	if strings.Join(health, ",") != "error,ok" {
+		t.Errorf("health %v, want error then ok", health)
+	}
+	mu.Unlock()
+	if subs := subscriptionsOf(t, topic); len(subs) != 1 || !strings.HasSuffix(f.QueueURL(), subs[0][strings.LastIndex(subs[0], ":")+1:]) {
+		t.Fatalf("subscriptions %v: want only the new queue's", subs)
+	}
+	if err := f.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -3,6 +3,7 @@ package board
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
+
+// ErrQueueGone: the queue does not exist (someone deleted it); the
+// follower subscribes a new one.
+var ErrQueueGone = errors.New("board: the queue does not exist")
+
+// nonExistentQueue is SQS's error code for a missing queue in the query
+// protocol (goaws answers with it too).
+const nonExistentQueue = "AWS.SimpleQueueService.NonExistentQueue"
 
 // QueueMessage is one message received from the board's queue.
 type QueueMessage struct {
@@ -88,6 +97,9 @@ func (q *SDKQueues) SetPolicy(ctx context.Context, queueURL, policy string) erro
 func (q *SDKQueues) Receive(ctx context.Context, queueURL string, wait time.Duration) ([]QueueMessage, error) {
 	out, err := q.Client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: int32(wait / time.Second)})
 	if err != nil {
+		if _, gone := errors.AsType[*sqstypes.QueueDoesNotExist](err); gone {
+			return nil, fmt.Errorf("%w: receive from %s: %w", ErrQueueGone, queueURL, err)
+		}
 		return nil, fmt.Errorf("board: receive from %s: %w", queueURL, err)
 	}
 	ms := make([]QueueMessage, 0, len(out.Messages))
@@ -183,7 +195,11 @@ func (q *QueryQueues) call(ctx context.Context, form url.Values, out any) error 
 			Message string `xml:"Error>Message"`
 		}
 		_ = xml.Unmarshal(body, &e)
-		return fmt.Errorf("sqs query protocol: %s: HTTP %d %s: %s", form.Get("Action"), resp.StatusCode, e.Code, e.Message)
+		err := fmt.Errorf("sqs query protocol: %s: HTTP %d %s: %s", form.Get("Action"), resp.StatusCode, e.Code, e.Message)
+		if e.Code == nonExistentQueue {
+			return fmt.Errorf("%w: %w", ErrQueueGone, err)
+		}
+		return err
 	}
 	if out == nil {
 		return nil

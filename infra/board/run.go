@@ -90,6 +90,15 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
+	cfg.Follower.Resubscribed = func(ctx context.Context) {
+		streams, err := cfg.Fleet.List(ctx, BoardStatuses(), cfg.Workspace)
+		if err != nil {
+			log.Warn("board: re-reading the fleet after a new subscription failed; the board may miss changes until it is restarted", "err", err)
+			state.SetFeed(fmt.Errorf("re-read the fleet: %w", err))
+			return
+		}
+		state.Load(streams, time.Now())
+	}
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	followed := make(chan struct{})
 	go func() {
