@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamhook/fastpix-receiver/infra/localstack"
+	"github.com/streamhook/fastpix-receiver/infra/awslocal"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
@@ -58,7 +58,7 @@ func TestHeldDisconnectsWithRealDelays(t *testing.T) {
 		Logger:    log,
 	}
 	writer := &eventstore.DynamoDB{Client: ddb, Table: events}
-	src := &localstack.SQSSource{Queue: q, Handler: (&checkqueue.Handler{Checker: n, Logger: log}).Handle, Interval: 50 * time.Millisecond, Logger: log}
+	src := &awslocal.SQSSource{Queue: q, Handler: (&checkqueue.Handler{Checker: n, Logger: log}).Handle, Interval: 50 * time.Millisecond, Logger: log}
 	go src.Run(ctx)
 
 	const stream = "a2ae2143-62a1-4eee-b888-4f1406148481"

@@ -1,8 +1,6 @@
 package localstack_test
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamhook/fastpix-receiver/infra/demo"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/internal/repo"
-	"github.com/streamhook/fastpix-receiver/internal/testenv"
 )
 
 // The README's queries run against the local stack as written (the stack
@@ -34,14 +32,8 @@ func TestReadmeQueriesRunAgainstTheStack(t *testing.T) {
 	if len(urls) < 2 {
 		t.Fatalf("the README shows %d queries of the local stack; want its examples", len(urls))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	st, err := localstack.Start(ctx, localstack.Config{LogDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(&testenv.SyncBuffer{}, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Stop()
-	if _, err := localstack.SendDemo(ctx, st.URL, st.Secret, nil); err != nil {
+	ctx, st, _ := startStack(t, 2*time.Minute, localstack.Config{})
+	if _, err := demo.Send(ctx, st.URL+localstack.WebhookPath, st.Secret, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range urls {

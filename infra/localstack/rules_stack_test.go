@@ -2,14 +2,13 @@ package localstack_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/streamhook/fastpix-receiver/infra/demo"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
-	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 )
 
@@ -21,30 +20,14 @@ import (
 // whole demo is sent (its first part, historical, gives the three alerts it
 // always gave), and the inbox then holds exactly those alerts.
 func TestAlertRulesOnTheLocalStack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts DynamoDB Local and goaws")
-	}
-	logs := &testenv.SyncBuffer{}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	st, err := localstack.Start(ctx, localstack.Config{
-		LogDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(logs, nil)), RetryDelay: 100 * time.Millisecond,
-		Rules: map[string]string{alertrules.EnvGraceSeconds: "2"},
+	ctx, st, logs := startStack(t, 3*time.Minute, localstack.Config{
+		RetryDelay: 100 * time.Millisecond, Rules: map[string]string{alertrules.EnvGraceSeconds: "2"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		st.Stop()
-		if t.Failed() {
-			t.Logf("stack log:\n%s", logs.String())
-		}
-	}()
 	want := alertrules.Settings{Grace: 2 * time.Second, FlapThreshold: 3, FlapWindow: 10 * time.Minute}
 	if st.Rules != want || st.CheckQueue != "DisconnectCheckQueue" || st.CheckDeadLetterQueue != "DisconnectCheckDeadLetterQueue" {
 		t.Fatalf("stack runs rules %+v from queue %q; want %+v from DisconnectCheckQueue", st.Rules, st.CheckQueue, want)
 	}
-	if _, err := localstack.SendDemo(ctx, st.URL, st.Secret, nil); err != nil {
+	if _, err := demo.Send(ctx, st.URL+localstack.WebhookPath, st.Secret, nil); err != nil {
 		t.Fatal(err)
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
@@ -58,7 +41,7 @@ func TestAlertRulesOnTheLocalStack(t *testing.T) {
 	if err != nil || settings != want {
 		t.Fatalf("the demo's settings: %+v, %v; want %+v", settings, err, want)
 	}
-	sent, err := localstack.SendRulesDemo(ctx, st.URL, st.Secret, settings, 1, nil)
+	sent, err := demo.SendRules(ctx, st.URL+localstack.WebhookPath, st.Secret, settings, "", 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +71,7 @@ func TestAlertRulesOnTheLocalStack(t *testing.T) {
 			t.Errorf("alert %d: %q, want %q…\nall: %q", i+1, at(sms, i), p, sms)
 		}
 	}
-	if !strings.Contains(all[len(first)].Default, `"simulcastTargets":[{"id":"`+localstack.DemoSimulcastID+`","status":"broadcasting"}]`) {
+	if !strings.Contains(all[len(first)].Default, `"simulcastTargets":[{"id":"`+demo.SimulcastID+`","status":"broadcasting"}]`) {
 		t.Errorf("the live alert does not name the simulcast target: %s", all[len(first)].Default)
 	}
 	// Nothing more: every check has been decided by now (the last brief
@@ -108,7 +91,7 @@ func TestAlertRulesOnTheLocalStack(t *testing.T) {
 			Drops []time.Time `json:"drops"`
 		} `json:"alerting"`
 	}
-	if code := getJSON(t, st.URL+"/streams/"+localstack.DemoStreamID, &state); code != http.StatusOK || len(state.Alerting.Drops) != 3 {
+	if code := getJSON(t, st.URL+"/streams/"+demo.StreamID, &state); code != http.StatusOK || len(state.Alerting.Drops) != 3 {
 		t.Errorf("state: %d, alerting %+v; want 3 brief drops", code, state.Alerting)
 	}
 }

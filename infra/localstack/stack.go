@@ -1,3 +1,12 @@
+// Package localstack runs the whole system on one machine: DynamoDB Local
+// and the goaws SNS emulator, the tables and topics declared in
+// template.yaml, the functions' own handlers behind a stand-in for API
+// awslocal.Gateway's HTTP API, a stand-in for the DynamoDB stream event source
+// mapping, and an inbox that shows each alert as a person would receive it.
+//
+// Nothing here re-implements a function: requests and stream batches are
+// turned into the events Lambda delivers and handed to the same handlers
+// the deployed functions run.
 package localstack
 
 import (
@@ -21,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/streamhook/fastpix-receiver/infra/awslocal"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
 	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
 	"github.com/streamhook/fastpix-receiver/internal/app/notifier"
@@ -403,9 +413,9 @@ func (s *Stack) buildFunctions(tmpl *samtemplate.Template, vars map[string]strin
 	if fns.webhook, err = webhook.New(webhookCfg, awsCfg, s.log, metricsOut); err != nil {
 		return nil, err
 	}
-	notifierAWS := withPublishLatency(awsCfg, s.publishLatency)
+	notifierAWS := awslocal.WithPublishLatency(awsCfg, s.publishLatency)
 	if s.failFirstPublish {
-		notifierAWS = withFirstPublishFailing(notifierAWS)
+		notifierAWS = awslocal.WithFirstPublishFailing(notifierAWS)
 	}
 	if fns.notifier, err = notifier.New(notifierCfg, notifierAWS, s.log, metricsOut); err != nil {
 		return nil, err
@@ -481,15 +491,15 @@ func (s *Stack) subscribeInbox(ctx context.Context, client *sns.Client, inbox, c
 }
 
 // gateway routes the template's HttpApi routes to the functions.
-func (s *Stack) gateway(tmpl *samtemplate.Template, fns *functions) (*Gateway, error) {
-	handlers := map[string]HTTPHandler{webhookFunctionID: fns.webhook.Handle, streamsFunctionID: fns.streams.Handle}
-	gw := &Gateway{Logger: s.log}
+func (s *Stack) gateway(tmpl *samtemplate.Template, fns *functions) (*awslocal.Gateway, error) {
+	handlers := map[string]awslocal.HTTPHandler{webhookFunctionID: fns.webhook.Handle, streamsFunctionID: fns.streams.Handle}
+	gw := &awslocal.Gateway{Logger: s.log}
 	for _, rt := range tmpl.HTTPRoutes() {
 		h, ok := handlers[rt.Function]
 		if !ok {
 			return nil, fmt.Errorf("localstack: route %s goes to %s, which the local stack does not run", rt.RouteKey(), rt.Function)
 		}
-		gw.Routes = append(gw.Routes, Route{Method: rt.Method, Path: rt.Path, Handler: h})
+		gw.Routes = append(gw.Routes, awslocal.Route{Method: rt.Method, Path: rt.Path, Handler: h})
 		s.HTTPRoutes = append(s.HTTPRoutes, rt.Method+" "+rt.Path)
 	}
 	sort.Strings(s.HTTPRoutes)
@@ -499,7 +509,7 @@ func (s *Stack) gateway(tmpl *samtemplate.Template, fns *functions) (*Gateway, e
 // poller delivers the events table's stream to the notifier as its event
 // source in the template says: filter, batch size, retries and the
 // destination of the batches it gives up on.
-func (s *Stack) poller(tmpl *samtemplate.Template, fns *functions, client *dynamodbstreams.Client, retryDelay time.Duration) (*Poller, error) {
+func (s *Stack) poller(tmpl *samtemplate.Template, fns *functions, client *dynamodbstreams.Client, retryDelay time.Duration) (*awslocal.Poller, error) {
 	source, err := tmpl.StreamSource(notifierFunctionID)
 	if err != nil {
 		return nil, err
@@ -507,11 +517,11 @@ func (s *Stack) poller(tmpl *samtemplate.Template, fns *functions, client *dynam
 	if source.Table != "" && source.Table != EventsTableID {
 		return nil, fmt.Errorf("localstack: %s reads the stream of %s; the local stack knows only %s's", notifierFunctionID, source.Table, EventsTableID)
 	}
-	filter, err := NewFilter(source.FilterPatterns)
+	filter, err := awslocal.NewFilter(source.FilterPatterns)
 	if err != nil {
 		return nil, err
 	}
-	var onFailure func(context.Context, FailedBatch) error
+	var onFailure func(context.Context, awslocal.FailedBatch) error
 	if source.OnFailure.Sub != "" {
 		dest, err := source.OnFailure.Substitute(fns.vars)
 		if err != nil {
@@ -519,16 +529,16 @@ func (s *Stack) poller(tmpl *samtemplate.Template, fns *functions, client *dynam
 		}
 		if id := s.queueWithARN(dest); id != "" {
 			s.DeadLetterQueue = id
-			dl := &deadLetter{
-				queue: &ops.QueryQueue{Endpoint: s.SNSEndpoint, URL: s.Queues[id]}, name: id, log: s.log,
-				functionARN: fmt.Sprintf("arn:aws:lambda:%s:%s:function:local-%s", emulator.Region, emulator.AccountID, notifierFunctionID),
+			dl := &awslocal.DeadLetter{
+				Queue: &ops.QueryQueue{Endpoint: s.SNSEndpoint, URL: s.Queues[id]}, Name: id, Log: s.log,
+				FunctionARN: fmt.Sprintf("arn:aws:lambda:%s:%s:function:local-%s", emulator.Region, emulator.AccountID, notifierFunctionID),
 			}
-			onFailure = dl.record
+			onFailure = dl.Record
 		} else {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%s's on-failure destination %s is not an SQS queue of the template: batches it gives up on are only logged", notifierFunctionID, dest))
 		}
 	}
-	return &Poller{
+	return &awslocal.Poller{
 		Client: client, StreamARN: s.streamARN, Handler: fns.notifier.Stream.Handle, Filter: filter,
 		StartingPosition: source.StartingPosition, BatchSize: source.BatchSize, ParallelizationFactor: cmp.Or(s.lanes, source.ParallelizationFactor),
 		ReportBatchItemFailures: source.ReportBatchItemFailures, MaximumRetryAttempts: source.MaximumRetryAttempts,
@@ -540,7 +550,7 @@ func (s *Stack) poller(tmpl *samtemplate.Template, fns *functions, client *dynam
 // checkSource delivers the notifier's SQS event source (the held
 // disconnects' checks, each visible when its delay is over) to its
 // handler, as Lambda would; nil when the template gives it none.
-func (s *Stack) checkSource(tmpl *samtemplate.Template, fns *functions) (*SQSSource, error) {
+func (s *Stack) checkSource(tmpl *samtemplate.Template, fns *functions) (*awslocal.SQSSource, error) {
 	src, found, err := tmpl.QueueSource(notifierFunctionID)
 	if err != nil || !found {
 		return nil, err
@@ -556,7 +566,7 @@ func (s *Stack) checkSource(tmpl *samtemplate.Template, fns *functions) (*SQSSou
 	if q, err := tmpl.Resource(src.Queue); err == nil {
 		s.CheckDeadLetterQueue, _, _ = strings.Cut(q.Properties().Get("RedrivePolicy", "deadLetterTargetArn").Target(), ".")
 	}
-	return &SQSSource{
+	return &awslocal.SQSSource{
 		Queue: &ops.QueryQueue{Endpoint: s.SNSEndpoint, URL: u}, ARN: queueARN(src.Queue),
 		Handler: fns.notifier.Checks.Handle, BatchSize: src.BatchSize, Logger: s.log, Twice: s.checksTwice,
 	}, nil
@@ -574,7 +584,7 @@ func (s *Stack) queueWithARN(arn string) string {
 
 // run serves the HTTP API on port (a free one when 0) and polls the
 // stream and the check queue (when there is one) until Stop.
-func (s *Stack) run(gw *Gateway, poller *Poller, checks *SQSSource, port int) error {
+func (s *Stack) run(gw *awslocal.Gateway, poller *awslocal.Poller, checks *awslocal.SQSSource, port int) error {
 	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		return fmt.Errorf("localstack: HTTP API: %w", err)
@@ -670,4 +680,31 @@ func portFree(port int) error {
 		return err
 	}
 	return l.Close()
+}
+
+// RulesSettings are the alert rules' settings make run's notifier runs
+// with: the template's (its parameters' defaults, through the notifier's
+// environment), each replaced by env's value when that is set. The demo
+// reads them the same way as the stack, to know how long to wait.
+func RulesSettings(templatePath string, env map[string]string) (alertrules.Settings, error) {
+	tmpl, err := readTemplate(templatePath)
+	if err != nil {
+		return alertrules.Settings{}, err
+	}
+	values, err := tmpl.Environment(notifierFunctionID)
+	if err != nil {
+		return alertrules.Settings{}, err
+	}
+	params := tmpl.ParameterDefaults()
+	return alertrules.SettingsFromEnv(func(name string) string {
+		if v := env[name]; v != "" {
+			return v
+		}
+		if v, ok := values[name]; ok {
+			if s, err := v.Substitute(params); err == nil {
+				return s
+			}
+		}
+		return ""
+	})
 }

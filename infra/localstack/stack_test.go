@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamhook/fastpix-receiver/infra/demo"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/changefeed"
@@ -72,12 +73,12 @@ func TestLocalStack(t *testing.T) {
 	}()
 
 	// The demo, signed with the stack's secret.
-	sent, err := localstack.SendDemo(ctx, st.URL, st.Secret, nil)
+	sent, err := demo.Send(ctx, st.URL+localstack.WebhookPath, st.Secret, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stored []localstack.Delivery
-	var late localstack.Delivery
+	var stored []demo.Delivery
+	var late demo.Delivery
 	for _, s := range sent {
 		want := `"status":"accepted"`
 		if s.Duplicate {
@@ -114,7 +115,7 @@ func TestLocalStack(t *testing.T) {
 			Events     []event `json:"events"`
 			NextCursor string  `json:"nextCursor"`
 		}
-		if code := getJSON(t, st.URL+"/streams/"+localstack.DemoStreamID+"/events?"+q.Encode(), &page); code != http.StatusOK {
+		if code := getJSON(t, st.URL+"/streams/"+demo.StreamID+"/events?"+q.Encode(), &page); code != http.StatusOK {
 			t.Fatalf("events: status %d", code)
 		}
 		got = append(got, page.Events...)
@@ -154,7 +155,7 @@ func TestLocalStack(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		code := getJSON(t, st.URL+"/streams/"+localstack.DemoStreamID, &state)
+		code := getJSON(t, st.URL+"/streams/"+demo.StreamID, &state)
 		if code == http.StatusOK && state.LastEventType == "video.live_stream.idle" {
 			break
 		}
@@ -163,7 +164,7 @@ func TestLocalStack(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if state.Status != "idle" || state.SimulcastTargets[localstack.DemoSimulcastID].Status != "broadcasting" {
+	if state.Status != "idle" || state.SimulcastTargets[demo.SimulcastID].Status != "broadcasting" {
 		t.Fatalf("state %+v", state)
 	}
 
@@ -225,11 +226,11 @@ func TestLocalStack(t *testing.T) {
 	if st.Feed == nil || st.ChangesTopic == "" {
 		t.Fatal("the stack has no change feed")
 	}
-	storedAt := map[string]localstack.Delivery{}
+	storedAt := map[string]demo.Delivery{}
 	for _, d := range stored {
 		storedAt[d.EventID] = d
 	}
-	final := map[string]string{"": "idle", localstack.DemoSimulcastID: "broadcasting"}
+	final := map[string]string{"": "idle", demo.SimulcastID: "broadcasting"}
 	var byKey map[string][]changefeed.Change
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		byKey = map[string][]changefeed.Change{}
@@ -260,7 +261,7 @@ func TestLocalStack(t *testing.T) {
 		previous := ""
 		for _, c := range cs {
 			d, ok := storedAt[c.EventID]
-			if !ok || seen[c.EventID] || c.StreamID != localstack.DemoStreamID || c.EventType != d.Type || c.WorkspaceID == "" {
+			if !ok || seen[c.EventID] || c.StreamID != demo.StreamID || c.EventType != d.Type || c.WorkspaceID == "" {
 				t.Fatalf("feed message %+v: not one stored event of the demo, once", c)
 			}
 			seen[c.EventID] = true
@@ -287,7 +288,7 @@ func TestLocalStack(t *testing.T) {
 		}
 	}
 	if code := getJSON(t, st.URL+"/streams?status=idle", &fleet); code != http.StatusOK || len(fleet.Streams) != 1 ||
-		fleet.Streams[0].StreamID != localstack.DemoStreamID || fleet.Streams[0].SimulcastTargets[localstack.DemoSimulcastID].Status != "broadcasting" {
+		fleet.Streams[0].StreamID != demo.StreamID || fleet.Streams[0].SimulcastTargets[demo.SimulcastID].Status != "broadcasting" {
 		t.Fatalf("GET /streams?status=idle: %d %+v", code, fleet)
 	}
 	if code := getJSON(t, st.URL+"/streams?status=active,connected", &fleet); code != http.StatusOK || len(fleet.Streams) != 0 {
@@ -308,8 +309,8 @@ func TestLocalStack(t *testing.T) {
 	}{
 		{"/streams/no-such-stream", http.StatusNotFound},
 		{"/streams/no-such-stream/events", http.StatusNotFound},
-		{"/streams/" + localstack.DemoStreamID + "/events?cursor=bm90LWEtY3Vyc29y", http.StatusBadRequest},
-		{"/streams/" + localstack.DemoStreamID + "/events?limit=1000", http.StatusBadRequest},
+		{"/streams/" + demo.StreamID + "/events?cursor=bm90LWEtY3Vyc29y", http.StatusBadRequest},
+		{"/streams/" + demo.StreamID + "/events?limit=1000", http.StatusBadRequest},
 		{"/streams", http.StatusBadRequest},
 		{"/streams?status=live", http.StatusBadRequest},
 		{"/nowhere", http.StatusNotFound},

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/streamhook/fastpix-receiver/infra/awslocal"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/internal/app/webhook"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
@@ -105,9 +106,9 @@ func serveWebhook(b *testing.B, endpoint, table string, logger *slog.Logger) str
 
 // serveGateway serves POST /webhooks/fastpix with the local stack's Gateway
 // in front of h, as localstack.Start serves its routes.
-func serveGateway(b *testing.B, h localstack.HTTPHandler) string {
+func serveGateway(b *testing.B, h awslocal.HTTPHandler) string {
 	b.Helper()
-	gw := &localstack.Gateway{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Routes: []localstack.Route{
+	gw := &awslocal.Gateway{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Routes: []awslocal.Route{
 		{Method: http.MethodPost, Path: localstack.WebhookPath, Handler: h},
 	}}
 	l, err := net.Listen("tcp", "127.0.0.1:0")

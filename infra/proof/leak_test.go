@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/streamhook/fastpix-receiver/infra/demo"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
@@ -188,7 +189,7 @@ func leakCheck(t *testing.T, name string, st *localstack.Stack, logs, metrics st
 // simulcastResponses[].streamKey, a simulcast target's streamKey) through
 // the whole local stack, as deployed, then searches everything written.
 func TestNoCredentialLeak(t *testing.T) {
-	demo, err := localstack.Demo()
+	demo, err := demo.Deliveries()
 	if err != nil {
 		t.Fatal(err)
 	}

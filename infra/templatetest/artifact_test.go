@@ -267,9 +267,11 @@ func invoke(t *testing.T, url string, req events.APIGatewayV2HTTPRequest) events
 	return out
 }
 
+// readFixture reads one of FastPix's sample payloads, kept once, beside the
+// parser that reads them (pkg/fastpix/testdata).
 func readFixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "pkg", "fastpix", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}

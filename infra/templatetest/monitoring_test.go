@@ -13,18 +13,21 @@ import (
 	"testing"
 
 	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
+	"github.com/streamhook/fastpix-receiver/internal/app/notifier"
+	"github.com/streamhook/fastpix-receiver/internal/app/webhook"
 	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 )
 
-// emitted maps each metric name pkg/metrics declares to the function that
-// emits it: the constants of webhook.go are the webhook's, those of
-// notifier.go the notifier's. Read from the source, so a new constant is
-// known here without editing this test.
+// emitted maps each metric name the functions declare to the function that
+// emits it: the constants of internal/app/webhook/metrics.go are the
+// webhook's, those of internal/app/notifier/metrics.go the notifier's. Read
+// from the source, so a new constant is known here without editing this
+// test.
 func emitted(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for file, function := range map[string]string{"webhook.go": "webhook", "notifier.go": "notifier"} {
-		f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(repoRoot(t), "pkg", "metrics", file), nil, 0)
+	for _, function := range []string{"webhook", "notifier"} {
+		f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(repoRoot(t), "internal", "app", function, "metrics.go"), nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,18 +37,19 @@ func emitted(t *testing.T) map[string]string {
 				continue
 			}
 			for _, spec := range g.Specs {
-				for _, v := range spec.(*ast.ValueSpec).Values {
-					if lit, ok := v.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				vs := spec.(*ast.ValueSpec)
+				for i, v := range vs.Values {
+					// Exported constants are metric names; the unexported
+					// ones (failure kinds) are not.
+					if lit, ok := v.(*ast.BasicLit); ok && lit.Kind == token.STRING && vs.Names[i].IsExported() {
 						name, _ := strconv.Unquote(lit.Value)
-						if name != metrics.FailureState && name != metrics.FailurePublish {
-							out[name] = function
-						}
+						out[name] = function
 					}
 				}
 			}
 		}
 	}
-	if out[metrics.Received] != "webhook" || out[metrics.PublishFailures] != "notifier" {
+	if out[webhook.Received] != "webhook" || out[notifier.PublishFailures] != "notifier" {
 		t.Fatalf("metric constants not found: %v", out)
 	}
 	return out
@@ -119,7 +123,7 @@ func TestDashboard(t *testing.T) {
 				for _, mm := range searchMetric.FindAllStringSubmatch(expr, -1) {
 					searched[mm[1]] = true
 					if _, ok := known[mm[1]]; !ok {
-						t.Errorf("dashboard searches %s, not a metric of pkg/metrics", mm[1])
+						t.Errorf("dashboard searches %s, not a metric the functions declare", mm[1])
 					}
 				}
 				continue
@@ -138,7 +142,7 @@ func TestDashboard(t *testing.T) {
 			seen[r] = true
 			if r.namespace == metrics.Namespace {
 				if fn, ok := known[r.metric]; !ok {
-					t.Errorf("dashboard shows %s, not a metric of pkg/metrics", r.metric)
+					t.Errorf("dashboard shows %s, not a metric the functions declare", r.metric)
 				} else if r.dimension != "Function" || r.value != fn {
 					t.Errorf("dashboard shows %s by %s=%s; it is emitted by Function=%s", r.metric, r.dimension, r.value, fn)
 				}
@@ -151,16 +155,16 @@ func TestDashboard(t *testing.T) {
 	for _, w := range d.Widgets {
 		byType = byType || (w.Type == "log" && strings.Contains(w.Properties.Query, "by bin(1m), type") && strings.Contains(w.Properties.Query, "-webhook'"))
 	}
-	if !byType || !searched[metrics.Published] {
+	if !byType || !searched[notifier.Published] {
 		t.Error("no events-by-type (Logs Insights) or alerts-by-topic graph")
 	}
 	for _, w := range []ref{
-		{metrics.Namespace, metrics.Duplicates, "Function", "webhook"},
-		{metrics.Namespace, metrics.SignatureFailures, "Function", "webhook"},
-		{metrics.Namespace, metrics.AlertDelay, "Function", "notifier"},
-		{metrics.Namespace, metrics.StorageErrors, "Function", "webhook"},
-		{metrics.Namespace, metrics.PublishFailures, "Function", "notifier"},
-		{metrics.Namespace, metrics.BatchFailures, "Function", "notifier"},
+		{metrics.Namespace, webhook.Duplicates, "Function", "webhook"},
+		{metrics.Namespace, webhook.SignatureFailures, "Function", "webhook"},
+		{metrics.Namespace, notifier.AlertDelay, "Function", "notifier"},
+		{metrics.Namespace, webhook.StorageErrors, "Function", "webhook"},
+		{metrics.Namespace, notifier.PublishFailures, "Function", "notifier"},
+		{metrics.Namespace, notifier.BatchFailures, "Function", "notifier"},
 		{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "NotifierDeadLetterQueue.QueueName"},
 		{"AWS/Lambda", "IteratorAge", "FunctionName", "NotifierFunction"},
 	} {
@@ -182,7 +186,7 @@ func TestMonitoringAlarms(t *testing.T) {
 			}
 			fn, ok := known[metric]
 			if !ok {
-				t.Errorf("%s watches %s, not a metric of pkg/metrics", id, metric)
+				t.Errorf("%s watches %s, not a metric the functions declare", id, metric)
 			}
 			if len(dims) != 1 || dims[0].Get("Name").Text() != "Function" || dims[0].Get("Value").Target() != fn {
 				t.Errorf("%s watches %s by %v; it is emitted by Function=%s", id, metric, dims, fn)
@@ -195,14 +199,14 @@ func TestMonitoringAlarms(t *testing.T) {
 			check(mt.Get("Namespace").Text(), mt.Get("MetricName").Text(), mt.Get("Dimensions").List())
 		}
 	}
-	for _, metric := range []string{metrics.SignatureFailures, metrics.StorageErrors, metrics.PublishFailures,
-		metrics.UnprocessableRecords, metrics.BadSecrets, metrics.Received, metrics.StreamsWentLive, metrics.StreamsDisconnected} {
+	for _, metric := range []string{webhook.SignatureFailures, webhook.StorageErrors, notifier.PublishFailures,
+		notifier.UnprocessableRecords, webhook.BadSecrets, webhook.Received, notifier.StreamsWentLive, notifier.StreamsDisconnected} {
 		if ours[metric] == "" {
 			t.Errorf("no alarm on %s", metric)
 		}
 	}
-	for _, metric := range []string{metrics.SignatureFailures, metrics.StorageErrors, metrics.PublishFailures,
-		metrics.UnprocessableRecords, metrics.BadSecrets} {
+	for _, metric := range []string{webhook.SignatureFailures, webhook.StorageErrors, notifier.PublishFailures,
+		notifier.UnprocessableRecords, webhook.BadSecrets} {
 		if id := ours[metric]; id != "" && !notifies(props(t, tp, id)) {
 			t.Errorf("%s does not notify OperationsTopic", id)
 		}
@@ -210,7 +214,7 @@ func TestMonitoringAlarms(t *testing.T) {
 
 	// The silence alarm: "no Received for SilenceMinutes" AND "streams are
 	// live", paging the operations topic through the composite only.
-	silent, live := ours[metrics.Received], ours[metrics.StreamsWentLive]
+	silent, live := ours[webhook.Received], ours[notifier.StreamsWentLive]
 	composites := tp.ResourcesOfType("AWS::CloudWatch::CompositeAlarm")
 	found := false
 	for _, id := range composites {

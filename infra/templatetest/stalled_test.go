@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamhook/fastpix-receiver/internal/app/webhook"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
-	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 )
 
 // The deployed webhook, with the template's timeout, against a DynamoDB
@@ -58,7 +58,7 @@ func TestWebhookStalledStoreAnswersBeforeTheDeadline(t *testing.T) {
 			strings.Contains(msg, "deadline exceeded") && l["level"] == "ERROR" {
 			logged = true
 		}
-		if l[metrics.StorageErrors] == 1.0 {
+		if l[webhook.StorageErrors] == 1.0 {
 			counted = true
 		}
 	}
@@ -66,7 +66,7 @@ func TestWebhookStalledStoreAnswersBeforeTheDeadline(t *testing.T) {
 		t.Error("no ERROR log line says the event was not stored because the store timed out")
 	}
 	if !counted {
-		t.Errorf("no %s metric was written", metrics.StorageErrors)
+		t.Errorf("no %s metric was written", webhook.StorageErrors)
 	}
 	if strings.Contains(out, "Task timed out") {
 		t.Error("the invocation timed out")

@@ -115,9 +115,13 @@ func DynamoDBAt(endpoint string) *dynamodb.Client {
 
 // Streams returns a DynamoDB Streams client of the shared DynamoDB Local.
 func Streams(t testing.TB) *dynamodbstreams.Client {
-	ep := DynamoDBEndpoint(t)
+	return StreamsAt(DynamoDBEndpoint(t))
+}
+
+// StreamsAt returns a DynamoDB Streams client of the DynamoDB at endpoint.
+func StreamsAt(endpoint string) *dynamodbstreams.Client {
 	return dynamodbstreams.NewFromConfig(AWSConfig(), func(o *dynamodbstreams.Options) {
-		o.BaseEndpoint = aws.String(ep)
+		o.BaseEndpoint = aws.String(endpoint)
 	})
 }
 

@@ -9,7 +9,10 @@
 //     time the stream was down; a first active is "went live"; an active
 //     while the stream is already live says nothing;
 //   - a stream with FlapThreshold brief drops within FlapWindow is
-//     unstable, alerted at most once per window.
+//     unstable, alerted at most once per window;
+//   - a simulcast target that starts broadcasting (the restream is live on
+//     YouTube, Twitch, …) is alerted each time it does (Target); its other
+//     statuses are on the change feed, not alerted.
 //
 // The rules see a stream's transitions one at a time, in the order they
 // reached us, which for every event but a late one is the order of the
@@ -45,6 +48,8 @@ const (
 	StatusActive       = "active"
 	StatusConnected    = "connected"
 	StatusDisconnected = "disconnected"
+	// StatusBroadcasting is a simulcast target's status while it restreams.
+	StatusBroadcasting = "broadcasting"
 )
 
 // sessionEnds are the statuses after which a stream's live session is
@@ -70,6 +75,8 @@ const (
 	KindDisconnected Kind = "disconnected"
 	// KindUnstable: FlapThreshold brief drops within FlapWindow.
 	KindUnstable Kind = "unstable"
+	// KindSimulcast: a simulcast target started broadcasting.
+	KindSimulcast Kind = "simulcast"
 )
 
 // Alert is one decided alert.
@@ -176,6 +183,42 @@ type Decision struct {
 	BriefDrop bool
 	// Memory is what to keep.
 	Memory Memory
+}
+
+// The marks a screen shows beside a stream's status (Memory.Mark).
+const (
+	// MarkHeld: the stream disconnected and the drop is held for the
+	// grace: it may yet be brief, nobody has been told.
+	MarkHeld = "held"
+	// MarkUnstable: the live session people were told about has had an
+	// unstable alert (its encoder flaps).
+	MarkUnstable = "unstable"
+)
+
+// Mark is what the rules' view of a stream adds to its status on a screen
+// (the fleet listing, the change feed, the board): MarkHeld while a
+// disconnect is held, with when its grace ends (zero when the memory
+// predates Held.Due); MarkUnstable while the session that was alerted
+// unstable goes on; "" otherwise.
+func (m Memory) Mark() (mark string, heldUntil time.Time) {
+	switch {
+	case m.Held != nil:
+		return MarkHeld, m.Held.Due
+	case !m.UnstableAt.IsZero() && !m.LiveSince.IsZero() && !m.UnstableAt.Before(m.LiveSince):
+		return MarkUnstable, time.Time{}
+	}
+	return "", time.Time{}
+}
+
+// Target decides what tr, a simulcast target's applied transition, means:
+// a target that starts broadcasting is alerted, every time it does (a
+// target has no grace: FastPix reports its failure, and the stream's own
+// drop is what the rules hold). Other target statuses alert no one.
+func Target(tr Transition) []Alert {
+	if tr.Status != StatusBroadcasting {
+		return nil
+	}
+	return []Alert{{Kind: KindSimulcast, EventID: tr.EventID, OccurredAt: tr.OccurredAt, PreviousStatus: tr.Previous, Status: tr.Status}}
 }
 
 // Apply decides what tr, the stream's next transition in its log, means

@@ -428,3 +428,55 @@ func TestSettingsFromEnv(t *testing.T) {
 		})
 	}
 }
+
+// A target is alerted each time it starts broadcasting, and for nothing
+// else: its failures and ends are on the change feed.
+func TestTargetAlertsWhenBroadcasting(t *testing.T) {
+	at := time.Date(2024, 4, 2, 11, 17, 52, 0, time.UTC)
+	for _, tc := range []struct {
+		previous, status string
+		want             bool
+	}{
+		{"", "broadcasting", true},
+		{"connected", "broadcasting", true},
+		{"broadcasting", "broadcasting", true}, // a new event id: FastPix said it again
+		{"broadcasting", "idle", false},
+		{"broadcasting", "failed", false},
+		{"", "connected", false},
+	} {
+		got := alertrules.Target(alertrules.Transition{EventID: "e", OccurredAt: at, Previous: tc.previous, Status: tc.status})
+		if !tc.want {
+			if len(got) != 0 {
+				t.Errorf("%s → %s: %+v, want nothing", tc.previous, tc.status, got)
+			}
+			continue
+		}
+		want := []alertrules.Alert{{Kind: alertrules.KindSimulcast, EventID: "e", OccurredAt: at, PreviousStatus: tc.previous, Status: "broadcasting"}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s → %s: %+v, want %+v", tc.previous, tc.status, got, want)
+		}
+	}
+}
+
+func TestMark(t *testing.T) {
+	at := time.Date(2024, 4, 2, 11, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		m     alertrules.Memory
+		mark  string
+		until time.Time
+	}{
+		{"never seen", alertrules.Memory{}, "", time.Time{}},
+		{"live", alertrules.Memory{LiveSince: at}, "", time.Time{}},
+		{"held", alertrules.Memory{LiveSince: at, Held: &alertrules.Held{EventID: "d", OccurredAt: at.Add(time.Minute), Due: at.Add(time.Minute + 30*time.Second)}}, alertrules.MarkHeld, at.Add(time.Minute + 30*time.Second)},
+		{"held while unstable: held says more", alertrules.Memory{LiveSince: at, UnstableAt: at.Add(time.Second), Held: &alertrules.Held{EventID: "d", Due: at.Add(time.Hour)}}, alertrules.MarkHeld, at.Add(time.Hour)},
+		{"unstable this session", alertrules.Memory{LiveSince: at, UnstableAt: at.Add(time.Minute)}, alertrules.MarkUnstable, time.Time{}},
+		{"unstable in an earlier session", alertrules.Memory{LiveSince: at.Add(time.Hour), UnstableAt: at.Add(time.Minute)}, "", time.Time{}},
+		{"session over", alertrules.Memory{UnstableAt: at.Add(time.Minute)}, "", time.Time{}},
+	} {
+		mark, until := tc.m.Mark()
+		if mark != tc.mark || !until.Equal(tc.until) {
+			t.Errorf("%s: %q until %v, want %q until %v", tc.name, mark, until, tc.mark, tc.until)
+		}
+	}
+}

@@ -12,9 +12,13 @@ import (
 // SNS's own failures and the network are worth a retry; these are not,
 // until an operator fixes the cause.
 var permanentCodes = map[string]bool{
-	"AuthorizationError":    true,
-	"NotFound":              true,
-	"NotFoundException":     true,
+	"AuthorizationError": true,
+	"NotFound":           true,
+	"NotFoundException":  true,
+	// goaws (make run's SNS) answers a publish to a missing topic with this
+	// code where SNS says NotFound: the same answer, so the local stack
+	// takes the same path as AWS.
+	"AWS.SimpleNotificationService.NonExistentTopic": true,
 	"InvalidParameter":      true,
 	"InvalidParameterValue": true,
 	"ParameterValueInvalid": true,

@@ -80,8 +80,12 @@ func FromRule(base Alert, r alertrules.Alert) Alert {
 	a.EventID = r.EventID
 	a.OccurredAt = eventstore.FormatTime(r.OccurredAt)
 	a.Status = r.Status
-	a.Type = "video.live_stream." + r.Status
-	a.SimulcastID = ""
+	if r.Kind != alertrules.KindSimulcast {
+		// A stream's alert: of the stream's status, whatever event decided
+		// it (a settled hold has none of its own).
+		a.Type = "video.live_stream." + r.Status
+		a.SimulcastID = ""
+	}
 	a.PreviousStatus = r.PreviousStatus
 	a.LiveFor, a.Grace, a.DownFor = r.LiveFor, r.Grace, r.DownFor
 	a.Drops, a.Window = r.Drops, r.Window
@@ -127,7 +131,7 @@ type defaultBody struct {
 	Type              string    `json:"type"`
 	StreamID          string    `json:"streamId,omitempty"`
 	SimulcastTargetID string    `json:"simulcastTargetId,omitempty"`
-	Workspace         workspace `json:"workspace"`
+	Workspace         Workspace `json:"workspace"`
 	Status            string    `json:"status"`
 	OccurredAt        string    `json:"occurredAt"`
 	Test              bool      `json:"test"`
@@ -144,7 +148,9 @@ type defaultBody struct {
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }
 
-type workspace struct {
+// Workspace is a FastPix workspace as the JSON renderings (an alert's and
+// a change's) name it.
+type Workspace struct {
 	ID   string `json:"id,omitempty"`
 	Name string `json:"name,omitempty"`
 }
@@ -159,7 +165,7 @@ func Render(a Alert) Message {
 		Type:              a.Type,
 		StreamID:          a.StreamID,
 		SimulcastTargetID: a.SimulcastID,
-		Workspace:         workspace{ID: a.WorkspaceID, Name: a.WorkspaceName},
+		Workspace:         Workspace{ID: a.WorkspaceID, Name: a.WorkspaceName},
 		Status:            a.Status,
 		OccurredAt:        a.OccurredAt,
 		Test:              a.Test,

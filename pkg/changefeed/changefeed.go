@@ -32,10 +32,6 @@ const (
 	AttrTest              = alerts.AttrTest
 )
 
-// ErrPublish: the change may not have reached the topic; publishing again
-// is safe (subscribers keep the newest change per stream and target).
-var ErrPublish = errors.New("changefeed: publish failed")
-
 // Change is one applied change of a stream's status, or of one of its
 // simulcast targets' when SimulcastTargetID is set.
 type Change struct {
@@ -54,24 +50,28 @@ type Change struct {
 	// order changes by it, not by arrival.
 	OccurredAt string
 	Test       bool
+	// Mark is what the alert rules add to the stream's status after the
+	// change (alertrules.MarkHeld, MarkUnstable, or ""), and HeldUntil
+	// when a held drop's grace ends (eventstore.TimeLayout): a screen
+	// shows "held" until then, or until the stream's next change.
+	// Stream changes only; a target's change leaves the stream's mark.
+	Mark      string
+	HeldUntil string
 }
 
 // body is the message's JSON.
 type body struct {
-	StreamID          string    `json:"streamId"`
-	SimulcastTargetID string    `json:"simulcastTargetId,omitempty"`
-	Workspace         workspace `json:"workspace"`
-	PreviousStatus    string    `json:"previousStatus,omitempty"`
-	Status            string    `json:"status"`
-	EventID           string    `json:"eventId"`
-	EventType         string    `json:"type"`
-	OccurredAt        string    `json:"occurredAt"`
-	Test              bool      `json:"test"`
-}
-
-type workspace struct {
-	ID   string `json:"id,omitempty"`
-	Name string `json:"name,omitempty"`
+	StreamID          string           `json:"streamId"`
+	SimulcastTargetID string           `json:"simulcastTargetId,omitempty"`
+	Workspace         alerts.Workspace `json:"workspace"`
+	PreviousStatus    string           `json:"previousStatus,omitempty"`
+	Status            string           `json:"status"`
+	EventID           string           `json:"eventId"`
+	EventType         string           `json:"type"`
+	OccurredAt        string           `json:"occurredAt"`
+	Test              bool             `json:"test"`
+	Mark              string           `json:"alert,omitempty"`
+	HeldUntil         string           `json:"heldUntil,omitempty"`
 }
 
 // Message renders c: the JSON as the default (and only) rendering, and the
@@ -80,13 +80,15 @@ func Message(c Change) (alerts.Message, error) {
 	b, err := json.Marshal(body{
 		StreamID:          c.StreamID,
 		SimulcastTargetID: c.SimulcastTargetID,
-		Workspace:         workspace{ID: c.WorkspaceID, Name: c.WorkspaceName},
+		Workspace:         alerts.Workspace{ID: c.WorkspaceID, Name: c.WorkspaceName},
 		PreviousStatus:    c.PreviousStatus,
 		Status:            c.Status,
 		EventID:           c.EventID,
 		EventType:         c.EventType,
 		OccurredAt:        c.OccurredAt,
 		Test:              c.Test,
+		Mark:              c.Mark,
+		HeldUntil:         c.HeldUntil,
 	})
 	if err != nil {
 		return alerts.Message{}, fmt.Errorf("changefeed: encode change of stream %s: %w", c.StreamID, err)
@@ -127,6 +129,8 @@ func Decode(message string) (Change, error) {
 		EventType:         b.EventType,
 		OccurredAt:        b.OccurredAt,
 		Test:              b.Test,
+		Mark:              b.Mark,
+		HeldUntil:         b.HeldUntil,
 	}, nil
 }
 
@@ -151,7 +155,9 @@ func (f *Feed) Publish(ctx context.Context, c Change) error {
 		return err
 	}
 	if err := f.Publisher.Publish(ctx, f.TopicARN, m); err != nil {
-		return fmt.Errorf("%w: stream %s, event %s: %w", ErrPublish, c.StreamID, c.EventID, err)
+		// err is an alerts.ErrPublish: the one sentinel of a publish that
+		// may not have reached its topic.
+		return fmt.Errorf("changefeed: stream %s, event %s: %w", c.StreamID, c.EventID, err)
 	}
 	return nil
 }

@@ -21,7 +21,6 @@ import (
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
-	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 )
 
@@ -59,13 +58,19 @@ type Handler struct {
 	MaxConcurrency int
 }
 
-// Observer sees the stream adapter's outcomes, for metrics.
+// Observer sees the stream adapter's outcomes, for metrics. What became
+// of each event is the Processor's to say (notify.Observer).
 type Observer interface {
-	ObserveRecord(r metrics.NotifyRecord)
-	ObserveBatch(records, retried int)
+	// Skipped: a record that names no event to apply: not an INSERT
+	// (notify.Ignored) or unreadable (notify.Unreadable).
+	Skipped(o notify.Outcome)
+	// StreamFailed: a stream was not brought up to date; its records are
+	// reported for the retry. err says what failed.
+	StreamFailed(err error)
+	// Batch: the end of a batch of records, of which retried were
+	// reported failed.
+	Batch(records, retried int)
 }
-
-var _ Observer = metrics.Notifier{}
 
 // Keys reads the stream key and the event id out of a stream record's
 // keys (any view type has them).
@@ -101,13 +106,13 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 	for i, rec := range ev.Records {
 		if rec.EventName != string(streamstypes.OperationTypeInsert) {
 			counts[notify.Ignored]++
-			h.observe(metrics.NotifyRecord{Outcome: notify.Ignored})
+			h.skipped(notify.Ignored)
 			continue
 		}
 		key, id, err := Keys(rec)
 		if err != nil {
 			counts[notify.Unreadable]++
-			h.observe(metrics.NotifyRecord{Outcome: notify.Unreadable})
+			h.skipped(notify.Unreadable)
 			log.ErrorContext(ctx, "stream record skipped", "sequenceNumber", rec.Change.SequenceNumber, "error", err.Error())
 			continue
 		}
@@ -134,11 +139,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 			if failedAt < 0 || g.indexes[0] < failedAt {
 				failedAt = g.indexes[0]
 			}
-			o := metrics.NotifyRecord{Outcome: notify.Failed, Failure: metrics.FailureState}
-			if errors.Is(err, notify.ErrPublish) {
-				o.Failure = metrics.FailurePublish
+			if h.Observer != nil {
+				h.Observer.StreamFailed(err)
 			}
-			h.observe(o)
 			log.ErrorContext(ctx, "stream not brought up to date; its records will be retried",
 				"streamId", g.key, "records", len(g.indexes), "error", err.Error())
 			continue
@@ -156,7 +159,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 	}
 	h.summary(ctx, log, len(ev.Records), counts)
 	if h.Observer != nil {
-		h.Observer.ObserveBatch(len(ev.Records), len(resp.BatchItemFailures))
+		h.Observer.Batch(len(ev.Records), len(resp.BatchItemFailures))
 	}
 	return resp, nil
 }
@@ -168,9 +171,9 @@ func (h *Handler) concurrency() int {
 	return DefaultMaxConcurrency
 }
 
-func (h *Handler) observe(r metrics.NotifyRecord) {
+func (h *Handler) skipped(o notify.Outcome) {
 	if h.Observer != nil {
-		h.Observer.ObserveRecord(r)
+		h.Observer.Skipped(o)
 	}
 }
 

@@ -18,7 +18,6 @@ import (
 
 	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
-	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 )
 
@@ -163,16 +162,20 @@ type counter struct {
 	batches [][2]int
 }
 
-func (c *counter) ObserveRecord(r metrics.NotifyRecord) {
+func (c *counter) Skipped(o notify.Outcome) { c.count(o) }
+
+func (c *counter) StreamFailed(error) { c.count(notify.Failed) }
+
+func (c *counter) count(o notify.Outcome) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.records == nil {
 		c.records = map[notify.Outcome]int{}
 	}
-	c.records[r.Outcome]++
+	c.records[o]++
 }
 
-func (c *counter) ObserveBatch(records, retried int) {
+func (c *counter) Batch(records, retried int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.batches = append(c.batches, [2]int{records, retried})

@@ -166,7 +166,20 @@ func TestPutOnceUnderConcurrency(t *testing.T) {
 			r := rec
 			r.ReceivedAt = eventstore.FormatTime(time.Now().Add(time.Duration(i) * time.Second))
 			r.OrderKey = eventstore.OrderKey(r.ReceivedAt, 5, r.EventID)
-			errs[i] = store.Put(context.Background(), r)
+			// A delivery whose write failed for a reason other than a
+			// duplicate or a refusal is answered 5xx, and FastPix sends it
+			// again: DynamoDB Local's expression parser is not thread-safe
+			// under this many concurrent writes and now and then answers a
+			// valid condition with "Invalid ConditionExpression" (a 400
+			// DynamoDB itself never gives it). Retried as the sender would,
+			// it must still end up stored once.
+			for attempt := 0; ; attempt++ {
+				errs[i] = store.Put(context.Background(), r)
+				if errs[i] == nil || errors.Is(errs[i], eventstore.ErrDuplicate) || errors.Is(errs[i], eventstore.ErrUnstorable) || attempt == 4 {
+					break
+				}
+				t.Logf("delivery %d, attempt %d: %v (retried, as a 5xx is)", i, attempt+1, errs[i])
+			}
 		}()
 	}
 	wg.Wait()

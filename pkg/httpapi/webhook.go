@@ -47,7 +47,7 @@ type Observer interface {
 // Outcome is what became of one webhook request, as logged (the "outcome"
 // field) and observed. Metrics map each to the metric that counts it, by
 // these constants: a new outcome must be added to Outcomes, whose test
-// (in pkg/metrics) fails until a metric counts it.
+// (in internal/app/webhook) fails until a metric counts it.
 type Outcome string
 
 // Outcomes of a webhook request.

@@ -200,7 +200,7 @@ func (n *Notifier) lates(ctx context.Context, key string, st *streamstate.State,
 			return nil, fmt.Errorf("%w: %w", ErrState, err)
 		}
 		l := late{rec: r}
-		if e := describe(r); e.about && !e.change.Target && e.change.Transition && e.change.Status == alertrules.StatusDisconnected {
+		if e := describe(r); e.changesState && !e.change.Target && e.change.Transition && e.change.Status == alertrules.StatusDisconnected {
 			after, err := n.Log.ReadLog(ctx, key, r.OrderKey)
 			if err != nil {
 				return nil, fmt.Errorf("%w: read the log of stream %s: %w", ErrState, key, err)

@@ -152,7 +152,11 @@ func (s *sink) PublishChange(c changefeed.Change) {
 		s.changes = map[string][]string{}
 	}
 	key := c.StreamID
-	s.changes[key] = append(s.changes[key], fmt.Sprintf("%s %s %s->%s", c.SimulcastTargetID, c.EventID, c.PreviousStatus, c.Status))
+	line := fmt.Sprintf("%s %s %s->%s", c.SimulcastTargetID, c.EventID, c.PreviousStatus, c.Status)
+	if c.Mark != "" {
+		line += " [" + c.Mark + " " + c.HeldUntil + "]"
+	}
+	s.changes[key] = append(s.changes[key], line)
 }
 
 type feed struct{ s *sink }

@@ -44,7 +44,7 @@ import (
 
 // Outcome says what became of one event, or of one stream record. It is
 // the one list of outcomes: logs, the batch summary and metrics (each
-// outcome has its metric, pkg/metrics) use these names.
+// outcome has its metric, internal/app/notifier) use these names.
 type Outcome string
 
 const (
@@ -222,8 +222,9 @@ type EventResult struct {
 type event struct {
 	streamID, simulcastID string
 	change                fastpix.Change
-	// about: the event concerns a stream's state.
-	about bool
+	// changesState: the event is about a stream's (or target's) status or
+	// details, which the state follows; other events are only recorded.
+	changesState bool
 	// payloadStatus is the payload's status; rawCreatedAt its createdAt as
 	// sent, createdAtRead whether it could be read.
 	payloadStatus string
@@ -247,8 +248,8 @@ func describe(r eventstore.Record) event {
 			e.simulcastID = ev.SimulcastID
 		}
 	}
-	e.change, e.about = fastpix.ChangeOf(r.Type, e.payloadStatus)
-	e.about = e.about && e.streamID != ""
+	e.change, e.changesState = fastpix.ChangeOf(r.Type, e.payloadStatus)
+	e.changesState = e.changesState && e.streamID != ""
 	return e
 }
 

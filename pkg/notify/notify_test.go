@@ -101,8 +101,9 @@ func TestLifeOfAStream(t *testing.T) {
 	}
 	wantChanges := []string{
 		" e1 ->created", " e2 created->connected", " e3 connected->active", "t1 s1 ->broadcasting",
-		" e4 active->disconnected", " e5 disconnected->connected", " e6 connected->active",
-		" e7 active->disconnected", " e8 disconnected->active", " e9 active->disconnected", " e10 disconnected->idle",
+		" e4 active->disconnected [held 2024-04-02T11:02:10.000000000Z]", " e5 disconnected->connected", " e6 connected->active",
+		" e7 active->disconnected [held 2024-04-02T11:03:50.000000000Z]", " e8 disconnected->active",
+		" e9 active->disconnected [held 2024-04-02T11:07:10.000000000Z]", " e10 disconnected->idle",
 	}
 	if !slices.Equal(w.sink.changes["stream-1"], wantChanges) {
 		t.Errorf("changes:\n  %s\nwant\n  %s", lines(w.sink.changes, "stream-1"), strings.Join(wantChanges, "\n  "))
@@ -381,5 +382,34 @@ func TestOtherStatusesDoNotMakeAnEventLate(t *testing.T) {
 		if st.Status != "active" || st.SimulcastTargets["t1"].Status != "broadcasting" {
 			t.Errorf("together %v: state %s, target %+v", together, st.Status, st.SimulcastTargets["t1"])
 		}
+	}
+}
+
+// A screen learns from the feed what the rules add to a status: a drop is
+// "held" until its grace ends; a flapping encoder's session is "unstable"
+// from its alert until a real drop or the session's end.
+func TestChangesCarryTheStreamsMark(t *testing.T) {
+	w := newWorld(alertrules.Settings{Grace: 10 * time.Second, FlapThreshold: 2, FlapWindow: 10 * time.Minute})
+	steps := []struct {
+		id, action string
+		at         int
+	}{
+		{"a1", "active", 0},
+		{"d1", "disconnected", 10}, {"b1", "active", 12}, // brief
+		{"d2", "disconnected", 20}, {"b2", "active", 22}, // brief again: unstable
+		{"d3", "disconnected", 30}, {"b3", "active", 60}, // a real drop, then back
+	}
+	for _, s := range steps {
+		w.deliver(t, event("s", "", s.id, s.action, sec(s.at), sec(s.at)))
+	}
+	w.runChecks(t, sec(5000))
+	want := []string{
+		" a1 ->active",
+		" d1 active->disconnected [held 2024-04-02T11:00:20.000000000Z]", " b1 disconnected->active",
+		" d2 active->disconnected [held 2024-04-02T11:00:30.000000000Z]", " b2 disconnected->active [unstable ]",
+		" d3 active->disconnected [held 2024-04-02T11:00:40.000000000Z]", " b3 disconnected->active",
+	}
+	if !slices.Equal(w.sink.changes["s"], want) {
+		t.Errorf("changes:\n  %s\nwant\n  %s", lines(w.sink.changes, "s"), strings.Join(want, "\n  "))
 	}
 }

@@ -173,7 +173,7 @@ func (p *pass) nextOf(r eventstore.Record) *eventstore.Record {
 // a stream status transition and reached us no later than r.
 func nextTransition(after []eventstore.Record, r eventstore.Record) *eventstore.Record {
 	for i := range after {
-		if e := describe(after[i]); e.about && !e.change.Target && e.change.Transition && after[i].ReceivedAt <= r.ReceivedAt {
+		if e := describe(after[i]); e.changesState && !e.change.Target && e.change.Transition && after[i].ReceivedAt <= r.ReceivedAt {
 			return &after[i]
 		}
 	}
@@ -199,7 +199,7 @@ func parseTime(s string) time.Time {
 func (p *pass) apply(r eventstore.Record) {
 	e := describe(r)
 	res := EventResult{EventID: r.EventID, Type: r.Type, StreamID: e.streamID, SimulcastID: e.simulcastID,
-		Status: e.status(r.Type), Info: e.about && !e.change.Transition}
+		Status: e.status(r.Type), Info: e.changesState && !e.change.Transition}
 	res.OccurredAt, res.ClockSkewed = orderTime(r)
 	defer func() {
 		p.st.MarkApplied(r.OrderKey, r.EventID)
@@ -209,7 +209,7 @@ func (p *pass) apply(r eventstore.Record) {
 	base.StreamID, base.SimulcastID, base.OccurredAt = e.streamID, e.simulcastID, res.OccurredAt
 	topic, routed := p.n.Routes.Topic(r.Type)
 	switch {
-	case !e.about:
+	case !e.changesState:
 		res.Outcome = Recorded
 		return
 	case e.change.Target && e.simulcastID == "":
@@ -256,17 +256,23 @@ func (p *pass) apply(r eventstore.Record) {
 	}
 	res.StateUpdated, res.Previous = !u.Info, tr.Previous
 	res.Outcome = Recorded
-	if !u.Info && (tr.Previous != tr.Current || e.change.Target) {
-		p.change(r, e, tr)
-	}
 	if u.Info {
 		return
 	}
-	if !e.change.Target {
-		d := alertrules.Apply(p.mem, alertrules.Transition{
-			EventID: r.EventID, OccurredAt: parseTime(res.OccurredAt), ReceivedAt: parseTime(r.ReceivedAt),
-			Previous: tr.Previous, Status: tr.Current,
-		}, p.n.Rules)
+	if tr.Previous != tr.Current || e.change.Target {
+		// The change goes before the alerts the rules decide below, and
+		// carries the stream's mark once they have decided.
+		at := len(p.effects)
+		defer func() { p.change(r, e, tr, at) }()
+	}
+	rt := alertrules.Transition{
+		EventID: r.EventID, OccurredAt: parseTime(res.OccurredAt), ReceivedAt: parseTime(r.ReceivedAt),
+		Previous: tr.Previous, Status: tr.Current,
+	}
+	if e.change.Target {
+		p.alert(base, alertrules.Target(rt), &res)
+	} else {
+		d := alertrules.Apply(p.mem, rt, p.n.Rules)
 		p.mem = d.Memory
 		switch {
 		case d.BriefDrop:
@@ -275,11 +281,10 @@ func (p *pass) apply(r eventstore.Record) {
 			res.Outcome = Held
 		}
 		p.alert(base, d.Alerts, &res)
-		if replacedByRules(r.Type) {
-			return
-		}
 	}
-	if routed {
+	if routed && !decidedByRules(r.Type) {
+		// An event type the operator routed that no rule decides (see
+		// alerts.Routes): sent as it is, whenever it applies.
 		p.alertAs(base, topic, &res)
 	}
 }
@@ -305,27 +310,34 @@ func (p *pass) late(r eventstore.Record, e event, res *EventResult) {
 	p.alert(alerts.FromRecord(*next, ne.status(next.Type)), d.Alerts, res)
 }
 
-// change records a status change for the change feed.
-func (p *pass) change(r eventstore.Record, e event, tr streamstate.Transition) {
+// change records a status change for the change feed, as the effect at
+// index at.
+func (p *pass) change(r eventstore.Record, e event, tr streamstate.Transition, at int) {
 	if p.n.Changes == nil {
 		return
 	}
-	at, _ := orderTime(r)
+	occurred, _ := orderTime(r)
 	c := changefeed.Change{
 		StreamID: e.streamID, WorkspaceID: r.WorkspaceID, WorkspaceName: r.WorkspaceName,
 		PreviousStatus: tr.Previous, Status: tr.Current, EventID: r.EventID, EventType: r.Type,
-		OccurredAt: at, Test: r.Test,
+		OccurredAt: occurred, Test: r.Test,
 	}
 	if e.change.Target {
 		c.SimulcastTargetID = e.simulcastID
+	} else {
+		var until time.Time
+		c.Mark, until = p.mem.Mark()
+		if !until.IsZero() {
+			c.HeldUntil = eventstore.FormatTime(until)
+		}
 	}
-	p.effects = append(p.effects, Effect{Change: &c})
+	p.effects = slices.Insert(p.effects, at, Effect{Change: &c})
 }
 
 // alert turns the rules' alerts into effects, about base's stream.
 func (p *pass) alert(base alerts.Alert, as []alertrules.Alert, res *EventResult) {
 	for _, a := range as {
-		topic, ok := p.n.ruleTopic(a.Kind)
+		topic, ok := p.n.ruleTopic(a.Kind, base.Type)
 		if !ok {
 			continue
 		}
@@ -359,18 +371,26 @@ func (p *pass) send(topic string, a alerts.Alert, res *EventResult) {
 	}
 }
 
-// replacedByRules: event types whose alerts the rules decide, so the event
-// itself is not published.
-func replacedByRules(eventType string) bool {
-	return eventType == fastpix.TypeLiveStreamActive || eventType == fastpix.TypeLiveStreamDisconnected
+// decidedByRules: event types whose alerts pkg/alertrules decides, so the
+// event itself is never published as it is.
+func decidedByRules(eventType string) bool {
+	switch eventType {
+	case fastpix.TypeLiveStreamActive, fastpix.TypeLiveStreamDisconnected,
+		fastpix.TypeSimulcastBroadcasting, fastpix.TypeSimulcastTargetBroadcasting:
+		return true
+	}
+	return false
 }
 
 // ruleTopic is where an alert of kind goes: the route of the event type it
-// stands for.
-func (n *Notifier) ruleTopic(kind alertrules.Kind) (string, bool) {
+// stands for (for a target, the event's own spelling of it). Not routed:
+// the alert is not sent.
+func (n *Notifier) ruleTopic(kind alertrules.Kind, eventType string) (string, bool) {
 	switch kind {
 	case alertrules.KindLive, alertrules.KindRecovery:
 		return n.Routes.Topic(fastpix.TypeLiveStreamActive)
+	case alertrules.KindSimulcast:
+		return n.Routes.Topic(eventType)
 	}
 	return n.Routes.Topic(fastpix.TypeLiveStreamDisconnected)
 }

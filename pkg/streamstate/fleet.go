@@ -76,6 +76,10 @@ type Listed struct {
 	// occurredAt, eventstore.TimeLayout).
 	Since            string                  `json:"since"`
 	SimulcastTargets map[string]ListedTarget `json:"simulcastTargets"`
+	// Mark and HeldUntil are what the alert rules add to the status
+	// (alertrules.Memory.Mark): "held" until HeldUntil, or "unstable".
+	Mark      string `json:"alert,omitempty"`
+	HeldUntil string `json:"heldUntil,omitempty"`
 }
 
 // ListedTarget is one simulcast target of a listed stream.
@@ -379,6 +383,11 @@ func ListedFromItem(item map[string]types.AttributeValue) Listed {
 	}
 	for id, t := range st.SimulcastTargets {
 		l.SimulcastTargets[id] = ListedTarget{Status: t.Status, Since: t.LastOccurredAt}
+	}
+	var until time.Time
+	l.Mark, until = st.Memory().Mark()
+	if !until.IsZero() {
+		l.HeldUntil = eventstore.FormatTime(until)
 	}
 	return l
 }

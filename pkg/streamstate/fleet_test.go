@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
+	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
@@ -382,5 +384,42 @@ func TestListPagesOfHugeItems(t *testing.T) {
 		if want := fmt.Sprintf("big-%02d", streams-1-i); id != want {
 			t.Fatalf("position %d: %s, want %s (most recent first)", i, id, want)
 		}
+	}
+}
+
+// The listing says what the rules add to a status, as the change feed
+// does: a held drop with the end of its grace, an unstable session.
+func TestListShowsTheRulesMark(t *testing.T) {
+	f := newFleetTable(t)
+	ctx := context.Background()
+	f.set(t, "held", "ws-1", "disconnected", 1)
+	f.set(t, "flapping", "ws-1", "active", 2)
+	f.set(t, "quiet", "ws-1", "active", 3)
+	due := fleetBase.Add(31 * time.Second)
+	for id, m := range map[string]alertrules.Memory{
+		"held":     {LiveSince: fleetBase, Held: &alertrules.Held{EventID: "ev-held-1", OccurredAt: fleetBase.Add(time.Second), Due: due}},
+		"flapping": {LiveSince: fleetBase, UnstableAt: fleetBase.Add(2 * time.Second)},
+		"quiet":    {LiveSince: fleetBase},
+	} {
+		st, err := f.store.Load(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.SetMemory(m)
+		if err := f.store.Save(ctx, &st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := (&streamstate.Fleet{Client: f.client, Table: f.name}).List(ctx, streamstate.ListQuery{Statuses: []string{"active", "disconnected"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, l := range p.Streams {
+		got[l.StreamID] = l.Mark + " " + l.HeldUntil
+	}
+	want := map[string]string{"held": "held " + eventstore.FormatTime(due), "flapping": "unstable ", "quiet": " "}
+	if !maps.Equal(got, want) {
+		t.Errorf("marks %q, want %q", got, want)
 	}
 }

@@ -103,11 +103,57 @@ func awsConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-func need(name, value, env string) (string, error) {
-	if value == "" {
-		return "", fmt.Errorf("-%s (or %s) is required", name, env)
+// command is one subcommand's flags. A required flag may default to an
+// environment variable (the one the functions read); every required flag
+// left empty is reported at once, so a first run says all that is missing.
+type command struct {
+	*flag.FlagSet
+	needed []neededFlag
+}
+
+type neededFlag struct {
+	name, env string
+	value     *string
+}
+
+func newCommand(name string) *command {
+	return &command{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError)}
+}
+
+// need declares a required string flag, defaulting to the environment
+// variable env when env is not "".
+func (c *command) need(name, env, usage string) *string {
+	def := ""
+	if env != "" {
+		def = os.Getenv(env)
+		usage += " (" + env + ")"
 	}
-	return value, nil
+	v := c.String(name, def, usage+"; required")
+	c.needed = append(c.needed, neededFlag{name: name, env: env, value: v})
+	return v
+}
+
+// parse parses args, checks that every required flag has a value, and
+// loads the AWS configuration the command will talk with.
+func (c *command) parse(ctx context.Context, args []string) (aws.Config, error) {
+	if err := c.Parse(args); err != nil {
+		return aws.Config{}, err
+	}
+	var missing []string
+	for _, f := range c.needed {
+		if *f.value != "" {
+			continue
+		}
+		if f.env != "" {
+			missing = append(missing, "-"+f.name+" (or "+f.env+")")
+		} else {
+			missing = append(missing, "-"+f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return aws.Config{}, fmt.Errorf("%s: required: %s", c.Name(), strings.Join(missing, ", "))
+	}
+	return awsConfig(ctx)
 }
 
 func parseTime(s string) (time.Time, error) {
@@ -174,18 +220,18 @@ func (f notifierFlags) build(cfg aws.Config) (*notify.Notifier, *eventstore.Rang
 }
 
 func replay(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	nf := addNotifierFlags(fs)
-	stream := fs.String("stream", "", "the stream's events (its log); without it, every event in -from..-to (a table scan)")
-	from := fs.String("from", "", "earliest occurredAt: RFC 3339, or a duration from now such as -6h")
-	to := fs.String("to", "", "latest occurredAt (default: now)")
-	limit := fs.Int("limit", eventstore.DefaultRangeLimit, "most events to process")
-	apply := fs.Bool("apply", false, "really update state and publish (default: dry run)")
-	if err := fs.Parse(args); err != nil {
+	c := newCommand("replay")
+	nf := addNotifierFlags(c.FlagSet)
+	stream := c.String("stream", "", "the stream's events (its log); without it, every event in -from..-to (a table scan)")
+	from := c.String("from", "", "earliest occurredAt: RFC 3339, or a duration from now such as -6h")
+	to := c.String("to", "", "latest occurredAt (default: now)")
+	limit := c.Int("limit", eventstore.DefaultRangeLimit, "most events to process")
+	apply := c.Bool("apply", false, "really update state and publish (default: dry run)")
+	cfg, err := c.parse(ctx, args)
+	if err != nil {
 		return err
 	}
 	q := eventstore.RangeQuery{StreamID: *stream, Limit: *limit}
-	var err error
 	if q.From, err = parseTime(*from); err != nil {
 		return err
 	}
@@ -194,10 +240,6 @@ func replay(ctx context.Context, args []string) error {
 	}
 	if q.StreamID == "" && q.From.IsZero() {
 		return errors.New("name a -stream, or a -from time (replaying every stored event is not what you want)")
-	}
-	cfg, err := awsConfig(ctx)
-	if err != nil {
-		return err
 	}
 	n, events, err := nf.build(cfg)
 	if err != nil {
@@ -209,22 +251,16 @@ func replay(ctx context.Context, args []string) error {
 }
 
 func redrive(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("redrive", flag.ContinueOnError)
-	nf := addNotifierFlags(fs)
-	queueURL := fs.String("queue-url", os.Getenv("NOTIFIER_DLQ_URL"), "the notifier's dead-letter queue URL (NOTIFIER_DLQ_URL)")
-	protocol := fs.String("sqs-protocol", "auto", "json (SQS), query (goaws, the local stack), or auto: query when AWS_ENDPOINT_URL_SQS is set")
-	dryRun := fs.Bool("dry-run", false, "print the batches; process and delete nothing")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	u, err := need("queue-url", *queueURL, "NOTIFIER_DLQ_URL")
+	c := newCommand("redrive")
+	nf := addNotifierFlags(c.FlagSet)
+	queueURL := c.need("queue-url", "NOTIFIER_DLQ_URL", "the notifier's dead-letter queue URL")
+	protocol := c.String("sqs-protocol", "auto", "json (SQS), query (goaws, the local stack), or auto: query when AWS_ENDPOINT_URL_SQS is set")
+	dryRun := c.Bool("dry-run", false, "print the batches; process and delete nothing")
+	cfg, err := c.parse(ctx, args)
 	if err != nil {
 		return err
 	}
-	cfg, err := awsConfig(ctx)
-	if err != nil {
-		return err
-	}
+	u := *queueURL
 	n, events, err := nf.build(cfg)
 	if err != nil {
 		return err
@@ -248,56 +284,31 @@ func redrive(ctx context.Context, args []string) error {
 }
 
 func inspect(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	events := fs.String("events-table", os.Getenv("EVENTS_TABLE"), "events table (EVENTS_TABLE)")
-	state := fs.String("state-table", os.Getenv("STATE_TABLE"), "stream state table (STATE_TABLE)")
-	stream := fs.String("stream", "", "the stream id (required)")
-	n := fs.Int("n", 20, fmt.Sprintf("how many of its last events to show (at most %d)", eventstore.MaxLimit))
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *stream == "" {
-		return errors.New("-stream is required")
-	}
-	et, err := need("events-table", *events, "EVENTS_TABLE")
-	if err != nil {
-		return err
-	}
-	st, err := need("state-table", *state, "STATE_TABLE")
-	if err != nil {
-		return err
-	}
-	cfg, err := awsConfig(ctx)
+	c := newCommand("inspect")
+	events := c.need("events-table", "EVENTS_TABLE", "events table")
+	state := c.need("state-table", "STATE_TABLE", "stream state table")
+	stream := c.need("stream", "", "the stream id")
+	n := c.Int("n", 20, fmt.Sprintf("how many of its last events to show (at most %d)", eventstore.MaxLimit))
+	cfg, err := c.parse(ctx, args)
 	if err != nil {
 		return err
 	}
 	ddb := dynamodb.NewFromConfig(cfg)
-	in := &ops.Inspector{State: &streamstate.Store{Client: ddb, Table: st}, Events: &eventstore.Reader{Client: ddb, Table: et}, Out: os.Stdout}
+	in := &ops.Inspector{State: &streamstate.Store{Client: ddb, Table: *state}, Events: &eventstore.Reader{Client: ddb, Table: *events}, Out: os.Stdout}
 	return in.Inspect(ctx, *stream, *n)
 }
 
 func migrateEvents(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("migrate-events", flag.ContinueOnError)
-	from := fs.String("from", "", "the events table of the previous layout (key eventId), kept by the stack update (required)")
-	to := fs.String("events-table", os.Getenv("EVENTS_TABLE"), "the events log (EVENTS_TABLE; the stack's EventsTableName output)")
-	dry := fs.Bool("dry-run", false, "read and count; write nothing")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	old, err := need("from", *from, "-from")
-	if err != nil {
-		return err
-	}
-	table, err := need("events-table", *to, "EVENTS_TABLE")
-	if err != nil {
-		return err
-	}
-	cfg, err := awsConfig(ctx)
+	c := newCommand("migrate-events")
+	from := c.need("from", "", "the events table of the previous layout (key eventId), kept by the stack update")
+	to := c.need("events-table", "EVENTS_TABLE", "the events log (the stack's EventsTableName output)")
+	dry := c.Bool("dry-run", false, "read and count; write nothing")
+	cfg, err := c.parse(ctx, args)
 	if err != nil {
 		return err
 	}
 	ddb := dynamodb.NewFromConfig(cfg)
-	m := &ops.Migration{From: ddb, Table: old, To: &eventstore.DynamoDB{Client: ddb, Table: table}, DryRun: *dry, Out: os.Stdout}
+	m := &ops.Migration{From: ddb, Table: *from, To: &eventstore.DynamoDB{Client: ddb, Table: *to}, DryRun: *dry, Out: os.Stdout}
 	_, err = m.Run(ctx)
 	return err
 }
@@ -307,20 +318,13 @@ func rotateSecret(ctx context.Context, args []string, stdin io.Reader) error {
 		return errors.New("rotate-secret status | add | finish  (see README.md, \"Rotating the signing secret\")")
 	}
 	step, args := args[0], args[1:]
-	fs := flag.NewFlagSet("rotate-secret "+step, flag.ContinueOnError)
-	id := fs.String("secret-id", os.Getenv("FASTPIX_WEBHOOK_SECRET_ARN"), "the Secrets Manager secret (FASTPIX_WEBHOOK_SECRET_ARN)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	sid, err := need("secret-id", *id, "FASTPIX_WEBHOOK_SECRET_ARN")
+	c := newCommand("rotate-secret " + step)
+	id := c.need("secret-id", "FASTPIX_WEBHOOK_SECRET_ARN", "the Secrets Manager secret")
+	cfg, err := c.parse(ctx, args)
 	if err != nil {
 		return err
 	}
-	cfg, err := awsConfig(ctx)
-	if err != nil {
-		return err
-	}
-	r := &ops.Rotation{Client: secretsmanager.NewFromConfig(cfg), SecretID: sid, Out: os.Stdout}
+	r := &ops.Rotation{Client: secretsmanager.NewFromConfig(cfg), SecretID: *id, Out: os.Stdout}
 	switch step {
 	case "status":
 		return r.Status(ctx)

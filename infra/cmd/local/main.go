@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/streamhook/fastpix-receiver/infra/board"
+	"github.com/streamhook/fastpix-receiver/infra/demo"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/internal/emulator"
 	"github.com/streamhook/fastpix-receiver/internal/repo"
@@ -257,8 +258,8 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Sending the life of stream %s to %s\n\n", localstack.DemoStreamID, url)
-	sent, err := localstack.SendDemo(ctx, url, secret, os.Stdout)
+	fmt.Printf("Sending the life of stream %s to %s\n\n", demo.StreamID, url)
+	sent, err := demo.Send(ctx, url+localstack.WebhookPath, secret, os.Stdout)
 	if err != nil {
 		return fmt.Errorf("%w\n(is `make run` running?)", err)
 	}
@@ -274,7 +275,7 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		state = nil
-		if err := getJSON(ctx, client, url+"/streams/"+localstack.DemoStreamID, &state); err == nil && state["lastEventType"] == "video.live_stream.idle" {
+		if err := getJSON(ctx, client, url+"/streams/"+demo.StreamID, &state); err == nil && state["lastEventType"] == "video.live_stream.idle" {
 			break
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -287,19 +288,19 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 			EventID, Type, OccurredAt, SimulcastID string
 		} `json:"events"`
 	}
-	if err := getJSON(ctx, client, url+"/streams/"+localstack.DemoStreamID+"/events?order=asc&limit=100", &page); err != nil {
+	if err := getJSON(ctx, client, url+"/streams/"+demo.StreamID+"/events?order=asc&limit=100", &page); err != nil {
 		return err
 	}
-	fmt.Printf("\nThe stream's timeline, from the query API (GET /streams/%s/events?order=asc):\n", localstack.DemoStreamID)
+	fmt.Printf("\nThe stream's timeline, from the query API (GET /streams/%s/events?order=asc):\n", demo.StreamID)
 	for _, e := range page.Events {
 		fmt.Printf("  %s  %-42s %s\n", e.OccurredAt, e.Type, e.EventID)
 	}
 	b, _ := json.MarshalIndent(state, "  ", "  ")
-	fmt.Printf("\nIts state (GET /streams/%s):\n  %s\n", localstack.DemoStreamID, b)
+	fmt.Printf("\nIts state (GET /streams/%s):\n  %s\n", demo.StreamID, b)
 	fmt.Printf("\nThe inbox of `make run` shows the alerts; the late \"active\" was suppressed and the retried delivery stored once.\n")
 	fmt.Printf("The change feed (.cache/local-run/logs/changes.log) has one line per status change of the stream and its target.\n")
 
-	if _, err := localstack.SendRulesDemo(ctx, url, secret, settings, len(sent)+1, os.Stdout); err != nil {
+	if _, err := demo.SendRules(ctx, url+localstack.WebhookPath, secret, settings, "", len(sent)+1, os.Stdout); err != nil {
 		return err
 	}
 	shows := "LIVE"
@@ -313,7 +314,7 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 		shows += ", DISCONNECTED at once"
 	}
 	fmt.Printf("\nThe inbox shows %s, and LIVE again with the downtime. The stream's state keeps what the rules remember:\n  curl -sS %s/streams/%s\n",
-		shows, url, localstack.DemoStreamID)
+		shows, url, demo.StreamID)
 	return nil
 }
 

@@ -183,7 +183,7 @@ func New(cfg Config, awsCfg aws.Config, log *slog.Logger, metricsOut io.Writer) 
 	if log == nil {
 		log = slog.Default()
 	}
-	observer := metrics.Notifier{E: &metrics.Emitter{W: metricsOut, Function: "notifier"}}
+	observer := metricsObserver{e: &metrics.Emitter{W: metricsOut, Function: "notifier"}}
 	n, err := Notifier(cfg, keepConnections(awsCfg, ddbstream.DefaultMaxConcurrency), log, observer)
 	if err != nil {
 		return nil, err

@@ -83,7 +83,7 @@ func New(cfg Config, awsCfg aws.Config, log *slog.Logger, metricsOut io.Writer) 
 	}
 	// The Receiver finds Refresh by a run-time assertion: this declaration
 	// makes losing it a build failure, not a silent end of secret rotation.
-	observer := metrics.Webhook{E: &metrics.Emitter{W: metricsOut, Function: "webhook"}}
+	observer := metricsObserver{e: &metrics.Emitter{W: metricsOut, Function: "webhook"}}
 	var keys interface {
 		ingest.Keys
 		ingest.Refresher

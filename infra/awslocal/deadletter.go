@@ -1,4 +1,4 @@
-package localstack
+package awslocal
 
 import (
 	"context"
@@ -90,25 +90,25 @@ func invocationID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-// deadLetter sends the batches the poller gives up on to a goaws queue.
-type deadLetter struct {
-	queue       *ops.QueryQueue
-	name        string // the queue's logical id
-	functionARN string
-	log         *slog.Logger
+// DeadLetter sends the batches the poller gives up on to a goaws queue.
+type DeadLetter struct {
+	Queue       *ops.QueryQueue
+	Name        string // the queue's logical id
+	FunctionARN string
+	Log         *slog.Logger
 }
 
-// record implements Poller.OnFailure.
-func (d *deadLetter) record(ctx context.Context, b FailedBatch) error {
-	body, err := json.Marshal(NewOnFailureRecord(b, d.functionARN, time.Now()))
+// Record implements Poller.OnFailure.
+func (d *DeadLetter) Record(ctx context.Context, b FailedBatch) error {
+	body, err := json.Marshal(NewOnFailureRecord(b, d.FunctionARN, time.Now()))
 	if err != nil {
-		return fmt.Errorf("localstack: on-failure record: %w", err)
+		return fmt.Errorf("awslocal: on-failure record: %w", err)
 	}
-	if err := d.queue.Send(ctx, string(body)); err != nil {
+	if err := d.Queue.Send(ctx, string(body)); err != nil {
 		return err
 	}
 	// The record holds stream coordinates only, never an event's payload.
-	d.log.Error("the notifier gave up on a batch: its on-failure record is in the dead-letter queue (make ctl-local ARGS=redrive re-processes it)",
-		"queue", d.name, "condition", b.Condition, "records", len(b.Records), "attempts", b.Attempts, "message", string(body))
+	d.Log.Error("the notifier gave up on a batch: its on-failure record is in the dead-letter queue (make ctl-local ARGS=redrive re-processes it)",
+		"queue", d.Name, "condition", b.Condition, "records", len(b.Records), "attempts", b.Attempts, "message", string(body))
 	return nil
 }

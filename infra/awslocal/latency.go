@@ -1,4 +1,4 @@
-package localstack
+package awslocal
 
 import (
 	"context"
@@ -14,12 +14,12 @@ import (
 	"github.com/aws/smithy-go/middleware"
 )
 
-// withPublishLatency is cfg with every SNS request (each retry too) held
+// WithPublishLatency is cfg with every SNS request (each retry too) held
 // for latency before it is sent, as a slower network would; other services
 // are left as they are. goaws answers a Publish in about a millisecond while
 // SNS takes tens of them: a benchmark of the alert path sets the latency so
 // that its figures reflect the service rather than the emulator.
-func withPublishLatency(cfg aws.Config, latency time.Duration) aws.Config {
+func WithPublishLatency(cfg aws.Config, latency time.Duration) aws.Config {
 	if latency <= 0 {
 		return cfg
 	}
@@ -43,14 +43,14 @@ func withPublishLatency(cfg aws.Config, latency time.Duration) aws.Config {
 }
 
 // ErrInjected is the failure FailFirstPublish injects.
-var ErrInjected = errors.New("localstack: SNS publish failed (injected)")
+var ErrInjected = errors.New("awslocal: SNS publish failed (injected)")
 
-// withFirstPublishFailing fails the first attempt of every distinct SNS
+// WithFirstPublishFailing fails the first attempt of every distinct SNS
 // publish (by topic and message) the clients of cfg send, as an SNS outage
 // of one attempt would, with an error the SDK does not retry, so the
 // notifier sees it: the proofs show that nothing is lost and nothing sent
 // twice.
-func withFirstPublishFailing(cfg aws.Config) aws.Config {
+func WithFirstPublishFailing(cfg aws.Config) aws.Config {
 	var mu sync.Mutex
 	seen := map[[32]byte]bool{}
 	fail := middleware.InitializeMiddlewareFunc("FailFirstPublish",

@@ -1,13 +1,4 @@
-// Package localstack runs the whole system on one machine: DynamoDB Local
-// and the goaws SNS emulator, the tables and topics declared in
-// template.yaml, the functions' own handlers behind a stand-in for API
-// Gateway's HTTP API, a stand-in for the DynamoDB stream event source
-// mapping, and an inbox that shows each alert as a person would receive it.
-//
-// Nothing here re-implements a function: requests and stream batches are
-// turned into the events Lambda delivers and handed to the same handlers
-// the deployed functions run.
-package localstack
+package awslocal
 
 import (
 	"context"

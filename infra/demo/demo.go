@@ -1,4 +1,4 @@
-package localstack
+package demo
 
 import (
 	"bytes"
@@ -40,11 +40,11 @@ type Delivery struct {
 	Note string
 }
 
-// DemoStreamID is the stream of the demo: the original description's.
-const DemoStreamID = "a2ae2143-62a1-4eee-b888-4f1406148481"
+// StreamID is the stream of the demo: the original description's.
+const StreamID = "a2ae2143-62a1-4eee-b888-4f1406148481"
 
-// DemoSimulcastID is the demo's simulcast target (constructed).
-const DemoSimulcastID = "5d7b3a52-demo-4c1e-9b1a-simulcast001"
+// SimulcastID is the demo's simulcast target (constructed).
+const SimulcastID = "5d7b3a52-demo-4c1e-9b1a-simulcast001"
 
 const constructedNote = "constructed for the local demo; not in FastPix's original description"
 
@@ -65,8 +65,8 @@ func readSeed() (demoSeed, error) {
 		return demoSeed{}, fmt.Errorf("localstack: read the seed event: %w", err)
 	}
 	streamID, _ := seed.Data["streamId"].(string)
-	if streamID != DemoStreamID {
-		return demoSeed{}, fmt.Errorf("localstack: the seed event's stream is %q, want %q", streamID, DemoStreamID)
+	if streamID != StreamID {
+		return demoSeed{}, fmt.Errorf("localstack: the seed event's stream is %q, want %q", streamID, StreamID)
 	}
 	return seed, nil
 }
@@ -94,6 +94,20 @@ func (seed demoSeed) build(idSeed, step, typ string, at time.Time, data map[stri
 	return Delivery{Type: typ, EventID: id, Body: body, Constructed: true}, nil
 }
 
+// about is the seed moved to another stream: its object and data name
+// streamID.
+func (seed demoSeed) about(streamID string) demoSeed {
+	obj, _ := json.Marshal(map[string]string{"type": "live", "id": streamID})
+	seed.Object = obj
+	data := make(map[string]any, len(seed.Data))
+	for k, v := range seed.Data {
+		data[k] = v
+	}
+	data["streamId"] = streamID
+	seed.Data = data
+	return seed
+}
+
 // live is the stream's data in status.
 func (seed demoSeed) live(status string) map[string]any {
 	d := make(map[string]any, len(seed.Data)+1)
@@ -105,12 +119,12 @@ func (seed demoSeed) live(status string) map[string]any {
 	return d
 }
 
-// Demo is a realistic life of the original description's stream: created
+// Deliveries is a realistic life of the original description's stream: created
 // (the original payload), a simulcast target created, connected, the
 // target starting, active, the target broadcasting, a retried delivery of
 // "active", disconnected, an "active" created before the disconnect but
 // delivered after it, and idle.
-func Demo() ([]Delivery, error) {
+func Deliveries() ([]Delivery, error) {
 	seed, err := readSeed()
 	if err != nil {
 		return nil, err
@@ -125,8 +139,8 @@ func Demo() ([]Delivery, error) {
 	live := seed.live
 	target := func() map[string]any {
 		return map[string]any{
-			"simulcastId":  DemoSimulcastID,
-			"livestreamId": DemoStreamID,
+			"simulcastId":  SimulcastID,
+			"livestreamId": StreamID,
 			"rtmpUrl":      "rtmps://live.example.com:443/app",
 			// A made-up value standing where FastPix puts the target's
 			// stream key: the receiver must redact it.
@@ -191,10 +205,10 @@ type Sent struct {
 	Answer string
 }
 
-// SendDemo posts the demo to baseURL's webhook route, signed with secret,
+// Send posts the demo to webhookURL, signed with secret,
 // one delivery after the other, and prints a line per delivery to out.
-func SendDemo(ctx context.Context, baseURL, secret string, out io.Writer) ([]Sent, error) {
-	deliveries, err := Demo()
+func Send(ctx context.Context, webhookURL, secret string, out io.Writer) ([]Sent, error) {
+	deliveries, err := Deliveries()
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +220,7 @@ func SendDemo(ctx context.Context, baseURL, secret string, out io.Writer) ([]Sen
 		"The events marked \"constructed\" are %s.\n\n", constructedNote)
 	var sent []Sent
 	for i, d := range deliveries {
-		s, err := post(ctx, baseURL, secret, d)
+		s, err := post(ctx, webhookURL, secret, d)
 		if err != nil {
 			return sent, fmt.Errorf("localstack: demo event %d (%s): %w", i+1, d.Type, err)
 		}
@@ -219,13 +233,13 @@ func SendDemo(ctx context.Context, baseURL, secret string, out io.Writer) ([]Sen
 // demoClient posts the demo's deliveries.
 var demoClient = &http.Client{Timeout: 15 * time.Second}
 
-// post sends one delivery, signed with secret, to baseURL's webhook route.
-func post(ctx context.Context, baseURL, secret string, d Delivery) (Sent, error) {
+// post sends one delivery, signed with secret, to webhookURL.
+func post(ctx context.Context, webhookURL, secret string, d Delivery) (Sent, error) {
 	sig, err := fastpix.Sign(secret, d.Body)
 	if err != nil {
 		return Sent{}, fmt.Errorf("sign: %w", err)
 	}
-	url := strings.TrimRight(baseURL, "/") + WebhookPath
+	url := webhookURL
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(d.Body))
 	if err != nil {
 		return Sent{}, fmt.Errorf("request: %w", err)

@@ -1,14 +1,12 @@
-package localstack_test
+package awslocal_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,19 +18,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/streamhook/fastpix-receiver/infra/localstack"
+	"github.com/streamhook/fastpix-receiver/infra/awslocal"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
-	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
-	"github.com/streamhook/fastpix-receiver/internal/emulator"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
-	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 )
 
 // TestPollerGivesUp checks what the event source stand-in hands its
@@ -64,16 +56,16 @@ func TestPollerGivesUp(t *testing.T) {
 		deliveries []string
 	}{
 		{"retries exhausted: the records from the first reported failure", 2, 0, "e2", 0,
-			recorded{[]string{"e2", "e3", "e4"}, localstack.ConditionRetryAttemptsExhausted, 3, false},
+			recorded{[]string{"e2", "e3", "e4"}, awslocal.ConditionRetryAttemptsExhausted, 3, false},
 			[]string{"e0", "e1", "e2", "e3", "e4", "e2", "e3", "e4", "e2", "e3", "e4"}},
 		{"a function error with no retries: the whole batch", 0, 0, "", 0,
-			recorded{[]string{"e0", "e1", "e2", "e3", "e4"}, localstack.ConditionRetryAttemptsExhausted, 1, true},
+			recorded{[]string{"e0", "e1", "e2", "e3", "e4"}, awslocal.ConditionRetryAttemptsExhausted, 1, true},
 			[]string{"e0", "e1", "e2", "e3", "e4"}},
 		{"record too old: given up at the first failure despite unlimited retries", -1, time.Nanosecond, "e3", 0,
-			recorded{[]string{"e3", "e4"}, localstack.ConditionRecordAgeExceeded, 1, false},
+			recorded{[]string{"e3", "e4"}, awslocal.ConditionRecordAgeExceeded, 1, false},
 			[]string{"e0", "e1", "e2", "e3", "e4"}},
 		{"the destination fails once: the batch is delivered again, then recorded", 0, 0, "", 1,
-			recorded{[]string{"e0", "e1", "e2", "e3", "e4"}, localstack.ConditionRetryAttemptsExhausted, 2, true},
+			recorded{[]string{"e0", "e1", "e2", "e3", "e4"}, awslocal.ConditionRetryAttemptsExhausted, 2, true},
 			[]string{"e0", "e1", "e2", "e3", "e4", "e0", "e1", "e2", "e3", "e4"}},
 	}
 	for _, tc := range tests {
@@ -91,7 +83,7 @@ func TestPollerGivesUp(t *testing.T) {
 			var mu sync.Mutex
 			var seen []string
 			var got []recorded
-			var batches []localstack.FailedBatch
+			var batches []awslocal.FailedBatch
 			destCalls := 0
 			activity := make(chan struct{}, 100)
 			handler := func(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
@@ -115,7 +107,7 @@ func TestPollerGivesUp(t *testing.T) {
 				}
 				return resp, nil
 			}
-			onFailure := func(_ context.Context, b localstack.FailedBatch) error {
+			onFailure := func(_ context.Context, b awslocal.FailedBatch) error {
 				defer func() { activity <- struct{}{} }()
 				mu.Lock()
 				defer mu.Unlock()
@@ -132,7 +124,7 @@ func TestPollerGivesUp(t *testing.T) {
 				batches = append(batches, b)
 				return nil
 			}
-			p := &localstack.Poller{
+			p := &awslocal.Poller{
 				Client: streams, StreamARN: arn, Handler: handler, Filter: filter,
 				StartingPosition: "TRIM_HORIZON", BatchSize: 100, ReportBatchItemFailures: true,
 				MaximumRetryAttempts: tc.maxRetries, MaximumRecordAge: tc.maxAge, OnFailure: onFailure,
@@ -183,7 +175,7 @@ func TestPollerGivesUp(t *testing.T) {
 
 			// Lambda's on-failure record of it, as redrive reads it.
 			b := batches[0]
-			body, err := json.Marshal(localstack.NewOnFailureRecord(b, "arn:aws:lambda:us-east-1:100010001000:function:n", time.Now()))
+			body, err := json.Marshal(awslocal.NewOnFailureRecord(b, "arn:aws:lambda:us-east-1:100010001000:function:n", time.Now()))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,173 +190,6 @@ func TestPollerGivesUp(t *testing.T) {
 				t.Fatalf("on-failure record %s", body)
 			}
 		})
-	}
-}
-
-// TestDeadLetterRedrive runs the whole repair path on the local stack: with
-// the alert topic gone from goaws, the notifier fails on an event until the
-// event source gives up (the template's MaximumRetryAttempts) and records
-// the batch in the template's dead-letter queue; once the topic is back,
-// infra/ops' redrive re-reads the batch from the stream, the alert arrives
-// in the inbox and the message leaves the queue.
-func TestDeadLetterRedrive(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts DynamoDB Local and goaws")
-	}
-	raw, err := samtemplate.LoadDefault()
-	if err != nil {
-		t.Fatal(err)
-	}
-	source, err := raw.StreamSource("NotifierFunction")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if source.MaximumRetryAttempts < 0 || source.OnFailure.Sub == "" {
-		t.Skip("template.yaml's notifier retries for ever or has no on-failure destination")
-	}
-
-	logs := &testenv.SyncBuffer{}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	st, err := localstack.Start(ctx, localstack.Config{
-		LogDir:     t.TempDir(),
-		Logger:     slog.New(slog.NewTextHandler(logs, nil)),
-		RetryDelay: 50 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		st.Stop()
-		if t.Failed() {
-			t.Logf("stack log:\n%s", logs.String())
-		}
-	}()
-
-	queueURL := st.Queues[st.DeadLetterQueue]
-	if st.DeadLetterQueue != "NotifierDeadLetterQueue" || queueURL == "" {
-		t.Fatalf("dead-letter queue %q at %q; queues %v", st.DeadLetterQueue, queueURL, st.Queues)
-	}
-	dlq := &ops.QueryQueue{Endpoint: st.SNSEndpoint, URL: queueURL}
-
-	awsCfg := aws.Config{Region: emulator.Region, Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
-	snsClient := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(st.SNSEndpoint) })
-	ddb := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(st.DynamoDBEndpoint) })
-	streams := dynamodbstreams.NewFromConfig(awsCfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(st.DynamoDBEndpoint) })
-
-	// The alert's topic disappears from goaws: every publish to it fails.
-	const eventType = "video.live_stream.active"
-	topic, ok := st.Routes.Topic(eventType)
-	if !ok {
-		t.Fatalf("no route for %s", eventType)
-	}
-	if _, err := snsClient.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(topic)}); err != nil {
-		t.Fatal(err)
-	}
-	alertsBefore := len(st.Inbox.Alerts())
-
-	streamID := "dlq-stream"
-	body := fmt.Sprintf(`{"type":%q,"id":"dlq-0001","object":{"type":"live","id":%q},"createdAt":%q,"data":{"streamId":%q,"status":"active"}}`,
-		eventType, streamID, time.Now().UTC().Format(time.RFC3339), streamID)
-	sig, err := fastpix.Sign(st.Secret, []byte(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, st.URL+localstack.WebhookPath, strings.NewReader(body))
-	req.Header.Set("FastPix-Signature", sig)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("webhook: %d %s", resp.StatusCode, answer)
-	}
-
-	// The event source gives up and the on-failure record lands in goaws.
-	var msgs []ops.Message
-	for deadline := time.Now().Add(30 * time.Second); len(msgs) == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("no message in the dead-letter queue after 30 s")
-		}
-		time.Sleep(100 * time.Millisecond)
-		if msgs, err = dlq.Receive(ctx, 10); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(msgs) != 1 {
-		t.Fatalf("%d messages in the dead-letter queue, want 1", len(msgs))
-	}
-	f, err := ops.ParseFailureRecord(msgs[0].Body)
-	if err != nil {
-		t.Fatalf("%s: %v", msgs[0].Body, err)
-	}
-	var invokes struct {
-		RequestContext struct {
-			ApproximateInvokeCount int `json:"approximateInvokeCount"`
-		} `json:"requestContext"`
-	}
-	_ = json.Unmarshal([]byte(msgs[0].Body), &invokes)
-	if f.RequestContext.Condition != localstack.ConditionRetryAttemptsExhausted || f.Batch.BatchSize != 1 || f.Batch.StreamArn == "" ||
-		invokes.RequestContext.ApproximateInvokeCount != source.MaximumRetryAttempts+1 {
-		t.Fatalf("on-failure record %s: want %s, 1 record, %d invocations", msgs[0].Body, localstack.ConditionRetryAttemptsExhausted, source.MaximumRetryAttempts+1)
-	}
-	if !strings.Contains(logs.String(), "gave up on a batch") {
-		t.Fatal("the stack did not log the batch it gave up on")
-	}
-	if n := len(st.Inbox.Alerts()); n != alertsBefore {
-		t.Fatalf("%d alerts arrived while the topic was gone", n-alertsBefore)
-	}
-	// Put the message back in view for redrive (our Receive hid it for the
-	// queue's visibility timeout).
-	if err := changeVisibility(ctx, st.SNSEndpoint, queueURL, msgs[0].Receipt, 0); err != nil {
-		t.Fatal(err)
-	}
-
-	// The topic comes back, with the inbox subscribed again.
-	if _, err := snsClient.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(topic[strings.LastIndex(topic, ":")+1:])}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Inbox.Subscribe(ctx, topic); err != nil {
-		t.Fatal(err)
-	}
-
-	// fastpixctl redrive, as `make ctl-local ARGS=redrive` wires it.
-	var out bytes.Buffer
-	r := &ops.Redriver{
-		Queue:     dlq,
-		Streams:   streams,
-		Events:    &eventstore.RangeReader{Client: ddb, Table: st.EventsTable},
-		Processor: st.Notifier,
-		Resender:  st.Notifier,
-		Out:       &out,
-	}
-	sum, err := r.Redrive(ctx)
-	if err != nil {
-		t.Fatalf("redrive: %v\n%s", err, out.String())
-	}
-	if sum.Messages != 1 || sum.Deleted != 1 || sum.Records != 1 || sum.FromTable != 0 {
-		t.Fatalf("redrive %+v, want 1 message deleted, 1 event from the stream\n%s", sum, out.String())
-	}
-	waitCtx, waitCancel := context.WithTimeout(ctx, 10*time.Second)
-	defer waitCancel()
-	got, err := st.Inbox.WaitFor(waitCtx, alertsBefore+1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := got[len(got)-1]
-	if a.TopicARN != topic || !strings.Contains(a.Default+a.Email, streamID) {
-		t.Fatalf("alert %+v, want one about %s on %s", a, streamID, topic)
-	}
-
-	// The message is gone: neither visible nor in flight.
-	visible, inFlight, err := queueDepth(ctx, st.SNSEndpoint, queueURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if visible != 0 || inFlight != 0 {
-		t.Fatalf("after redrive the queue holds %d visible and %d in-flight messages", visible, inFlight)
 	}
 }
 

@@ -1,4 +1,4 @@
-package localstack_test
+package awslocal_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/streamhook/fastpix-receiver/infra/localstack"
+	"github.com/streamhook/fastpix-receiver/infra/awslocal"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
 )
 
@@ -88,7 +88,7 @@ func TestPollerParallelization(t *testing.T) {
 		mu.Unlock()
 		return resp, nil
 	}
-	p := &localstack.Poller{
+	p := &awslocal.Poller{
 		Client: streams, StreamARN: aws.ToString(desc.Table.LatestStreamArn), Handler: handler, Filter: filter,
 		StartingPosition: "TRIM_HORIZON", BatchSize: batchSize, ParallelizationFactor: 4, ReportBatchItemFailures: true,
 		MaximumRetryAttempts: -1, Interval: 20 * time.Millisecond, RetryDelay: 20 * time.Millisecond,

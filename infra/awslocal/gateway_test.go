@@ -1,4 +1,4 @@
-package localstack_test
+package awslocal_test
 
 import (
 	"bytes"
@@ -12,12 +12,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/streamhook/fastpix-receiver/infra/localstack"
+	"github.com/streamhook/fastpix-receiver/infra/awslocal"
 )
 
 func TestGateway(t *testing.T) {
 	var seen events.APIGatewayV2HTTPRequest
-	record := func(status int, body string) localstack.HTTPHandler {
+	record := func(status int, body string) awslocal.HTTPHandler {
 		return func(_ context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 			seen = req
 			return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{"X-Handler": "yes"}, Body: body}, nil
@@ -29,7 +29,7 @@ func TestGateway(t *testing.T) {
 	binary := func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return events.APIGatewayV2HTTPResponse{StatusCode: 200, IsBase64Encoded: true, Body: base64.StdEncoding.EncodeToString([]byte{0xff, 0x00})}, nil
 	}
-	gw := &localstack.Gateway{Routes: []localstack.Route{
+	gw := &awslocal.Gateway{Routes: []awslocal.Route{
 		{Method: "POST", Path: "/webhooks/fastpix", Handler: record(200, `{"status":"accepted"}`)},
 		{Method: "GET", Path: "/streams/{streamId}", Handler: record(200, "state")},
 		{Method: "GET", Path: "/streams/{streamId}/events", Handler: record(200, "events")},

@@ -1,4 +1,4 @@
-package localstack
+package awslocal
 
 import (
 	"encoding/json"
@@ -12,7 +12,7 @@ import (
 // ErrUnsupportedFilter: a FilterCriteria pattern uses an operator this
 // stand-in does not implement; the local stack refuses to start rather than
 // deliver records the deployed mapping would not.
-var ErrUnsupportedFilter = errors.New("localstack: unsupported filter pattern")
+var ErrUnsupportedFilter = errors.New("awslocal: unsupported filter pattern")
 
 // Filter is an event source mapping's FilterCriteria: a record is delivered
 // when any pattern matches it, or always when there is no pattern. Patterns
@@ -30,7 +30,7 @@ func NewFilter(patterns []string) (*Filter, error) {
 	for _, p := range patterns {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(p), &m); err != nil {
-			return nil, fmt.Errorf("localstack: filter pattern %s: %w", p, err)
+			return nil, fmt.Errorf("awslocal: filter pattern %s: %w", p, err)
 		}
 		if err := check(m); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrUnsupportedFilter, p, err)

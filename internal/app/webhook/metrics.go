@@ -1,9 +1,10 @@
-package metrics
+package webhook
 
 import (
 	"time"
 
 	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
+	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 )
 
 // Metric names of the webhook function. The template's dashboard and alarms
@@ -37,33 +38,34 @@ var webhookOutcomeMetric = map[httpapi.Outcome]string{
 	httpapi.OutcomeNotConfigured: ConfigErrors,
 }
 
-// Webhook turns webhook request outcomes into metrics. It implements the
-// webhook handler's Observer.
-type Webhook struct {
-	E *Emitter
+// metricsObserver turns webhook request outcomes into metrics. It is the webhook
+// handler's Observer; it lives with the wiring, so that pkg/metrics (the
+// format) knows nothing of the domain.
+type metricsObserver struct {
+	e *metrics.Emitter
 }
 
-var _ httpapi.Observer = Webhook{}
+var _ httpapi.Observer = metricsObserver{}
 
 // ObserveWebhook records one request.
-func (w Webhook) ObserveWebhook(outcome httpapi.Outcome, eventType string, status int, d time.Duration) {
-	ms := []Metric{{Name: HandlerLatency, Unit: Milliseconds, Value: float64(d.Microseconds()) / 1000}}
+func (w metricsObserver) ObserveWebhook(outcome httpapi.Outcome, eventType string, status int, d time.Duration) {
+	ms := []metrics.Metric{{Name: HandlerLatency, Unit: metrics.Milliseconds, Value: float64(d.Microseconds()) / 1000}}
 	if name := webhookOutcomeMetric[outcome]; name != "" {
-		ms = append(ms, Metric{Name: name, Unit: Count, Value: 1})
+		ms = append(ms, metrics.Metric{Name: name, Unit: metrics.Count, Value: 1})
 	}
 	props := map[string]any{"outcome": outcome, "status": status}
 	if eventType != "" {
-		ms = append(ms, Metric{Name: Received, Unit: Count, Value: 1})
+		ms = append(ms, metrics.Metric{Name: Received, Unit: metrics.Count, Value: 1})
 		// A property, not a dimension: every metric of the line times every
 		// event type was most of the product's CloudWatch bill; the
 		// dashboard counts by type from the log (Logs Insights).
 		props["eventType"] = eventType
 	}
-	w.E.Emit(nil, props, ms...)
+	w.e.Emit(nil, props, ms...)
 }
 
 // ObserveBadSecrets records a load of the signing secrets that left a
 // malformed one out.
-func (w Webhook) ObserveBadSecrets() {
-	w.E.Emit(nil, nil, Metric{Name: BadSecrets, Unit: Count, Value: 1})
+func (w metricsObserver) ObserveBadSecrets() {
+	w.e.Emit(nil, nil, metrics.Metric{Name: BadSecrets, Unit: metrics.Count, Value: 1})
 }

@@ -1,4 +1,4 @@
-package localstack
+package awslocal
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
@@ -30,7 +31,7 @@ func TestPublishLatency(t *testing.T) {
 		w.WriteHeader(http.StatusBadRequest) // the answer does not matter
 	}))
 	defer srv.Close()
-	cfg := withPublishLatency(awsConfig(serviceEndpoints{"SNS": srv.URL, "DynamoDB": srv.URL}), latency)
+	cfg := WithPublishLatency(localConfig(srv.URL), latency)
 	ctx := context.Background()
 
 	start := time.Now()
@@ -45,7 +46,7 @@ func TestPublishLatency(t *testing.T) {
 	// The same configuration's DynamoDB client: no hold. Its request is
 	// compared with a hold of a minute, so the machine's speed does not
 	// matter.
-	cfg = withPublishLatency(awsConfig(serviceEndpoints{"SNS": srv.URL, "DynamoDB": srv.URL}), time.Minute)
+	cfg = WithPublishLatency(localConfig(srv.URL), time.Minute)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -56,4 +57,9 @@ func TestPublishLatency(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("a DynamoDB request was held as SNS's are")
 	}
+}
+
+// localConfig sends every service's requests to endpoint.
+func localConfig(endpoint string) aws.Config {
+	return aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""), BaseEndpoint: aws.String(endpoint)}
 }

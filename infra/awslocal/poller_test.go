@@ -1,4 +1,4 @@
-package localstack_test
+package awslocal_test
 
 import (
 	"context"
@@ -14,15 +14,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/streamhook/fastpix-receiver/infra/localstack"
+	"github.com/streamhook/fastpix-receiver/infra/awslocal"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 )
 
 // insertsOnly is the template's filter on the notifier's stream.
-func insertsOnly(t *testing.T) *localstack.Filter {
+func insertsOnly(t *testing.T) *awslocal.Filter {
 	t.Helper()
-	f, err := localstack.NewFilter([]string{`{"eventName":["INSERT"]}`})
+	f, err := awslocal.NewFilter([]string{`{"eventName":["INSERT"]}`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestPoller(t *testing.T) {
 				}
 				return resp, nil
 			}
-			p := &localstack.Poller{
+			p := &awslocal.Poller{
 				Client: streams, StreamARN: aws.ToString(desc.Table.LatestStreamArn), Handler: handler, Filter: filter,
 				StartingPosition: "TRIM_HORIZON", BatchSize: 100, ReportBatchItemFailures: tc.reportItem,
 				MaximumRetryAttempts: tc.maxRetries, Interval: 20 * time.Millisecond, RetryDelay: 20 * time.Millisecond,

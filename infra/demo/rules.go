@@ -1,4 +1,4 @@
-package localstack
+package demo
 
 import (
 	"context"
@@ -57,18 +57,21 @@ func rulesDemo(s alertrules.Settings) (steps []rulesStep, wait time.Duration) {
 	return steps, wait
 }
 
-// SendRulesDemo sends rulesDemo(s) to the running stack at baseURL, each
-// event created at the moment it is sent (so the grace runs on the clock,
-// as it does for FastPix's events), numbering its lines from first. It
-// says how long it waits and why. Every run's events are new (their ids
-// come from the run's start).
-func SendRulesDemo(ctx context.Context, baseURL, secret string, s alertrules.Settings, first int, out io.Writer) ([]Sent, error) {
+// SendRules sends rulesDemo(s) to the running stack's webhookURL, about
+// streamID (StreamID when ""), each event created at the moment it is
+// sent (so the grace runs on the clock, as it does for FastPix's events),
+// numbering its lines from first. It says how long it waits and why. Every
+// run's events are new (their ids come from the run's start).
+func SendRules(ctx context.Context, webhookURL, secret string, s alertrules.Settings, streamID string, first int, out io.Writer) ([]Sent, error) {
 	if out == nil {
 		out = io.Discard
 	}
 	seed, err := readSeed()
 	if err != nil {
 		return nil, err
+	}
+	if streamID != "" {
+		seed = seed.about(streamID)
 	}
 	steps, wait := rulesDemo(s)
 	run := time.Now().UTC().Format(time.RFC3339Nano)
@@ -93,7 +96,7 @@ func SendRulesDemo(ctx context.Context, baseURL, secret string, s alertrules.Set
 			return sent, err
 		}
 		d.Note = st.note
-		got, err := post(ctx, baseURL, secret, d)
+		got, err := post(ctx, webhookURL, secret, d)
 		if err != nil {
 			return sent, fmt.Errorf("localstack: rules demo event %d (%s): %w", i+1, d.Type, err)
 		}
@@ -101,31 +104,4 @@ func SendRulesDemo(ctx context.Context, baseURL, secret string, s alertrules.Set
 		printSent(out, first+i, got)
 	}
 	return sent, nil
-}
-
-// RulesSettings are the alert rules' settings make run's notifier runs
-// with: the template's (its parameters' defaults, through the notifier's
-// environment), each replaced by env's value when that is set. The demo
-// reads them the same way as the stack, to know how long to wait.
-func RulesSettings(templatePath string, env map[string]string) (alertrules.Settings, error) {
-	tmpl, err := readTemplate(templatePath)
-	if err != nil {
-		return alertrules.Settings{}, err
-	}
-	values, err := tmpl.Environment(notifierFunctionID)
-	if err != nil {
-		return alertrules.Settings{}, err
-	}
-	params := tmpl.ParameterDefaults()
-	return alertrules.SettingsFromEnv(func(name string) string {
-		if v := env[name]; v != "" {
-			return v
-		}
-		if v, ok := values[name]; ok {
-			if s, err := v.Substitute(params); err == nil {
-				return s
-			}
-		}
-		return ""
-	})
 }

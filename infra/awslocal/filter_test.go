@@ -1,4 +1,4 @@
-package localstack_test
+package awslocal_test
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/streamhook/fastpix-receiver/infra/localstack"
+	"github.com/streamhook/fastpix-receiver/infra/awslocal"
 )
 
 func TestFilter(t *testing.T) {
@@ -39,7 +39,7 @@ func TestFilter(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := localstack.NewFilter(tc.patterns)
+			f, err := awslocal.NewFilter(tc.patterns)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,11 +50,11 @@ func TestFilter(t *testing.T) {
 	}
 
 	for _, bad := range []string{`{"eventName":[{"numeric":[">",1]}]}`, `{"eventName":"INSERT"}`} {
-		if _, err := localstack.NewFilter([]string{bad}); !errors.Is(err, localstack.ErrUnsupportedFilter) {
+		if _, err := awslocal.NewFilter([]string{bad}); !errors.Is(err, awslocal.ErrUnsupportedFilter) {
 			t.Errorf("NewFilter(%s) = %v, want ErrUnsupportedFilter", bad, err)
 		}
 	}
-	if _, err := localstack.NewFilter([]string{`not json`}); err == nil {
+	if _, err := awslocal.NewFilter([]string{`not json`}); err == nil {
 		t.Error("NewFilter accepted text that is not JSON")
 	}
 }

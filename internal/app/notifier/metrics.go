@@ -1,9 +1,13 @@
-package metrics
+package notifier
 
 import (
+	"errors"
 	"strings"
 	"time"
 
+	"github.com/streamhook/fastpix-receiver/pkg/checkqueue"
+	"github.com/streamhook/fastpix-receiver/pkg/ddbstream"
+	"github.com/streamhook/fastpix-receiver/pkg/metrics"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 )
 
@@ -69,11 +73,11 @@ const (
 	DeadLettered = "DeadLettered"
 )
 
-// Failure kinds of a record (NotifyRecord.Failure).
+// Failure kinds of a stream not brought up to date (record.failure).
 const (
-	FailureState   = "state"
-	FailurePublish = "publish"
-	FailureQueue   = "queue"
+	failureState   = "state"
+	failurePublish = "publish"
+	failureQueue   = "queue"
 )
 
 // outcomeMetrics names the metric that counts each outcome; notify.Failed
@@ -94,13 +98,14 @@ var outcomeMetrics = map[notify.Outcome]string{
 }
 
 var failureMetrics = map[string]string{
-	FailurePublish: PublishFailures,
-	FailureState:   StateFailures,
-	FailureQueue:   CheckQueueFailures,
+	failurePublish: PublishFailures,
+	failureState:   StateFailures,
+	failureQueue:   CheckQueueFailures,
 }
 
-// NotifyRecord is what became of one stream record in the notifier.
-type NotifyRecord struct {
+// record is what became of one event or stream record in the notifier: one
+// metric line.
+type record struct {
 	// Outcome is what became of the record.
 	Outcome   notify.Outcome
 	EventType string
@@ -120,36 +125,43 @@ type NotifyRecord struct {
 	ClockSkewed bool
 	// ChangePublished: the record's status change went to the change feed.
 	ChangePublished bool
-	// Failure is FailureState, FailurePublish or FailureQueue when Outcome is
-	// "failed".
+	// Failure is failureState, failurePublish or failureQueue when Outcome
+	// is "failed".
 	Failure string
 	// OccurredAt and PublishedAt give the alert delay (both set when
 	// published).
 	OccurredAt, PublishedAt time.Time
 }
 
-// Notifier turns the notifier's outcomes into metrics. It implements the
-// stream adapter's Observer.
-type Notifier struct {
-	E *Emitter
+// metricsObserver turns what the notifier and its stream adapter do into
+// metrics. It lives with the wiring, so that pkg/metrics (the format)
+// knows nothing of the domain, and neither pkg/notify nor pkg/ddbstream
+// knows metrics.
+type metricsObserver struct {
+	e *metrics.Emitter
 }
 
-// ObserveRecord records one stream record: one line, with the Topic
-// dimension when an alert was published.
-func (n Notifier) ObserveRecord(r NotifyRecord) {
-	var ms []Metric
-	count := func(name string) { ms = append(ms, Metric{Name: name, Unit: Count, Value: 1}) }
+var (
+	_ notify.Observer    = metricsObserver{}
+	_ ddbstream.Observer = metricsObserver{}
+)
+
+// observe writes one line for r, with the Topic dimension when an alert
+// was published.
+func (n metricsObserver) observe(r record) {
+	var ms []metrics.Metric
+	count := func(name string) { ms = append(ms, metrics.Metric{Name: name, Unit: metrics.Count, Value: 1}) }
 	var dims map[string]string
 	switch r.Outcome {
 	case notify.Published:
-		dims = map[string]string{"Topic": TopicName(r.Topic)}
+		dims = map[string]string{"Topic": topicName(r.Topic)}
 		count(Published)
 		if !r.OccurredAt.IsZero() && !r.PublishedAt.IsZero() {
 			d := r.PublishedAt.Sub(r.OccurredAt)
 			if d < 0 { // FastPix's clock ahead of ours
 				d = 0
 			}
-			ms = append(ms, Metric{Name: AlertDelay, Unit: Milliseconds, Value: float64(d.Microseconds()) / 1000})
+			ms = append(ms, metrics.Metric{Name: AlertDelay, Unit: metrics.Milliseconds, Value: float64(d.Microseconds()) / 1000})
 		}
 	case notify.Failed:
 		if name, ok := failureMetrics[r.Failure]; ok {
@@ -181,64 +193,78 @@ func (n Notifier) ObserveRecord(r NotifyRecord) {
 	if r.EventType != "" {
 		props["eventType"] = r.EventType
 	}
-	n.E.Emit(dims, props, ms...)
+	n.e.Emit(dims, props, ms...)
 }
 
-// ObserveBatch records the end of one batch of records handed to the
-// notifier, of which retried were reported failed.
-func (n Notifier) ObserveBatch(records, retried int) {
+// Batch records the end of one batch of stream records, of which retried
+// were reported failed.
+func (n metricsObserver) Batch(records, retried int) {
 	failed := 0.0
 	if retried > 0 {
 		failed = 1
 	}
-	n.E.Emit(nil, map[string]any{"records": records},
-		Metric{Name: BatchFailures, Unit: Count, Value: failed},
-		Metric{Name: RecordsRetried, Unit: Count, Value: float64(retried)})
+	n.e.Emit(nil, map[string]any{"records": records},
+		metrics.Metric{Name: BatchFailures, Unit: metrics.Count, Value: failed},
+		metrics.Metric{Name: RecordsRetried, Unit: metrics.Count, Value: float64(retried)})
 }
 
-// TopicName is the last part of an SNS topic ARN: a dimension value that
+// Skipped records a stream record that names no event to apply.
+func (n metricsObserver) Skipped(o notify.Outcome) { n.observe(record{Outcome: o}) }
+
+// StreamFailed records a stream not brought up to date (its records are
+// retried), by what failed.
+func (n metricsObserver) StreamFailed(err error) {
+	r := record{Outcome: notify.Failed, Failure: failureState}
+	switch {
+	case errors.Is(err, checkqueue.ErrEnqueue):
+		r.Failure = failureQueue
+	case errors.Is(err, notify.ErrPublish):
+		r.Failure = failurePublish
+	}
+	n.observe(r)
+}
+
+// topicName is the last part of an SNS topic ARN: a dimension value that
 // stays the same across accounts and regions of one stack.
-func TopicName(arn string) string {
+func topicName(arn string) string {
 	if i := strings.LastIndexByte(arn, ':'); i >= 0 {
 		return arn[i+1:]
 	}
 	return arn
 }
 
-var _ notify.Observer = Notifier{}
-
 // Event records what became of one event of a stream's log. Its alerts
 // are counted when they are sent (Sent).
-func (n Notifier) Event(r notify.EventResult) {
-	rec := NotifyRecord{Outcome: r.Outcome, EventType: r.Type, Status: r.Status, Simulcast: r.SimulcastID != "",
+func (n metricsObserver) Event(r notify.EventResult) {
+	rec := record{Outcome: r.Outcome, EventType: r.Type, Status: r.Status, Simulcast: r.SimulcastID != "",
 		StateUpdated: r.StateUpdated, Info: r.Info, ClockSkewed: r.ClockSkewed}
 	if r.Outcome == notify.Published {
 		// Counted per alert sent, with its topic and delay.
 		rec.Outcome = ""
 	}
-	n.ObserveRecord(rec)
+	n.observe(rec)
 }
 
 // Sent records one alert sent to topic about an event that occurred at
 // occurredAt.
-func (n Notifier) Sent(topic string, occurredAt, at time.Time) {
-	n.ObserveRecord(NotifyRecord{Outcome: notify.Published, Topic: topic, OccurredAt: occurredAt, PublishedAt: at})
+func (n metricsObserver) Sent(topic string, occurredAt, at time.Time) {
+	n.observe(record{Outcome: notify.Published, Topic: topic, OccurredAt: occurredAt, PublishedAt: at})
 }
 
 // DeadLettered records an alert or change SNS refused for good, kept in
 // the dead-letter queue.
-func (n Notifier) DeadLettered(topic string) {
-	n.E.Emit(map[string]string{"Topic": TopicName(topic)}, nil, Metric{Name: DeadLettered, Unit: Count, Value: 1})
+func (n metricsObserver) DeadLettered(topic string) {
+	n.e.Emit(map[string]string{"Topic": topicName(topic)}, nil, metrics.Metric{Name: DeadLettered, Unit: metrics.Count, Value: 1})
 }
 
 // Checked records what a held disconnect's check found: the stream back
 // (a brief drop), the disconnect alerted, or the check early.
-func (n Notifier) Checked(d notify.CheckDecision) {
+func (n metricsObserver) Checked(d notify.CheckDecision) {
 	name := map[notify.CheckDecision]string{notify.CheckAlerted: ChecksAlerted, notify.CheckNotHeld: ChecksBack, notify.CheckEarly: ChecksEarly}[d]
 	if name != "" {
-		n.E.Emit(nil, map[string]any{"decision": string(d)}, Metric{Name: name, Unit: Count, Value: 1})
+		n.e.Emit(nil, map[string]any{"decision": string(d)}, metrics.Metric{Name: name, Unit: metrics.Count, Value: 1})
 	}
 }
 
 // ChangeSent records one message sent to the change feed.
-func (n Notifier) ChangeSent() { n.ObserveRecord(NotifyRecord{ChangePublished: true}) }
+func (n metricsObserver) ChangeSent() { n.observe(record{ChangePublished: true}) }
