@@ -52,8 +52,10 @@ type Stream struct {
 	Status      string `json:"status"`
 	// Since is when the stream's status was last set.
 	Since string `json:"since"`
-	// Alert is AlertHeld, AlertUnstable or "".
-	Alert string `json:"alert,omitempty"`
+	// Alert is AlertHeld, AlertUnstable or "", and HeldUntil when a held
+	// drop's grace ends: the page shows "held" until then.
+	Alert     string `json:"alert,omitempty"`
+	HeldUntil string `json:"heldUntil,omitempty"`
 	// LastEvent and LastEventAt are the type and time of the latest change
 	// the board saw (empty for a stream only listed so far).
 	LastEvent        string            `json:"lastEvent,omitempty"`
@@ -74,8 +76,10 @@ type Change struct {
 	EventID        string `json:"eventId"`
 	EventType      string `json:"type"`
 	OccurredAt     string `json:"occurredAt"`
-	// Alert is nil when the message has no "alert" field.
-	Alert *string `json:"alert,omitempty"`
+	// Alert is nil when the message has no "alert" field; HeldUntil comes
+	// with a held one.
+	Alert     *string `json:"alert,omitempty"`
+	HeldUntil string  `json:"heldUntil,omitempty"`
 }
 
 // DecodeChange reads a change feed message.
@@ -154,7 +158,7 @@ func (s *State) Load(listed []Stream, at time.Time) {
 			continue
 		}
 		if before(cur.Since, l.Since) || cur.Status == "" {
-			cur.Status, cur.Since, cur.Alert = l.Status, l.Since, l.Alert
+			cur.Status, cur.Since, cur.Alert, cur.HeldUntil = l.Status, l.Since, l.Alert, l.HeldUntil
 		}
 		cur.WorkspaceID = cmp.Or(cur.WorkspaceID, l.WorkspaceID)
 		for id, t := range l.SimulcastTargets {
@@ -193,7 +197,7 @@ func (s *State) Apply(c Change) (bool, error) {
 			st.SimulcastTargets[c.SimulcastTargetID] = Target{Status: c.Status, Since: c.OccurredAt}
 		}
 		if c.Alert != nil {
-			st.Alert = *c.Alert
+			st.Alert, st.HeldUntil = *c.Alert, c.HeldUntil
 		}
 	} else {
 		if st.Status != "" && before(c.OccurredAt, st.Since) {
@@ -213,9 +217,9 @@ func (s *State) Apply(c Change) (bool, error) {
 		st.Status, st.Since = c.Status, c.OccurredAt
 		// A stream's change says what its alert is now: none when the
 		// message carries none.
-		st.Alert = ""
+		st.Alert, st.HeldUntil = "", ""
 		if c.Alert != nil {
-			st.Alert = *c.Alert
+			st.Alert, st.HeldUntil = *c.Alert, c.HeldUntil
 		}
 	}
 	st.WorkspaceID = cmp.Or(c.Workspace.ID, st.WorkspaceID)

@@ -71,16 +71,19 @@ func TestStateAppliesChangesByTheirTimeNotTheirArrival(t *testing.T) {
 func TestStateAlertMarking(t *testing.T) {
 	s := NewState(NewHub(8, 8), "")
 	held := change("s1", "", "disconnected", "2026-12-04T10:00:00Z")
-	held.Alert = ptr(AlertHeld)
+	held.Alert, held.HeldUntil = ptr(AlertHeld), "2026-12-04T10:00:30.000000000Z"
 	s.Apply(held)
+	if st := s.Snapshot().Streams[0]; st.HeldUntil != held.HeldUntil {
+		t.Fatalf("heldUntil %q", st.HeldUntil)
+	}
 	tgt := change("s1", "yt", "broadcasting", "2026-12-04T10:00:01Z") // no alert field: the marking stays
 	s.Apply(tgt)
 	if a := s.Snapshot().Streams[0].Alert; a != AlertHeld {
 		t.Fatalf("alert %q after a target change without one, want held", a)
 	}
 	s.Apply(change("s1", "", "active", "2026-12-04T10:00:02Z")) // back: the stream's change carries none
-	if a := s.Snapshot().Streams[0].Alert; a != "" {
-		t.Fatalf("alert %q after the stream came back", a)
+	if st := s.Snapshot().Streams[0]; st.Alert != "" || st.HeldUntil != "" {
+		t.Fatalf("alert %q until %q after the stream came back", st.Alert, st.HeldUntil)
 	}
 	flap := change("s1", "", "active", "2026-12-04T10:00:03Z")
 	flap.Alert = ptr(AlertUnstable)

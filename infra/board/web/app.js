@@ -27,12 +27,18 @@ function el(tag, cls, text) {
   return e;
 }
 
-// alertMark is the one place a stream's "alert" is read: a held drop, an
-// unstable encoder, or (a value this page does not know yet) the value itself.
-function alertMark(s) {
+// alertMark is the one place a stream's "alert" is read: a held drop (until
+// its heldUntil: then the grace is over and the next change says what
+// became of it), an unstable encoder, or (a value this page does not know
+// yet) the value itself.
+function alertMark(s, now = Date.now()) {
   switch (s.alert) {
     case undefined: case null: case '': return null;
-    case 'held': return { cls: 'held', label: 'drop held' };
+    case 'held': {
+      const until = Date.parse(s.heldUntil);
+      if (!isNaN(until) && until <= now) return null;
+      return { cls: 'held', label: isNaN(until) ? 'drop held' : 'drop held until ' + shortTime(s.heldUntil) };
+    }
     case 'unstable': return { cls: 'unstable', label: 'unstable' };
     default: return { cls: 'other', label: String(s.alert) };
   }
@@ -58,7 +64,7 @@ function renderRow(s, now) {
   tr.dataset.id = s.streamId;
   tr.dataset.status = s.status || '';
   tr.dataset.workspace = s.workspaceId || '';
-  const mark = alertMark(s);
+  const mark = alertMark(s, now);
   if (mark) { tr.classList.add(mark.cls); tr.dataset.alert = mark.cls; }
 
   tr.append(el('td', 'id', s.streamId));
@@ -306,7 +312,9 @@ function connect() {
 
 function tick() {
   const now = Date.now();
-  for (const r of rows.values()) {
+  for (const r of [...rows.values()]) {
+    // A held drop whose grace is over loses its mark.
+    if (r.tr.dataset.alert && !alertMark(r.stream, now)) { upsert(r.stream, now, false); countsDirty = true; schedule(); continue; }
     if (r.tr.hidden) continue;
     const cell = r.tr.children[2];
     const a = age(r.stream.since, now);
@@ -317,6 +325,6 @@ function tick() {
 document.addEventListener('DOMContentLoaded', () => {
   for (const id of ['filter-status', 'filter-workspace']) $(id).addEventListener('change', applyFilters);
   $('filter-text').addEventListener('input', applyFilters);
-  setInterval(tick, 5000);
+  setInterval(tick, 1000);
   load();
 });
