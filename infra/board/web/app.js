@@ -45,8 +45,11 @@ function alertMark(s, now = Date.now()) {
 }
 
 function age(since, now) {
-  const t = Date.parse(since);
-  if (!since || isNaN(t)) return '';
+  return ageOf(Date.parse(since), now);
+}
+
+function ageOf(t, now) {
+  if (isNaN(t)) return '';
   let s = Math.max(0, Math.floor((now - t) / 1000));
   if (s < 60) return s + 's';
   if (s < 3600) return Math.floor(s / 60) + 'm' + String(s % 60).padStart(2, '0') + 's';
@@ -140,9 +143,18 @@ function upsert(s, now, flash) {
     $('rows').insertBefore(tr, next);
     order.splice(lo, 0, s.streamId);
   }
-  rows.set(s.streamId, { stream: s, tr });
+  rows.set(s.streamId, entry(s, tr));
   if (s.workspaceId) ensureOption($('filter-workspace'), s.workspaceId, s.workspaceId);
   if (s.status) ensureOption($('filter-status'), s.status, s.status);
+}
+
+// entry is a row with what the clock needs parsed once: when its status
+// was set, and when its held mark ends (held: the ids of marked rows).
+const held = new Set();
+function entry(s, tr) {
+  const until = s.alert === 'held' ? Date.parse(s.heldUntil) : NaN;
+  if (isNaN(until) || until <= Date.now()) held.delete(s.streamId); else held.add(s.streamId);
+  return { stream: s, tr, sinceMs: Date.parse(s.since), heldUntilMs: until };
 }
 
 function remove(id) {
@@ -150,6 +162,7 @@ function remove(id) {
   if (!old) return;
   old.tr.remove();
   rows.delete(id);
+  held.delete(id);
   const i = order.indexOf(id);
   if (i >= 0) order.splice(i, 1);
 }
@@ -230,12 +243,13 @@ async function load() {
   const t0 = performance.now();
   const now = Date.now();
   rows.clear();
+  held.clear();
   order = [];
   const frag = document.createDocumentFragment();
   const streams = (snap.streams || []).slice().sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
   for (const s of streams) {
     const tr = renderRow(s, now);
-    rows.set(s.streamId, { stream: s, tr });
+    rows.set(s.streamId, entry(s, tr));
     order.push(s.streamId);
     frag.append(tr);
     if (s.workspaceId) ensureOption($('filter-workspace'), s.workspaceId, s.workspaceId);
@@ -310,21 +324,30 @@ function connect() {
   });
 }
 
-function tick() {
+// ages redraws the "for" column of the rows shown.
+function ages() {
   const now = Date.now();
-  for (const r of [...rows.values()]) {
-    // A held drop whose grace is over loses its mark.
-    if (r.tr.dataset.alert && !alertMark(r.stream, now)) { upsert(r.stream, now, false); countsDirty = true; schedule(); continue; }
+  for (const r of rows.values()) {
     if (r.tr.hidden) continue;
     const cell = r.tr.children[2];
-    const a = age(r.stream.since, now);
+    const a = ageOf(r.sinceMs, now);
     if (cell.textContent !== a) cell.textContent = a;
+  }
+}
+
+// holds takes the mark off a held drop whose grace is over.
+function holds() {
+  const now = Date.now();
+  for (const id of [...held]) {
+    const r = rows.get(id);
+    if (r && r.heldUntilMs <= now) { upsert(r.stream, now, false); countsDirty = true; schedule(); }
   }
 }
 
 document.addEventListener('DOMContentLoaded', () => {
   for (const id of ['filter-status', 'filter-workspace']) $(id).addEventListener('change', applyFilters);
   $('filter-text').addEventListener('input', applyFilters);
-  setInterval(tick, 1000);
+  setInterval(ages, 5000);
+  setInterval(holds, 1000);
   load();
 });
