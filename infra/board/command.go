@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -38,11 +39,16 @@ func RunCommand(ctx context.Context, args []string, out io.Writer, awsConfig fun
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// Every missing flag at once, as fastpixctl's other commands say it.
+	var missing []string
 	if *api == "" {
-		return fmt.Errorf("-api (or %s) is required: the stack's StreamsApiUrl output", EnvAPIURL)
+		missing = append(missing, "-api (or "+EnvAPIURL+", the StreamsApiUrl output)")
 	}
 	if *topic == "" {
-		return fmt.Errorf("-topic (or %s) is required: the stack's StreamChangesTopicArn output", EnvTopic)
+		missing = append(missing, "-topic (or "+EnvTopic+", the StreamChangesTopicArn output)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("board: required: %s", strings.Join(missing, ", "))
 	}
 	cfg, err := awsConfig(ctx)
 	if err != nil {

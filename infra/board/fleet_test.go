@@ -155,8 +155,8 @@ func TestRunCommandRefusesWhatItCannotUse(t *testing.T) {
 	noAWS := func(context.Context) (aws.Config, error) { return aws.Config{}, errors.New("no AWS wanted") }
 	var out strings.Builder
 	for args, want := range map[string]string{
-		"":                      "-api",
-		"-api http://x/streams": "-topic",
+		"":                      "board: required: -api (or STREAMS_API_URL, the StreamsApiUrl output), -topic (or CHANGES_TOPIC_ARN, the StreamChangesTopicArn output)",
+		"-api http://x/streams": "board: required: -topic (or CHANGES_TOPIC_ARN",
 		"-api http://x/streams -topic arn:t -sqs-protocol xml": "no AWS wanted", // the config is loaded first
 	} {
 		err := RunCommand(context.Background(), strings.Fields(args), &out, noAWS)
