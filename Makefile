@@ -128,7 +128,7 @@ soak:
 ctl:
 	@$(GO) run ./infra/cmd/fastpixctl $(ARGS)
 
-## ctl-local: the same against a running `make run` (DynamoDB Local :8000, goaws :4100)
+## ctl-local: the same against a running `make run` (DynamoDB Local :8000, goaws :4100, HTTP API :3000), e.g. make ctl-local ARGS=board
 ctl-local:
 	@AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$${DYNAMODB_PORT:-8000} AWS_ENDPOINT_URL_DYNAMODB_STREAMS=http://127.0.0.1:$${DYNAMODB_PORT:-8000} \
 	AWS_ENDPOINT_URL_SNS=http://127.0.0.1:$${SNS_PORT:-4100} AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$${SNS_PORT:-4100} \
@@ -136,6 +136,7 @@ ctl-local:
 	DEAD_LETTER_QUEUE_URL=$${DEAD_LETTER_QUEUE_URL:-http://127.0.0.1:$${SNS_PORT:-4100}/100010001000/NotifierDeadLetterQueue} \
 	DISCONNECT_CHECK_QUEUE_URL=$${DISCONNECT_CHECK_QUEUE_URL:-http://127.0.0.1:$${SNS_PORT:-4100}/100010001000/DisconnectCheckQueue} \
 	CHANGES_TOPIC_ARN=$${CHANGES_TOPIC_ARN:-arn:aws:sns:us-east-1:100010001000:StreamChangesTopic} \
+	STREAMS_API_URL=$${STREAMS_API_URL:-http://127.0.0.1:$${PORT:-3000}/streams} \
 	AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
 	EVENTS_TABLE=$${EVENTS_TABLE:-EventLogTable} STATE_TABLE=$${STATE_TABLE:-StreamStateTable} \
 	ALERT_ROUTES='$(or $(ALERT_ROUTES),$(LOCAL_ROUTES))' \

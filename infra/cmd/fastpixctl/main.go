@@ -4,6 +4,7 @@
 //	fastpixctl redrive -queue-url URL [-dry-run]              re-process the notifier's dead-letter queue
 //	fastpixctl inspect -stream ID [-n 20]                     a stream's state and its last events
 //	fastpixctl status [-status active,idle] [-watch]          the streams by status, with their simulcast targets
+//	fastpixctl board [-addr 127.0.0.1:8080] [-workspace ID]   the live board in a browser: every stream and target as it changes
 //	fastpixctl rotate-secret status|add|finish                rotate the webhook signing secret
 //	fastpixctl migrate-events -from OLD_TABLE [-dry-run]     copy the events of the previous table layout into the log
 //	fastpixctl subscribe -workspace W [-streams A,B] [-kinds K,..] -email|-sms|-https ADDR   who gets which alert
@@ -15,7 +16,8 @@
 // AWS_ENDPOINT_URL_SNS and AWS_ENDPOINT_URL_SQS point at it. Table, topic
 // and secret names come from flags or from the variables the functions
 // read (EVENTS_TABLE, STATE_TABLE, ALERT_ROUTES, PUBLISH_TEST_EVENTS,
-// FASTPIX_WEBHOOK_SECRET_ARN), plus NOTIFIER_DLQ_URL for redrive.
+// FASTPIX_WEBHOOK_SECRET_ARN), plus NOTIFIER_DLQ_URL for redrive and
+// STREAMS_API_URL and CHANGES_TOPIC_ARN for the board.
 package main
 
 import (
@@ -37,6 +39,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/streamhook/fastpix-receiver/infra/board"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
 	"github.com/streamhook/fastpix-receiver/internal/app/notifier"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
@@ -50,6 +53,7 @@ const usage = `fastpixctl: operate the FastPix receiver (see README.md, "Operati
   redrive        re-process the batches in the notifier's dead-letter queue, re-send refused alerts
   inspect        print a stream's state and its last events
   status         the streams by status, with their simulcast targets (-watch: refreshed)
+  board          the live board in a browser (http://127.0.0.1:8080): every stream and target as it changes
   rotate-secret  rotate the webhook signing secret: status | add | finish
   migrate-events copy the events of the previous table layout into the log (-from OLD_TABLE)
   subscribe      send one workspace's alerts (some streams, some kinds) to an email, phone or https endpoint
@@ -76,6 +80,8 @@ func main() {
 		err = inspect(ctx, args)
 	case "status":
 		err = ops.RunStatus(ctx, args, os.Stdout, awsConfig)
+	case "board":
+		err = board.RunCommand(ctx, args, os.Stdout, awsConfig)
 	case "rotate-secret":
 		err = rotateSecret(ctx, args, os.Stdin)
 	case "migrate-events":

@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/streamhook/fastpix-receiver/infra/board"
 	"github.com/streamhook/fastpix-receiver/infra/demo"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/internal/emulator"
@@ -214,6 +215,9 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, changesPath strin
 		fmt.Fprintf(w, "  Change feed     %s   subscribed to %s; one line per status change in\n", st.Feed.URL, st.ChangesTopic[strings.LastIndex(st.ChangesTopic, ":")+1:])
 		fmt.Fprintf(w, "                    %s   (watch it: tail -f that file)\n", changesPath)
 	}
+	if st.Feed != nil {
+		fmt.Fprintf(w, "  Live board      http://%s   after: make ctl-local ARGS=board   (every stream and target, as it changes)\n", board.DefaultAddr)
+	}
 	fmt.Fprintf(w, "  Alert routes    %s\n", strings.Join(st.Routes.Types(), ", "))
 	fmt.Fprintf(w, "  Alert rules     disconnects held %s; %d brief drops within %s make one unstable alert\n"+
 		"                  (DISCONNECT_GRACE_SECONDS, FLAP_THRESHOLD, FLAP_WINDOW_MINUTES over the template's defaults)\n",
@@ -231,6 +235,7 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, changesPath strin
 	fmt.Fprintf(w, "  curl -sS %s/streams/try-stream/events\n", st.URL)
 	fmt.Fprintf(w, "  curl -sS '%s/streams?status=idle,active'          # the fleet by status\n", st.URL)
 	fmt.Fprintf(w, "  make ctl-local ARGS='status -watch'   # the same as a table, redrawn every 5 s\n")
+	fmt.Fprintf(w, "  make ctl-local ARGS=board   # the same live in a browser at http://%s\n", board.DefaultAddr)
 	fmt.Fprintf(w, "  make demo      # a whole stream's life: storage, alerts, a duplicate, a suppressed late event, then the alert rules live\n")
 	fmt.Fprintf(w, "  aws dynamodb query --endpoint-url %s --table-name %s --index-name byTime \\\n", st.DynamoDBEndpoint, st.EventsTable)
 	fmt.Fprintf(w, "    --key-condition-expression 'streamId = :s' --expression-attribute-values '{\":s\":{\"S\":\"try-stream\"}}'\n")
