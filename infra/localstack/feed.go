@@ -99,5 +99,12 @@ func FeedLine(c changefeed.Change) string {
 	if c.Test {
 		test = " (test)"
 	}
-	return fmt.Sprintf("%s  %s%s: %s -> %s  (%s %s)", when, what, test, previous, c.Status, c.EventType, c.EventID)
+	mark := ""
+	switch {
+	case c.Mark != "" && c.HeldUntil != "":
+		mark = " [" + c.Mark + " until " + c.HeldUntil + "]"
+	case c.Mark != "":
+		mark = " [" + c.Mark + "]"
+	}
+	return fmt.Sprintf("%s  %s%s: %s -> %s%s  (%s %s)", when, what, test, previous, c.Status, mark, c.EventType, c.EventID)
 }
