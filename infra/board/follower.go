@@ -234,6 +234,19 @@ func (f *Follower) Run(ctx context.Context, apply func(Change), health func(erro
 		wait = DefaultWait
 	}
 	backoff := time.Duration(0)
+	// pause says why the feed is not read, and waits longer each time (1 s
+	// doubling to 30 s) before the next try.
+	pause := func(ctx context.Context, msg string, err error) {
+		backoff = min(max(2*backoff, time.Second), 30*time.Second)
+		f.log().Warn(msg, "err", err, "in", backoff)
+		if health != nil {
+			health(err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+	}
 	for ctx.Err() == nil {
 		if f.queueURL == "" {
 			// The queue was deleted under the board: subscribe a new one.
@@ -241,15 +254,7 @@ func (f *Follower) Run(ctx context.Context, apply func(Change), health func(erro
 				if ctx.Err() != nil {
 					break
 				}
-				backoff = min(max(2*backoff, time.Second), 30*time.Second)
-				f.log().Warn("board: subscribing a new queue failed, retrying", "err", err, "in", backoff)
-				if health != nil {
-					health(err)
-				}
-				select {
-				case <-ctx.Done():
-				case <-time.After(backoff):
-				}
+				pause(ctx, "board: subscribing a new queue failed, retrying", err)
 				continue
 			}
 			backoff = 0
@@ -280,15 +285,7 @@ func (f *Follower) Run(ctx context.Context, apply func(Change), health func(erro
 				f.queueURL, f.queueARN, f.subscriptionARN = "", "", ""
 				continue
 			}
-			backoff = min(max(2*backoff, time.Second), 30*time.Second)
-			f.log().Warn("board: reading the change feed failed, retrying", "err", err, "in", backoff)
-			if health != nil {
-				health(err)
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
+			pause(ctx, "board: reading the change feed failed, retrying", err)
 			continue
 		}
 		if backoff > 0 && health != nil {

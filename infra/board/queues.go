@@ -2,10 +2,8 @@ package board
 
 import (
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/streamhook/fastpix-receiver/infra/ops"
 )
 
 // ErrQueueGone: the queue does not exist (someone deleted it); the
@@ -170,44 +170,12 @@ type QueryQueues struct {
 }
 
 func (q *QueryQueues) call(ctx context.Context, form url.Values, out any) error {
-	form.Set("Version", "2012-11-05")
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(q.Endpoint, "/")+"/", strings.NewReader(form.Encode()))
-	if err != nil {
-		return err
+	err := ops.QueryCall(ctx, q.HTTP, q.Endpoint, form, out)
+	var qe *ops.QueryError
+	if errors.As(err, &qe) && qe.Code == nonExistentQueue {
+		return fmt.Errorf("%w: %w", ErrQueueGone, err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	client := q.HTTP
-	if client == nil {
-		client = &http.Client{Timeout: 40 * time.Second}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Code    string `xml:"Error>Code"`
-			Message string `xml:"Error>Message"`
-		}
-		_ = xml.Unmarshal(body, &e)
-		err := fmt.Errorf("sqs query protocol: %s: HTTP %d %s: %s", form.Get("Action"), resp.StatusCode, e.Code, e.Message)
-		if e.Code == nonExistentQueue {
-			return fmt.Errorf("%w: %w", ErrQueueGone, err)
-		}
-		return err
-	}
-	if out == nil {
-		return nil
-	}
-	if err := xml.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("sqs query protocol: unreadable %s answer: %w", form.Get("Action"), err)
-	}
-	return nil
+	return err
 }
 
 // local rewrites a queue URL goaws made (its host is region.127.0.0.1)

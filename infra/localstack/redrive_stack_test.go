@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -183,32 +182,8 @@ func TestDeadLetterRedrive(t *testing.T) {
 	}
 }
 
-// queryCall posts a query-protocol SQS action to goaws (the calls
-// ops.QueryQueue has no use for).
-func queryCall(ctx context.Context, endpoint string, form url.Values, out any) error {
-	form.Set("Version", "2012-11-05")
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", strings.NewReader(form.Encode()))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: HTTP %d %s", form.Get("Action"), resp.StatusCode, body)
-	}
-	if out != nil {
-		return xml.Unmarshal(body, out)
-	}
-	return nil
-}
-
 func changeVisibility(ctx context.Context, endpoint, queueURL, receipt string, seconds int) error {
-	return queryCall(ctx, endpoint, url.Values{"Action": {"ChangeMessageVisibility"}, "QueueUrl": {queueURL},
+	return ops.QueryCall(ctx, nil, endpoint, url.Values{"Action": {"ChangeMessageVisibility"}, "QueueUrl": {queueURL},
 		"ReceiptHandle": {receipt}, "VisibilityTimeout": {strconv.Itoa(seconds)}}, nil)
 }
 
@@ -219,7 +194,7 @@ func queueDepth(ctx context.Context, endpoint, queueURL string) (visible, inFlig
 			Value string `xml:"Value"`
 		} `xml:"GetQueueAttributesResult>Attribute"`
 	}
-	if err := queryCall(ctx, endpoint, url.Values{"Action": {"GetQueueAttributes"}, "QueueUrl": {queueURL}, "AttributeName.1": {"All"}}, &out); err != nil {
+	if err := ops.QueryCall(ctx, nil, endpoint, url.Values{"Action": {"GetQueueAttributes"}, "QueueUrl": {queueURL}, "AttributeName.1": {"All"}}, &out); err != nil {
 		return 0, 0, err
 	}
 	visible, inFlight = -1, -1

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/streamhook/fastpix-receiver/internal/snsendpoint"
+	"github.com/streamhook/fastpix-receiver/pkg/alerts"
 	"github.com/streamhook/fastpix-receiver/pkg/filterpolicy"
 )
 
@@ -125,16 +126,7 @@ func FormatRouted(d Routed) string {
 			line = "chat: " + n.Content.Title
 		}
 	}
-	return fmt.Sprintf("  -> to %s (%s): %s\n", oneLine(d.Endpoint), d.Protocol, oneLine(line))
-}
-
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
+	return fmt.Sprintf("  -> to %s (%s): %s\n", alerts.OneLine(d.Endpoint), d.Protocol, alerts.OneLine(line))
 }
 
 func cutLine(s string, n int) string {

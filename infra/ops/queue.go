@@ -91,29 +91,41 @@ type QueryError struct {
 	Status  int
 	Code    string
 	Message string
+	// Action is the action refused ("" when not known).
+	Action string
 }
 
 func (e *QueryError) Error() string {
+	if e.Action != "" {
+		return fmt.Sprintf("sqs query protocol: %s: HTTP %d %s: %s", e.Action, e.Status, e.Code, e.Message)
+	}
 	return fmt.Sprintf("sqs query protocol: HTTP %d %s: %s", e.Status, e.Code, e.Message)
 }
 
 func (q *QueryQueue) call(ctx context.Context, form url.Values, out any) error {
+	return QueryCall(ctx, q.HTTP, q.Endpoint, form, out)
+}
+
+// QueryCall posts one action of SQS's query protocol (a form post, an XML
+// answer) to endpoint and reads the answer into out (nil: not read). An
+// answer other than 2xx is a *QueryError. client nil: a 40 s timeout,
+// above the longest poll.
+func QueryCall(ctx context.Context, client *http.Client, endpoint string, form url.Values, out any) error {
 	form.Set("Version", "2012-11-05")
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(q.Endpoint, "/")+"/", strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(endpoint, "/")+"/", strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	client := q.HTTP
 	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
+		client = &http.Client{Timeout: 40 * time.Second}
 	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return err
 	}
@@ -123,7 +135,7 @@ func (q *QueryQueue) call(ctx context.Context, form url.Values, out any) error {
 			Message string `xml:"Error>Message"`
 		}
 		_ = xml.Unmarshal(body, &e)
-		return &QueryError{Status: resp.StatusCode, Code: e.Code, Message: e.Message}
+		return &QueryError{Status: resp.StatusCode, Code: e.Code, Message: e.Message, Action: form.Get("Action")}
 	}
 	if out == nil {
 		return nil

@@ -74,7 +74,7 @@ func ChatThreadID(streamID string) string {
 // are escaped as Slack asks), no @channel-style mention, no formatting
 // characters.
 func chatText(s string) string {
-	s = oneLine(s)
+	s = OneLine(s)
 	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "@", "@\u200b", "*", "\u2217", "_", "\uff3f", "~", "\u223c", "`", "'", "|", "\u2223")
 	return r.Replace(s)
 }
@@ -198,7 +198,7 @@ func ChatRendering(a Alert) ChatNotification {
 	context := map[string]string{}
 	for k, v := range map[string]string{"eventId": a.EventID, "eventType": a.Type, "streamId": a.StreamID, "simulcastTargetId": a.SimulcastID, "workspaceId": a.WorkspaceID, "status": a.Status, "occurredAt": a.OccurredAt} {
 		if v != "" {
-			context[k] = cut(oneLine(v), MaxChatItem)
+			context[k] = cut(OneLine(v), MaxChatItem)
 		}
 	}
 	return ChatNotification{

@@ -330,11 +330,11 @@ func email(a Alert) string {
 	if a.Test {
 		b.WriteString("[TEST STREAM] ")
 	}
-	b.WriteString(oneLine(headline(a)))
+	b.WriteString(OneLine(headline(a)))
 	b.WriteString("\n\n")
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(&b, "%-18s%s\n", k+":", oneLine(v))
+			fmt.Fprintf(&b, "%-18s%s\n", k+":", OneLine(v))
 		}
 	}
 	what := a.Type + " (status: " + a.Status + ")"
@@ -388,8 +388,8 @@ func email(a Alert) string {
 	return b.String()
 }
 
-// oneLine keeps a value on its line: control characters become spaces.
-func oneLine(s string) string {
+// OneLine keeps a value on its line: control characters become spaces.
+func OneLine(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
@@ -440,7 +440,7 @@ func summary(a Alert, withTime bool, keep func(rune) bool, max int) string {
 	}
 	if ws != "" {
 		b.WriteString(" (")
-		b.WriteString(cut(oneLine(ws), 24))
+		b.WriteString(cut(OneLine(ws), 24))
 		b.WriteString(")")
 	}
 	if !said {
