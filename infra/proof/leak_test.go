@@ -150,7 +150,7 @@ func leakCheck(t *testing.T, name string, st *localstack.Stack, logs, metrics st
 		}
 	}
 	for _, a := range st.Inbox.Alerts() {
-		places["SNS messages"] = append(places["SNS messages"], a.Subject+"\n"+a.Email+"\n"+a.SMS+"\n"+a.Default+"\n"+fmt.Sprint(a.Attributes))
+		places["SNS messages"] = append(places["SNS messages"], a.Subject+"\n"+a.Email+"\n"+a.SMS+"\n"+a.Default+"\n"+a.Chat+"\n"+fmt.Sprint(a.Attributes))
 	}
 	for _, c := range st.Feed.Changes() {
 		places["SNS messages"] = append(places["SNS messages"], fmt.Sprintf("%+v", c))
