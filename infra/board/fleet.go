@@ -114,7 +114,11 @@ func (f *FleetAPI) get(ctx context.Context, q url.Values, v any) error {
 		return fmt.Errorf("%w: read the answer: %w", ErrFleet, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%w: GET %s: HTTP %d: %.300s", ErrFleet, u.Path, resp.StatusCode, body)
+		hint := ""
+		if resp.StatusCode == http.StatusNotFound {
+			hint = " (-api is the fleet listing's URL, ending in /streams: the stack's StreamsApiUrl output)"
+		}
+		return fmt.Errorf("%w: GET %s: HTTP %d: %.300s%s", ErrFleet, u.Scheme+"://"+u.Host+u.Path, resp.StatusCode, body, hint)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("%w: unreadable answer: %w", ErrFleet, err)
