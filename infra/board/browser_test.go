@@ -1,7 +1,6 @@
 package board_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,11 +23,11 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/streamhook/fastpix-receiver/infra/board"
+	"github.com/streamhook/fastpix-receiver/infra/demo"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/internal/repo"
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/changefeed"
-	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 )
 
 // EnvScreenshot names a file the browser proof writes its screenshot of
@@ -127,21 +126,12 @@ func (s *sender) post(t *testing.T, typ string, object map[string]any, workspace
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, err := fastpix.Sign(s.st.Secret, body)
+	got, err := demo.Post(context.Background(), s.st.URL+localstack.WebhookPath, s.st.Secret, demo.Delivery{Type: typ, Body: body})
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodPost, s.st.URL+localstack.WebhookPath, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(fastpix.SignatureHeader, sig)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("post %s: %d %s", typ, resp.StatusCode, answer)
+	if got.Status != http.StatusOK {
+		t.Fatalf("post %s: %d %s", typ, got.Status, got.Answer)
 	}
 }
 

@@ -220,7 +220,7 @@ func Send(ctx context.Context, webhookURL, secret string, out io.Writer) ([]Sent
 		"The events marked \"constructed\" are %s.\n\n", constructedNote)
 	var sent []Sent
 	for i, d := range deliveries {
-		s, err := post(ctx, webhookURL, secret, d)
+		s, err := Post(ctx, webhookURL, secret, d)
 		if err != nil {
 			return sent, fmt.Errorf("localstack: demo event %d (%s): %w", i+1, d.Type, err)
 		}
@@ -233,8 +233,9 @@ func Send(ctx context.Context, webhookURL, secret string, out io.Writer) ([]Sent
 // demoClient posts the demo's deliveries.
 var demoClient = &http.Client{Timeout: 15 * time.Second}
 
-// post sends one delivery, signed with secret, to webhookURL.
-func post(ctx context.Context, webhookURL, secret string, d Delivery) (Sent, error) {
+// Post sends one delivery, signed with secret, to webhookURL, as FastPix
+// does, and says what the webhook answered.
+func Post(ctx context.Context, webhookURL, secret string, d Delivery) (Sent, error) {
 	sig, err := fastpix.Sign(secret, d.Body)
 	if err != nil {
 		return Sent{}, fmt.Errorf("sign: %w", err)

@@ -103,7 +103,7 @@ func SendEvening(ctx context.Context, webhookURL, secret, run string, steps []Ev
 		if err != nil {
 			return sent, err
 		}
-		r, err := post(ctx, webhookURL, secret, d)
+		r, err := Post(ctx, webhookURL, secret, d)
 		if err != nil {
 			return sent, fmt.Errorf("demo: evening event %d (%s): %w", i+1, s.Type(), err)
 		}

@@ -96,7 +96,7 @@ func SendRules(ctx context.Context, webhookURL, secret string, s alertrules.Sett
 			return sent, err
 		}
 		d.Note = st.note
-		got, err := post(ctx, webhookURL, secret, d)
+		got, err := Post(ctx, webhookURL, secret, d)
 		if err != nil {
 			return sent, fmt.Errorf("localstack: rules demo event %d (%s): %w", i+1, d.Type, err)
 		}

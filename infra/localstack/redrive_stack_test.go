@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,12 +19,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/streamhook/fastpix-receiver/infra/awslocal"
+	"github.com/streamhook/fastpix-receiver/infra/demo"
 	"github.com/streamhook/fastpix-receiver/infra/localstack"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
 	"github.com/streamhook/fastpix-receiver/infra/samtemplate"
 	"github.com/streamhook/fastpix-receiver/internal/emulator"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
-	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 )
 
 // TestDeadLetterRedrive runs the whole repair path on the local stack: with
@@ -82,20 +81,12 @@ func TestDeadLetterRedrive(t *testing.T) {
 	streamID := "dlq-stream"
 	body := fmt.Sprintf(`{"type":%q,"id":"dlq-0001","object":{"type":"live","id":%q},"createdAt":%q,"data":{"streamId":%q,"status":"active"}}`,
 		eventType, streamID, time.Now().UTC().Format(time.RFC3339), streamID)
-	sig, err := fastpix.Sign(st.Secret, []byte(body))
+	posted, err := demo.Post(ctx, st.URL+localstack.WebhookPath, st.Secret, demo.Delivery{Type: eventType, Body: []byte(body)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, st.URL+localstack.WebhookPath, strings.NewReader(body))
-	req.Header.Set("FastPix-Signature", sig)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("webhook: %d %s", resp.StatusCode, answer)
+	if posted.Status != http.StatusOK {
+		t.Fatalf("webhook: %d %s", posted.Status, posted.Answer)
 	}
 
 	// The event source gives up and the on-failure record lands in goaws.
