@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamhook/fastpix-receiver/pkg/filterpolicy"
@@ -40,7 +41,16 @@ type SNSFront struct {
 
 	mu       sync.Mutex
 	policies map[string]string // subscription ARN → its filter policy as written
+	// generation counts the requests that may change a topic's
+	// subscriptions or their policies (Generation).
+	generation atomic.Int64
 }
+
+// Generation changes whenever a request that may change subscriptions
+// passed the front (Subscribe, SetSubscriptionAttributes, Unsubscribe,
+// DeleteTopic): who reads subscriptions through the front may keep what
+// it read while it stays the same.
+func (f *SNSFront) Generation() int64 { return f.generation.Load() }
 
 // maxQueryBody bounds a request the front reads: a Publish of 256 KB with
 // its attributes, form-encoded, fits.
@@ -85,6 +95,13 @@ func (f *SNSFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		f.proxy.ServeHTTP(w, r)
 		return
+	}
+	switch form.Get("Action") {
+	case "Subscribe", "SetSubscriptionAttributes", "Unsubscribe", "DeleteTopic", "CreateTopic":
+		// Counted before and after: a reader that read in between reads
+		// again.
+		f.generation.Add(1)
+		defer f.generation.Add(1)
 	}
 	switch form.Get("Action") {
 	case "Subscribe":

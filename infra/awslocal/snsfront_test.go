@@ -135,3 +135,46 @@ func TestSNSFrontPolicyQuotaPerTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The front's generation moves with every request that may change a
+// topic's subscriptions, and not with a publish: what the local inbox read
+// of a topic's people stays right, and is read once per burst.
+func TestSNSFrontGeneration(t *testing.T) {
+	f, err := StartSNSFront(0, testenv.SNSEndpoint(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	c := testenv.SNSAt(f.URL)
+	topic := testenv.CreateTopic(t, c, "generation")
+	ctx := context.Background()
+	g0 := f.Generation()
+	if _, err := c.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("m")}); err != nil {
+		t.Fatal(err)
+	}
+	if f.Generation() != g0 {
+		t.Errorf("a publish moved the generation")
+	}
+	out, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("email"), Endpoint: aws.String("g@example.com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g1 := f.Generation()
+	if g1 == g0 {
+		t.Fatalf("a subscribe did not move the generation")
+	}
+	if _, err := c.SetSubscriptionAttributes(ctx, &sns.SetSubscriptionAttributesInput{SubscriptionArn: out.SubscriptionArn,
+		AttributeName: aws.String("FilterPolicy"), AttributeValue: aws.String(`{"kind":["live"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	g2 := f.Generation()
+	if g2 == g1 {
+		t.Errorf("a new policy did not move the generation")
+	}
+	if _, err := c.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: out.SubscriptionArn}); err != nil {
+		t.Fatal(err)
+	}
+	if f.Generation() == g2 {
+		t.Errorf("an unsubscribe did not move the generation")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,10 +43,49 @@ var routedProtocols = map[string]bool{"email": true, "email-json": true, "sms": 
 type router struct {
 	client *sns.Client
 	log    *slog.Logger
+	// generation, when set, is the SNS front's (awslocal.SNSFront): what
+	// was read of a topic is kept while it stays the same, so a burst of
+	// alerts does not list the subscriptions once each.
+	generation func() int64
+
+	mu    sync.Mutex
+	known map[string]knownPeople // by topic ARN
+}
+
+type knownPeople struct {
+	generation int64
+	people     []Routed
 }
 
 // people lists the topic's routed subscriptions with their policies.
 func (r *router) people(ctx context.Context, topicARN string) ([]Routed, error) {
+	if r.generation == nil {
+		return r.list(ctx, topicARN)
+	}
+	gen := r.generation()
+	r.mu.Lock()
+	k, ok := r.known[topicARN]
+	r.mu.Unlock()
+	if ok && k.generation == gen {
+		return k.people, nil
+	}
+	people, err := r.list(ctx, topicARN)
+	if err != nil {
+		return nil, err
+	}
+	if r.generation() == gen { // nothing changed while it was read
+		r.mu.Lock()
+		if r.known == nil {
+			r.known = map[string]knownPeople{}
+		}
+		r.known[topicARN] = knownPeople{generation: gen, people: people}
+		r.mu.Unlock()
+	}
+	return people, nil
+}
+
+// list reads the topic's routed subscriptions with their policies.
+func (r *router) list(ctx context.Context, topicARN string) ([]Routed, error) {
 	var out []Routed
 	in := &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topicARN)}
 	for {

@@ -163,6 +163,10 @@ type Stack struct {
 	procs []*emulator.Process
 	// front stands before goaws on the SNS port (see awslocal.SNSFront).
 	front     *awslocal.SNSFront
+	// goaws is goaws's own endpoint: the functions and the stack's own
+	// queue clients talk to it directly, as they talk to SNS and SQS in
+	// AWS; the front (SNSEndpoint) is for who manages subscriptions.
+	goaws string
 	streamARN string
 	srv       *http.Server
 	cancel    context.CancelFunc
@@ -208,12 +212,14 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	awsCfg := awsConfig(serviceEndpoints{
 		"DynamoDB": s.DynamoDBEndpoint, "DynamoDB Streams": s.DynamoDBEndpoint,
-		"SNS": s.SNSEndpoint, "SQS": s.SNSEndpoint,
+		"SNS": s.goaws, "SQS": s.goaws,
 	})
 	if err := s.createTables(ctx, tmpl, dynamodb.NewFromConfig(awsCfg)); err != nil {
 		return nil, err
 	}
-	snsClient := sns.NewFromConfig(awsCfg)
+	// The stack manages topics and subscriptions through the front, as
+	// fastpixctl does; the functions publish to goaws directly (awsCfg).
+	snsClient := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(s.SNSEndpoint) })
 	if err := s.createTopics(ctx, tmpl, snsClient); err != nil {
 		return nil, err
 	}
@@ -299,7 +305,7 @@ func (s *Stack) startEmulators(ctx context.Context, cfg Config) error {
 		return err
 	}
 	s.front = front
-	s.DynamoDBEndpoint, s.SNSEndpoint = d.p.Endpoint, front.URL
+	s.DynamoDBEndpoint, s.SNSEndpoint, s.goaws = d.p.Endpoint, front.URL, n.p.Endpoint
 	return nil
 }
 
@@ -417,7 +423,7 @@ func (s *Stack) buildFunctions(tmpl *samtemplate.Template, vars map[string]strin
 	}
 	// goaws speaks only SQS's query protocol: the notifier sends its checks
 	// through the client that does (each send names its queue's URL).
-	notifierCfg.Queues = &ops.QueryQueue{Endpoint: s.SNSEndpoint}
+	notifierCfg.Queues = &ops.QueryQueue{Endpoint: s.goaws}
 
 	fns := &functions{vars: vars}
 	var err error
@@ -475,6 +481,9 @@ func (s *Stack) subscribeInbox(ctx context.Context, client *sns.Client, inbox, c
 	var err error
 	if s.Inbox, err = StartInbox(client, inbox, s.log); err != nil {
 		return err
+	}
+	if s.front != nil {
+		s.Inbox.router.generation = s.front.Generation
 	}
 	if s.ChangesTopic != "" {
 		if s.Feed, err = StartFeedTail(client, changes, s.log); err != nil {
@@ -541,7 +550,7 @@ func (s *Stack) poller(tmpl *samtemplate.Template, fns *functions, client *dynam
 		if id := s.queueWithARN(dest); id != "" {
 			s.DeadLetterQueue = id
 			dl := &awslocal.DeadLetter{
-				Queue: &ops.QueryQueue{Endpoint: s.SNSEndpoint, URL: s.Queues[id]}, Name: id, Log: s.log,
+				Queue: &ops.QueryQueue{Endpoint: s.goaws, URL: s.Queues[id]}, Name: id, Log: s.log,
 				FunctionARN: fmt.Sprintf("arn:aws:lambda:%s:%s:function:local-%s", emulator.Region, emulator.AccountID, notifierFunctionID),
 			}
 			onFailure = dl.Record
@@ -578,7 +587,7 @@ func (s *Stack) checkSource(tmpl *samtemplate.Template, fns *functions) (*awsloc
 		s.CheckDeadLetterQueue, _, _ = strings.Cut(q.Properties().Get("RedrivePolicy", "deadLetterTargetArn").Target(), ".")
 	}
 	return &awslocal.SQSSource{
-		Queue: &ops.QueryQueue{Endpoint: s.SNSEndpoint, URL: u}, ARN: queueARN(src.Queue),
+		Queue: &ops.QueryQueue{Endpoint: s.goaws, URL: u}, ARN: queueARN(src.Queue),
 		Handler: fns.notifier.Checks.Handle, BatchSize: src.BatchSize, Logger: s.log, Twice: s.checksTwice,
 	}, nil
 }
