@@ -162,11 +162,11 @@ type Stack struct {
 	log   *slog.Logger
 	procs []*emulator.Process
 	// front stands before goaws on the SNS port (see awslocal.SNSFront).
-	front     *awslocal.SNSFront
+	front *awslocal.SNSFront
 	// goaws is goaws's own endpoint: the functions and the stack's own
 	// queue clients talk to it directly, as they talk to SNS and SQS in
 	// AWS; the front (SNSEndpoint) is for who manages subscriptions.
-	goaws string
+	goaws     string
 	streamARN string
 	srv       *http.Server
 	cancel    context.CancelFunc
