@@ -3,16 +3,16 @@ package board
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/streamhook/fastpix-receiver/internal/cli"
 )
 
 // Environment variables `fastpixctl board` reads its defaults from.
@@ -30,25 +30,15 @@ const (
 // stack (`make ctl-local ARGS=board`) when AWS_ENDPOINT_URL_SQS points at
 // goaws, which speaks SQS's query protocol.
 func RunCommand(ctx context.Context, args []string, out io.Writer, awsConfig func(context.Context) (aws.Config, error)) error {
-	fs := flag.NewFlagSet("board", flag.ContinueOnError)
-	addr := fs.String("addr", DefaultAddr, "where the board listens; keep it on 127.0.0.1 (the board shows the whole fleet to whoever reaches it)")
-	api := fs.String("api", os.Getenv(EnvAPIURL), "the query API's fleet listing, the stack's StreamsApiUrl output ("+EnvAPIURL+")")
-	topic := fs.String("topic", os.Getenv(EnvTopic), "the change feed topic, the StreamChangesTopicArn output ("+EnvTopic+")")
-	workspace := fs.String("workspace", "", "show only this workspace's streams (a filter policy on the board's subscription)")
-	protocol := fs.String("sqs-protocol", "auto", "json (SQS), query (goaws, the local stack), or auto: query when AWS_ENDPOINT_URL_SQS is set")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+	c := cli.New("board")
+	addr := c.String("addr", DefaultAddr, "where the board listens; keep it on 127.0.0.1 (the board shows the whole fleet to whoever reaches it)")
+	api := c.Need("api", EnvAPIURL, "the StreamsApiUrl output", "the query API's fleet listing, the stack's StreamsApiUrl output")
+	topic := c.Need("topic", EnvTopic, "the StreamChangesTopicArn output", "the change feed topic, the StreamChangesTopicArn output")
+	workspace := c.String("workspace", "", "show only this workspace's streams (a filter policy on the board's subscription)")
+	protocol := c.String("sqs-protocol", "auto", "json (SQS), query (goaws, the local stack), or auto: query when AWS_ENDPOINT_URL_SQS is set")
 	// Every missing flag at once, as fastpixctl's other commands say it.
-	var missing []string
-	if *api == "" {
-		missing = append(missing, "-api (or "+EnvAPIURL+", the StreamsApiUrl output)")
-	}
-	if *topic == "" {
-		missing = append(missing, "-topic (or "+EnvTopic+", the StreamChangesTopicArn output)")
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("board: required: %s", strings.Join(missing, ", "))
+	if err := c.Parse(args); err != nil {
+		return err
 	}
 	cfg, err := awsConfig(ctx)
 	if err != nil {

@@ -42,6 +42,7 @@ import (
 	"github.com/streamhook/fastpix-receiver/infra/board"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
 	"github.com/streamhook/fastpix-receiver/internal/app/notifier"
+	"github.com/streamhook/fastpix-receiver/internal/cli"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/notify"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
@@ -115,55 +116,21 @@ func awsConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// command is one subcommand's flags. A required flag may default to an
-// environment variable (the one the functions read); every required flag
-// left empty is reported at once, so a first run says all that is missing.
-type command struct {
-	*flag.FlagSet
-	needed []neededFlag
-}
+// command is one subcommand's flags (cli.Command), whose parse also
+// loads the AWS configuration the command will talk with.
+type command struct{ *cli.Command }
 
-type neededFlag struct {
-	name, env string
-	value     *string
-}
-
-func newCommand(name string) *command {
-	return &command{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError)}
-}
+func newCommand(name string) *command { return &command{cli.New(name)} }
 
 // need declares a required string flag, defaulting to the environment
 // variable env when env is not "".
-func (c *command) need(name, env, usage string) *string {
-	def := ""
-	if env != "" {
-		def = os.Getenv(env)
-		usage += " (" + env + ")"
-	}
-	v := c.String(name, def, usage+"; required")
-	c.needed = append(c.needed, neededFlag{name: name, env: env, value: v})
-	return v
-}
+func (c *command) need(name, env, usage string) *string { return c.Need(name, env, "", usage) }
 
 // parse parses args, checks that every required flag has a value, and
-// loads the AWS configuration the command will talk with.
+// loads the AWS configuration.
 func (c *command) parse(ctx context.Context, args []string) (aws.Config, error) {
 	if err := c.Parse(args); err != nil {
 		return aws.Config{}, err
-	}
-	var missing []string
-	for _, f := range c.needed {
-		if *f.value != "" {
-			continue
-		}
-		if f.env != "" {
-			missing = append(missing, "-"+f.name+" (or "+f.env+")")
-		} else {
-			missing = append(missing, "-"+f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return aws.Config{}, fmt.Errorf("%s: required: %s", c.Name(), strings.Join(missing, ", "))
 	}
 	return awsConfig(ctx)
 }
