@@ -170,7 +170,11 @@ type QueryQueues struct {
 }
 
 func (q *QueryQueues) call(ctx context.Context, form url.Values, out any) error {
-	err := ops.QueryCall(ctx, q.HTTP, q.Endpoint, form, out)
+	client := q.HTTP
+	if client == nil {
+		client = &http.Client{Timeout: 40 * time.Second}
+	}
+	err := ops.QueryCall(ctx, client, q.Endpoint, form, out, 16<<20)
 	var qe *ops.QueryError
 	if errors.As(err, &qe) && qe.Code == nonExistentQueue {
 		return fmt.Errorf("%w: %w", ErrQueueGone, err)

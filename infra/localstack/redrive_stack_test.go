@@ -175,7 +175,7 @@ func TestDeadLetterRedrive(t *testing.T) {
 
 func changeVisibility(ctx context.Context, endpoint, queueURL, receipt string, seconds int) error {
 	return ops.QueryCall(ctx, nil, endpoint, url.Values{"Action": {"ChangeMessageVisibility"}, "QueueUrl": {queueURL},
-		"ReceiptHandle": {receipt}, "VisibilityTimeout": {strconv.Itoa(seconds)}}, nil)
+		"ReceiptHandle": {receipt}, "VisibilityTimeout": {strconv.Itoa(seconds)}}, nil, 1<<20)
 }
 
 func queueDepth(ctx context.Context, endpoint, queueURL string) (visible, inFlight int, err error) {
@@ -185,7 +185,7 @@ func queueDepth(ctx context.Context, endpoint, queueURL string) (visible, inFlig
 			Value string `xml:"Value"`
 		} `xml:"GetQueueAttributesResult>Attribute"`
 	}
-	if err := ops.QueryCall(ctx, nil, endpoint, url.Values{"Action": {"GetQueueAttributes"}, "QueueUrl": {queueURL}, "AttributeName.1": {"All"}}, &out); err != nil {
+	if err := ops.QueryCall(ctx, nil, endpoint, url.Values{"Action": {"GetQueueAttributes"}, "QueueUrl": {queueURL}, "AttributeName.1": {"All"}}, &out, 1<<20); err != nil {
 		return 0, 0, err
 	}
 	visible, inFlight = -1, -1

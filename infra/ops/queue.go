@@ -103,14 +103,18 @@ func (e *QueryError) Error() string {
 }
 
 func (q *QueryQueue) call(ctx context.Context, form url.Values, out any) error {
-	return QueryCall(ctx, q.HTTP, q.Endpoint, form, out)
+	client := q.HTTP
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	return QueryCall(ctx, client, q.Endpoint, form, out, 4<<20)
 }
 
 // QueryCall posts one action of SQS's query protocol (a form post, an XML
-// answer) to endpoint and reads the answer into out (nil: not read). An
-// answer other than 2xx is a *QueryError. client nil: a 40 s timeout,
-// above the longest poll.
-func QueryCall(ctx context.Context, client *http.Client, endpoint string, form url.Values, out any) error {
+// answer) to endpoint and reads the answer, at most maxBody bytes, into out
+// (nil: not read). An answer other than 2xx is a *QueryError. client nil:
+// http.DefaultClient.
+func QueryCall(ctx context.Context, client *http.Client, endpoint string, form url.Values, out any, maxBody int64) error {
 	form.Set("Version", "2012-11-05")
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(endpoint, "/")+"/", strings.NewReader(form.Encode()))
 	if err != nil {
@@ -118,14 +122,14 @@ func QueryCall(ctx context.Context, client *http.Client, endpoint string, form u
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if client == nil {
-		client = &http.Client{Timeout: 40 * time.Second}
+		client = http.DefaultClient
 	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		return err
 	}
