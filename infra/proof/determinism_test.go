@@ -265,8 +265,8 @@ func timeless(t *testing.T, text string) string {
 	return string(b)
 }
 
-// settledStreams waits until every stream has applied its n stored events
-// (its state's recent events hold them all), holds no disconnect and has
+// settledStreams waits until every stream has its n events stored and its
+// state applied through the newest of them, holds no disconnect and has
 // nothing left to send, and the subscribers have been quiet for a second.
 // Meanwhile it redrives, as an operator would, what the event source gave
 // up on (a batch whose streams kept failing past its retries: with SNS
@@ -286,6 +286,7 @@ func settledStreams(t *testing.T, ctx context.Context, st *localstack.Stack, sto
 		}
 	}
 	ddb := testenv.DynamoDBAt(st.DynamoDBEndpoint)
+	log := &eventstore.Reader{Client: ddb, Table: st.EventsTable}
 	unsettled := ""
 	for {
 		done := true
@@ -296,9 +297,17 @@ func settledStreams(t *testing.T, ctx context.Context, st *localstack.Stack, sto
 				t.Fatal(err)
 			}
 			s := streamstate.StateFromItem(out.Item)
-			if len(s.Recent) < min(n, streamstate.RecentEvents) || strings.Contains(s.Pending, "effects") || s.Memory().Held != nil {
+			logged, err := log.ReadLog(ctx, stream, "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			newest := ""
+			if len(logged) > 0 {
+				newest = logged[len(logged)-1].OrderKey
+			}
+			if len(logged) < n || s.Applied < newest || strings.Contains(s.Pending, "effects") || s.Memory().Held != nil {
 				done = false
-				unsettled = fmt.Sprintf("%s: %d of %d events applied, pending %q, held %+v", stream, len(s.Recent), n, s.Pending, s.Memory().Held)
+				unsettled = fmt.Sprintf("%s: %d of %d events stored, applied through %q of %q, pending %q, held %+v", stream, len(logged), n, s.Applied, newest, s.Pending, s.Memory().Held)
 				break
 			}
 		}

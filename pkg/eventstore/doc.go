@@ -48,9 +48,11 @@
 //   - the stream: read by Lambda at no charge; KEYS_ONLY records are small.
 //   - the notifier, per stream per invocation, whatever the number of
 //     events it brings: one consistent GetItem of the state, one consistent
-//     Query of the log after the applied position (one read unit per 4 KB
-//     read), and one or two PutItem of the state item (the second clears
-//     what was sent).
+//     Query of the log from a look-back before the applied position (one
+//     read unit per 4 KB read; a filter returns only the events received
+//     since the previous pass read, so the work after it is the stream's
+//     new events), and one or two PutItem of the state item (the second
+//     clears what was sent).
 //
 // # Limits
 //

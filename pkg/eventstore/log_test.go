@@ -39,7 +39,7 @@ func TestReadLog(t *testing.T) {
 	put("s", "e1", fastpix.TypeLiveStreamConnected, at, "{}")
 	put("s", "e0", fastpix.TypeLiveStreamActive, at.Add(time.Second), "{}")
 	put("other", "o1", fastpix.TypeLiveStreamActive, at, "{}")
-	all, err := r.ReadLog(ctx, "s", "")
+	all, err := r.ReadLog(ctx, "s", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestReadLog(t *testing.T) {
 	if want := []string{"e1", "e0", "e2", "e3"}; !slices.Equal(ids, want) {
 		t.Fatalf("log %v, want %v", ids, want)
 	}
-	after, err := r.ReadLog(ctx, "s", all[1].OrderKey)
+	after, err := r.ReadLog(ctx, "s", all[1].OrderKey, "")
 	if err != nil || len(after) != 2 || after[0].EventID != "e2" {
 		t.Fatalf("after %s: %v, %v", all[1].OrderKey, after, err)
 	}
@@ -59,8 +59,18 @@ func TestReadLog(t *testing.T) {
 	for i := range 30 {
 		put("big", fmt.Sprintf("b%02d", i), fastpix.TypeLiveStreamUpdated, at.Add(time.Duration(i)*time.Second), big)
 	}
-	long, err := r.ReadLog(ctx, "big", "")
+	long, err := r.ReadLog(ctx, "big", "", "")
 	if err != nil || len(long) != 30 || long[29].EventID != "b29" || long[0].Payload != big {
 		t.Fatalf("a log over 1 MB: %d events, %v", len(long), err)
+	}
+	// Only what reached us after a time, still in log order, found past
+	// pages the filter left empty.
+	recent, err := r.ReadLog(ctx, "big", "", long[26].ReceivedAt)
+	if err != nil || len(recent) != 3 || recent[0].EventID != "b27" || recent[2].EventID != "b29" {
+		t.Fatalf("received after %s: %d events, %v", long[26].ReceivedAt, len(recent), err)
+	}
+	both, err := r.ReadLog(ctx, "s", all[0].OrderKey, all[0].ReceivedAt)
+	if err != nil || len(both) != 3 {
+		t.Fatalf("after %s received after %s: %v, %v", all[0].OrderKey, all[0].ReceivedAt, both, err)
 	}
 }

@@ -258,16 +258,19 @@ func cursorFromKey(key map[string]types.AttributeValue, q StreamQuery) (cursor, 
 // LogReader reads a stream's log.
 type LogReader interface {
 	// ReadLog returns the events of the log logKey after the position
-	// after ("" for all), in order, with a strongly consistent read: an
-	// event whose write was acknowledged is in it.
-	ReadLog(ctx context.Context, logKey, after string) ([]Record, error)
+	// after ("" for all) that reached us after receivedAfter ("" for
+	// all), in order, with a strongly consistent read: an event whose
+	// write was acknowledged is in it.
+	ReadLog(ctx context.Context, logKey, after, receivedAfter string) ([]Record, error)
 }
 
 var _ LogReader = (*Reader)(nil)
 
 // ReadLog implements LogReader: one Query of the byTime index, page after
-// page to the end (a stream's new events are few).
-func (r *Reader) ReadLog(ctx context.Context, logKey, after string) ([]Record, error) {
+// page to the end (a stream's new events are few). receivedAfter is a
+// filter: the events received before it are read (and paid for) but not
+// returned.
+func (r *Reader) ReadLog(ctx context.Context, logKey, after, receivedAfter string) ([]Record, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                aws.String(r.Table),
 		IndexName:                aws.String(IndexByTime),
@@ -282,6 +285,11 @@ func (r *Reader) ReadLog(ctx context.Context, logKey, after string) ([]Record, e
 		in.KeyConditionExpression = aws.String("#k = :k AND #o > :after")
 		in.ExpressionAttributeNames["#o"] = AttrOrderKey
 		in.ExpressionAttributeValues[":after"] = &types.AttributeValueMemberS{Value: after}
+	}
+	if receivedAfter != "" {
+		in.FilterExpression = aws.String("#r > :since")
+		in.ExpressionAttributeNames["#r"] = AttrReceivedAt
+		in.ExpressionAttributeValues[":since"] = &types.AttributeValueMemberS{Value: receivedAfter}
 	}
 	var out []Record
 	for {

@@ -129,6 +129,7 @@ func (n *Notifier) bringUpToDate(ctx context.Context, streamID, key string, rang
 			return results, decision, nil
 		}
 		st.Pending = box.encode()
+		n.remember(&st, readAt)
 		switch err := n.State.Save(ctx, &st); {
 		case errors.Is(err, streamstate.ErrConflict):
 			continue
@@ -153,24 +154,72 @@ func (n *Notifier) bringUpToDate(ctx context.Context, streamID, key string, rang
 // A pass applies both in the order they reached us, so a straggler that
 // reached us before a fresh event is applied before it, whichever pass
 // its own stream record rang.
+//
+// Only events that may not be applied yet are returned (logWindow): the
+// cost of a pass is the stream's new events, not the look-back's.
 func (n *Notifier) readLog(ctx context.Context, key string, st *streamstate.State) (fresh []eventstore.Record, stragglers []late, err error) {
-	after := st.Applied
-	if appliedAt, _, ok := strings.Cut(st.Applied, "/"); ok {
-		after = eventstore.FormatTime(parseTime(appliedAt).Add(-n.lookBack()))
-	}
-	recs, err := n.Log.ReadLog(ctx, key, after)
+	w := n.window(st)
+	recs, err := n.Log.ReadLog(ctx, key, w.after, w.since)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: read the log of stream %s: %w", ErrState, key, err)
 	}
-	for i, r := range recs {
+	for _, r := range recs {
 		switch {
 		case r.OrderKey > st.Applied:
 			fresh = append(fresh, r)
 		case !st.WasApplied(r.EventID):
-			stragglers = append(stragglers, late{rec: r, next: nextTransition(recs[i+1:], r)})
+			l, err := n.withNext(ctx, key, r)
+			if err != nil {
+				return nil, nil, err
+			}
+			stragglers = append(stragglers, l)
 		}
 	}
 	return fresh, stragglers, nil
+}
+
+// writeBound is how long after an event reached the webhook its write is
+// in the log at the latest, as this package counts on: the webhook's own
+// store budget is 10 s (its p99 is a small fraction of a second). An event
+// whose write took longer is still applied, when its own stream record
+// rings, as an event that reached us then.
+const writeBound = 15 * time.Second
+
+// keepRecent is how many of the last applied events a state keeps however
+// long ago they reached us: a stream record delivered again (a retried
+// batch) for one of them costs no read and applies nothing twice.
+const keepRecent = 32
+
+// logWindow is what a pass reads of a stream's log: the events after
+// after (the applied position less the look-back) that reached us after
+// since. Every event received before seen was in the log when an earlier
+// pass read it, and was applied by that pass if it was after its
+// look-back; since is seen, or later when the state no longer remembers
+// every event applied after seen.
+type logWindow struct{ after, since, seen string }
+
+func (n *Notifier) window(st *streamstate.State) logWindow {
+	var w logWindow
+	w.after = st.Applied
+	if appliedAt, _, ok := strings.Cut(st.Applied, "/"); ok {
+		w.after = eventstore.FormatTime(parseTime(appliedAt).Add(-n.lookBack()))
+	}
+	if st.ReadThrough == "" {
+		return w // written before passes kept their read time: read it all
+	}
+	w.seen = eventstore.FormatTime(parseTime(st.ReadThrough).Add(-writeBound))
+	w.since = w.seen
+	if oldest, full := st.RecentFull(); full && oldest > w.since {
+		w.since = oldest
+	}
+	return w
+}
+
+// remember records on st, about to be written, when its pass read the log,
+// and forgets the applied events no later pass needs to tell apart.
+func (n *Notifier) remember(st *streamstate.State, readAt time.Time) {
+	st.ReadThrough = eventstore.FormatTime(readAt)
+	st.ForgetReceivedBefore(eventstore.FormatTime(readAt.Add(-writeBound)), keepRecent)
 }
 
 // lookBack is how far before the applied position a pass looks for events
@@ -180,13 +229,30 @@ func (n *Notifier) lookBack() time.Duration {
 	return max(n.Rules.FlapWindow+n.Rules.Grace, time.Minute)
 }
 
+// withNext is r, with the stream's transition after it when r is a stream
+// disconnect that reached us after the log moved past it: that transition
+// decides whether it was a brief drop.
+func (n *Notifier) withNext(ctx context.Context, key string, r eventstore.Record) (late, error) {
+	l := late{rec: r}
+	if e := describe(r); e.changesState && !e.change.Target && e.change.Transition && e.change.Status == alertrules.StatusDisconnected {
+		after, err := n.Log.ReadLog(ctx, key, r.OrderKey, "")
+		if err != nil {
+			return late{}, fmt.Errorf("%w: read the log of stream %s: %w", ErrState, key, err)
+		}
+		l.next = nextTransition(after, r)
+	}
+	return l, nil
+}
+
 // lates are the events that rang for the stream but are neither in the
 // log after the applied position nor among the recently applied: they
 // reached us after the log had moved past them (an event of another
 // status, or a newer one of theirs, was applied first). Each is read by its
-// id; a late disconnect also with the stream's transition after it, which
-// decides whether it was a brief drop.
+// id. One within the look-back that reached us before an earlier pass read
+// the log was applied by it: its stream record rang again (a retried
+// batch).
 func (n *Notifier) lates(ctx context.Context, key string, st *streamstate.State, fresh []eventstore.Record, rang []string) ([]late, error) {
+	w := n.window(st)
 	var out []late
 	for _, id := range rang {
 		if st.WasApplied(id) || containsEvent(fresh, id) || slices.ContainsFunc(out, func(l late) bool { return l.rec.EventID == id }) {
@@ -199,13 +265,12 @@ func (n *Notifier) lates(ctx context.Context, key string, st *streamstate.State,
 		case err != nil:
 			return nil, fmt.Errorf("%w: %w", ErrState, err)
 		}
-		l := late{rec: r}
-		if e := describe(r); e.changesState && !e.change.Target && e.change.Transition && e.change.Status == alertrules.StatusDisconnected {
-			after, err := n.Log.ReadLog(ctx, key, r.OrderKey)
-			if err != nil {
-				return nil, fmt.Errorf("%w: read the log of stream %s: %w", ErrState, key, err)
-			}
-			l.next = nextTransition(after, r)
+		if w.seen != "" && r.OrderKey > w.after && r.OrderKey <= st.Applied && r.ReceivedAt <= w.seen {
+			continue
+		}
+		l, err := n.withNext(ctx, key, r)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, l)
 	}

@@ -26,6 +26,8 @@ import (
 type fakeLog struct {
 	mu   sync.Mutex
 	logs map[string][]eventstore.Record
+	// reads counts ReadLog calls, returned the records they returned.
+	reads, returned int
 }
 
 // put stores r unless its id is stored already (a duplicate delivery), and
@@ -47,12 +49,14 @@ func (l *fakeLog) put(r eventstore.Record) bool {
 	return true
 }
 
-func (l *fakeLog) ReadLog(_ context.Context, key, after string) ([]eventstore.Record, error) {
+func (l *fakeLog) ReadLog(_ context.Context, key, after, receivedAfter string) ([]eventstore.Record, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.reads++
 	var out []eventstore.Record
+	defer func() { l.returned += len(out) }()
 	for _, r := range l.logs[key] {
-		if r.OrderKey > after {
+		if r.OrderKey > after && r.ReceivedAt > receivedAfter {
 			out = append(out, r)
 		}
 	}

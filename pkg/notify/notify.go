@@ -8,7 +8,12 @@
 // consistent query) after the position the state has applied, with a
 // look-back of the flap window and the grace for events it moved past
 // without applying (an event of one status that reached us after a newer
-// event of another status was applied). It applies them in the order they
+// event of another status was applied). Of that, the query returns only
+// what reached us since the previous pass read the log, less the time a
+// write may take (writeBound): everything before was in the log when that
+// pass read it, and was applied. The state remembers the events applied
+// since (streamstate.State.Recent), so none is applied twice, however busy
+// the stream. It applies them in the order they
 // reached us, each status (the stream's, each target's, the details)
 // moving only forward, so an event is late only when a newer one of its
 // own status reached us first; and it writes the state back with what they

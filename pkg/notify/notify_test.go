@@ -413,3 +413,43 @@ func TestChangesCarryTheStreamsMark(t *testing.T) {
 		t.Errorf("changes:\n  %s\nwant\n  %s", lines(w.sink.changes, "s"), strings.Join(want, "\n  "))
 	}
 }
+
+// A stream with hundreds of simulcast targets, each reporting within
+// minutes: every delivery applies its own event once, and a pass reads
+// what is new, not the whole look-back (which once re-applied, reported
+// and re-read every event past the last 64 on every pass). A stream record
+// delivered again later (a retried batch) applies nothing.
+func TestBusyStreamAppliesEachEventOnce(t *testing.T) {
+	w := newWorld(alertrules.Defaults())
+	w.deliver(t, event("s", "", "c", "connected", sec(0), sec(0)))
+	w.deliver(t, event("s", "", "a", "active", sec(1), sec(1)))
+	const targets = 300
+	for i := range targets {
+		id := fmt.Sprintf("x%03d", i)
+		res := w.deliver(t, event("s", fmt.Sprintf("t%03d", i), id, "broadcasting", sec(2+i), sec(2+i)))
+		if len(res) != 1 || res[0].EventID != id || res[0].Outcome != notify.Published {
+			t.Fatalf("delivery %d: %d results %+v, want its own event published", i, len(res), res)
+		}
+	}
+	// Events written up to the write bound after they reached us are
+	// still new to a pass: the last pass read at 301 s, so a read returns
+	// at most what reached us in the 15 s before.
+	if w.log.returned > (2+targets)*16 {
+		t.Errorf("%d log reads returned %d events for %d deliveries: passes re-read the look-back", w.log.reads, w.log.returned, 2+targets)
+	}
+	if got := w.sink.alerts["s"]; len(got) != 1+targets {
+		t.Errorf("%d alerts, want the live one and one per target", len(got))
+	}
+	if got := w.sink.changes["s"]; len(got) != 2+targets {
+		t.Errorf("%d changes, want one per event", len(got))
+	}
+	for _, id := range []string{"a", "x000", "x150", "x299"} {
+		res, err := w.n.ApplyStream(context.Background(), "s", []string{id})
+		if err != nil || len(res) != 0 {
+			t.Errorf("the record of %s again: %+v, %v; want nothing applied", id, res, err)
+		}
+	}
+	if got := w.sink.alerts["s"]; len(got) != 1+targets {
+		t.Errorf("%d alerts after records delivered again", len(got))
+	}
+}

@@ -202,7 +202,7 @@ func (p *pass) apply(r eventstore.Record) {
 		Status: e.status(r.Type), Info: e.changesState && !e.change.Transition}
 	res.OccurredAt, res.ClockSkewed = orderTime(r)
 	defer func() {
-		p.st.MarkApplied(r.OrderKey, r.EventID)
+		p.st.MarkApplied(r.OrderKey, r.EventID, r.ReceivedAt)
 		p.results = append(p.results, res)
 	}()
 	base := alerts.FromRecord(r, res.Status)

@@ -96,9 +96,15 @@ const (
 	// event of the stream's log applied to this item: the notifier reads
 	// the log after it.
 	AttrApplied = "applied"
-	// AttrRecent (L of S) are the ids of the last RecentEvents events
-	// applied, so a doorbell of an event already applied costs no read.
+	// AttrRecent (L of M: "id", and "at", the time the event reached us)
+	// are the events applied lately (RecentEvent), so that a pass can
+	// tell an event it must still apply from one applied before. Items
+	// written before receive times were kept hold an L of S of ids.
 	AttrRecent = "recent"
+	// AttrReadThrough is when the last pass that wrote the item read the
+	// log: every event whose write was acknowledged before then, within
+	// what that pass read, has been applied.
+	AttrReadThrough = "readThrough"
 	// AttrRev (N) counts the item's writes. Every write is conditional on
 	// the count it was read at, so two notifiers working on one stream at
 	// once cannot both apply the same events: the loser reads again.
@@ -112,8 +118,10 @@ const (
 	AttrLeaseUntil = "leaseUntil"
 )
 
-// RecentEvents is how many applied event ids the item keeps (AttrRecent).
-const RecentEvents = 64
+// RecentEvents is how many applied events the item keeps at most
+// (AttrRecent), about 10 KB: only a stream that receives more events than
+// this within the notifier's write bound fills it.
+const RecentEvents = 128
 
 // Bounds that keep a state item far below DynamoDB's 400 KB item limit.
 const (
@@ -228,8 +236,11 @@ type State struct {
 
 	// Applied is the log position of the newest event applied (AttrApplied).
 	Applied string `json:"appliedThrough,omitempty"`
-	// Recent are the ids of the last events applied, newest last.
-	Recent []string `json:"-"`
+	// Recent are the events applied lately, oldest first (AttrRecent).
+	Recent []RecentEvent `json:"-"`
+	// ReadThrough is when the pass that last wrote the item read the log
+	// (AttrReadThrough; "" for an item written before it was kept).
+	ReadThrough string `json:"-"`
 	// Rev is the item's write count as read (0: no item, or one written
 	// before revisions existed).
 	Rev int64 `json:"-"`
@@ -251,20 +262,46 @@ func (st *State) Memory() alertrules.Memory {
 // SetMemory keeps m as the alert rules' memory.
 func (st *State) SetMemory(m alertrules.Memory) { st.Alerting = &m }
 
-// MarkApplied records that the event id at log position pos was applied.
-func (st *State) MarkApplied(pos, id string) {
+// RecentEvent is an event applied lately: its id and when it reached us
+// ("" when kept by a version that did not record it).
+type RecentEvent struct {
+	ID         string
+	ReceivedAt string
+}
+
+// MarkApplied records that the event id at log position pos, which
+// reached us at receivedAt, was applied.
+func (st *State) MarkApplied(pos, id, receivedAt string) {
 	if pos > st.Applied {
 		st.Applied = pos
 	}
-	st.Recent = append(st.Recent, id)
+	st.Recent = append(st.Recent, RecentEvent{ID: id, ReceivedAt: receivedAt})
 	if n := len(st.Recent) - RecentEvents; n > 0 {
-		st.Recent = append([]string(nil), st.Recent[n:]...)
+		st.Recent = append([]RecentEvent(nil), st.Recent[n:]...)
 	}
 }
 
 // WasApplied says whether id is among the recently applied events.
 func (st *State) WasApplied(id string) bool {
-	return slices.Contains(st.Recent, id)
+	return slices.ContainsFunc(st.Recent, func(e RecentEvent) bool { return e.ID == id })
+}
+
+// ForgetReceivedBefore drops the recently applied events that reached us
+// before since, but the last keep: a pass that reads only events received
+// after since need not tell them apart.
+func (st *State) ForgetReceivedBefore(since string, keep int) {
+	old := max(len(st.Recent)-keep, 0)
+	st.Recent = slices.Concat(slices.DeleteFunc(st.Recent[:old:old], func(e RecentEvent) bool { return e.ReceivedAt < since }), st.Recent[old:])
+}
+
+// RecentFull says whether Recent is at its bound, and if so when the
+// oldest event it still holds reached us: an event received before that
+// may have been applied and forgotten.
+func (st *State) RecentFull() (oldest string, full bool) {
+	if len(st.Recent) < RecentEvents {
+		return "", false
+	}
+	return st.Recent[0].ReceivedAt, true
 }
 
 // Reader reads a stream's state.
@@ -475,6 +512,7 @@ func (st *State) item(rev int64) (map[string]types.AttributeValue, error) {
 	put(AttrDetailOccurredAt, st.DetailOccurredAt)
 	put(AttrUpdatedAt, st.UpdatedAt)
 	put(AttrApplied, st.Applied)
+	put(AttrReadThrough, st.ReadThrough)
 	put(AttrPending, st.Pending)
 	put(AttrLease, st.Lease)
 	put(AttrLeaseUntil, st.LeaseUntil)
@@ -492,8 +530,12 @@ func (st *State) item(rev int64) (map[string]types.AttributeValue, error) {
 	item[AttrSimulcastTargets] = &types.AttributeValueMemberM{Value: targets}
 	if len(st.Recent) > 0 {
 		l := make([]types.AttributeValue, len(st.Recent))
-		for i, id := range st.Recent {
-			l[i] = str(id)
+		for i, e := range st.Recent {
+			m := map[string]types.AttributeValue{"id": str(e.ID)}
+			if e.ReceivedAt != "" {
+				m["at"] = str(e.ReceivedAt)
+			}
+			l[i] = &types.AttributeValueMemberM{Value: m}
 		}
 		item[AttrRecent] = &types.AttributeValueMemberL{Value: l}
 	}
@@ -528,6 +570,7 @@ func StateFromItem(item map[string]types.AttributeValue) State {
 		DetailOccurredAt: ddbitem.String(item, AttrDetailOccurredAt),
 		UpdatedAt:        ddbitem.String(item, AttrUpdatedAt),
 		Applied:          ddbitem.String(item, AttrApplied),
+		ReadThrough:      ddbitem.String(item, AttrReadThrough),
 		Pending:          ddbitem.String(item, AttrPending),
 		Lease:            ddbitem.String(item, AttrLease),
 		LeaseUntil:       ddbitem.String(item, AttrLeaseUntil),
@@ -541,8 +584,13 @@ func StateFromItem(item map[string]types.AttributeValue) State {
 	}
 	if l, ok := item[AttrRecent].(*types.AttributeValueMemberL); ok {
 		for _, v := range l.Value {
-			if s, ok := v.(*types.AttributeValueMemberS); ok {
-				st.Recent = append(st.Recent, s.Value)
+			switch v := v.(type) {
+			case *types.AttributeValueMemberM:
+				if id := ddbitem.String(v.Value, "id"); id != "" {
+					st.Recent = append(st.Recent, RecentEvent{ID: id, ReceivedAt: ddbitem.String(v.Value, "at")})
+				}
+			case *types.AttributeValueMemberS:
+				st.Recent = append(st.Recent, RecentEvent{ID: v.Value})
 			}
 		}
 	}

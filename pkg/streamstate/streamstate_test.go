@@ -3,7 +3,9 @@ package streamstate_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -48,8 +50,9 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.SetMemory(alertrules.Memory{LiveSince: time.Date(2024, 4, 2, 11, 17, 52, 0, time.UTC)})
-	st.MarkApplied(t1+"/05/a", "a")
-	st.MarkApplied(t2+"/03/b", "b")
+	st.MarkApplied(t1+"/05/a", "a", t1)
+	st.MarkApplied(t2+"/03/b", "b", "")
+	st.ReadThrough = t2
 	st.Pending, st.Lease, st.LeaseUntil = `{"next":1}`, "me", t2
 	if err := store.Save(ctx, &st); err != nil || st.Rev != 1 {
 		t.Fatalf("Save = %v, rev %d; want revision 1", err, st.Rev)
@@ -64,6 +67,46 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 	if !back.WasApplied("a") || back.WasApplied("c") || back.Applied != t2+"/03/b" {
 		t.Errorf("applied %q, recent %v", back.Applied, back.Recent)
+	}
+}
+
+// What a state remembers of the events it applied: those received after a
+// time, and always the last few; at its bound it says since when it
+// remembers them all. Items that kept only ids read back as such.
+func TestRecentlyApplied(t *testing.T) {
+	at := func(i int) string { return fmt.Sprintf("2024-04-02T11:00:%02d.000000000Z", i) }
+	var st streamstate.State
+	for i := range 10 {
+		st.MarkApplied(at(i)+"/05/e", fmt.Sprint("e", i), at(i))
+	}
+	st.ForgetReceivedBefore(at(6), 2)
+	var ids []string
+	for _, e := range st.Recent {
+		ids = append(ids, e.ID)
+	}
+	if want := []string{"e6", "e7", "e8", "e9"}; !slices.Equal(ids, want) {
+		t.Errorf("after forgetting those received before %s: %v, want %v", at(6), ids, want)
+	}
+	st.ForgetReceivedBefore(at(59), 2)
+	if len(st.Recent) != 2 || !st.WasApplied("e9") || st.WasApplied("e7") {
+		t.Errorf("the last two are kept whenever they reached us: %v", st.Recent)
+	}
+	if _, full := st.RecentFull(); full {
+		t.Error("full with two")
+	}
+	for i := range streamstate.RecentEvents + 5 {
+		st.MarkApplied(at(i%60)+"/05/f", fmt.Sprint("f", i), at(i%60))
+	}
+	if oldest, full := st.RecentFull(); !full || len(st.Recent) != streamstate.RecentEvents || oldest != st.Recent[0].ReceivedAt || st.WasApplied("f4") || !st.WasApplied("f5") {
+		t.Errorf("at the bound: %d kept, oldest %q (full %v)", len(st.Recent), oldest, full)
+	}
+	legacy := streamstate.StateFromItem(map[string]types.AttributeValue{
+		streamstate.KeyStreamID: &types.AttributeValueMemberS{Value: "s"},
+		streamstate.AttrRecent: &types.AttributeValueMemberL{Value: []types.AttributeValue{
+			&types.AttributeValueMemberS{Value: "old-1"}, &types.AttributeValueMemberS{Value: "old-2"}}},
+	})
+	if !legacy.WasApplied("old-2") || legacy.Recent[0].ReceivedAt != "" || legacy.ReadThrough != "" {
+		t.Errorf("an item that kept ids only: %+v", legacy.Recent)
 	}
 }
 
