@@ -42,33 +42,40 @@ const e2eWarmup = 300
 //     request-to-payload-2.0 conversion, the webhook handler (verify, parse,
 //     redact, record, JSON log line) and its conditional PutItem, until the
 //     whole answer is read;
-//   - put: a bare conditional PutItem of the item an equivalent event
-//     becomes (eventstore.Record.Item, the same condition expression) with a
-//     client built as the stack builds its own.
+//   - floor: the least a webhook can be: the same POST to a bare net/http
+//     handler that reads the body and makes the same conditional PutItem
+//     of the item an equivalent event becomes (eventstore.Record.Item), and
+//     answers 200;
+//   - put: that conditional PutItem alone, with a client built as the
+//     stack builds its own.
 //
 // Beside them, for where the added time goes, two parts of e2e: hop, the
 // same POST to the same Gateway with a route that answers at once (the HTTP
 // round trip and the Gateway's conversion both ways), and handler,
 // (*httpapi.Webhook).Handle called in-process with a PutItem that returns
-// at once. The four calls of an iteration rotate their order so that the
+// at once. The calls of an iteration rotate their order so that the
 // machine's noise, the JIT and the table's growth fall on all alike.
 //
-// Two sub-benchmarks, poller-off first so that the notifier has no backlog
-// then:
+// Three sub-benchmarks, poller-off first so that the notifier has no
+// backlog then:
 //
 //   - poller-off: the same Gateway and webhook wiring as the stack, on its
 //     own listener, writing to a second events table in the stack's DynamoDB
 //     Local that no poller reads (the stack's poller only reads its own,
 //     idle, table's stream: four empty GetRecords a second);
-//   - poller-on: the stack's own HTTP API and events table, as the system
-//     runs: the poller reads every write of both series from the stream and
-//     the notifier updates the stream state and publishes each one (every
-//     event is a newer video.live_stream.active) to goaws, all on the same
-//     two cores.
+//   - poller-on-fleet: the stack's own HTTP API and events table, as the
+//     system runs: every write of the series rings the notifier, which
+//     brings the stream's state up to date from its log and publishes to
+//     goaws, all on the same two cores; the events are spread over 500
+//     streams (a fleet);
+//   - poller-on-one-stream: the same, every event about one stream, a
+//     thousand a second: the notifier's hardest case (each pass reads the
+//     stream's look-back).
 //
 // Nothing is asserted about time: the numbers are reported as metrics
-// (p50-e2e-ms, p50-put-ms, p50-ratio, p50-added-ms, the p99s and means,
-// p50-hop-ms, p50-handler-ms).
+// (p50-e2e-ms, p50-floor-ms, p50-put-ms, p50-ratio (e2e/floor),
+// p50-put-ratio (e2e/put), p50-added-ms, the p99s and means, p50-hop-ms,
+// p50-handler-ms).
 // Run with a fixed count, e.g. -benchtime 2000x (make bench-e2e).
 func BenchmarkEndToEnd(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -87,8 +94,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 	offTable := testenv.CreateTable(b, ddb, "EventLogTable")
 	offURL := serveWebhook(b, st.DynamoDBEndpoint, offTable, logger)
 
-	b.Run("poller-off", func(b *testing.B) { measureE2E(b, offURL, ddb, offTable) })
-	b.Run("poller-on", func(b *testing.B) { measureE2E(b, st.URL, ddb, st.EventsTable) })
+	b.Run("poller-off", func(b *testing.B) { measureE2E(b, offURL, ddb, offTable, fleetStreams) })
+	b.Run("poller-on-fleet", func(b *testing.B) { measureE2E(b, st.URL, ddb, st.EventsTable, fleetStreams) })
+	b.Run("poller-on-one-stream", func(b *testing.B) { measureE2E(b, st.URL, ddb, st.EventsTable, 1) })
 }
 
 // serveWebhook serves POST /webhooks/fastpix with the local stack's Gateway
@@ -154,10 +162,15 @@ func deliver(client *http.Client, url string, p e2ePair) (time.Duration, error) 
 	return took, nil
 }
 
-// e2ePair is one iteration's inputs, built before any call is timed.
+// fleetStreams is how many streams a fleet series spreads its events over.
+const fleetStreams = 500
+
+// e2ePair is one iteration's inputs, built before any call is timed: the
+// delivery, and the items of two equivalent events for the bare write and
+// the floor.
 type e2ePair struct {
-	body, sig []byte
-	put       *dynamodb.PutItemInput
+	body, sig  []byte
+	put, floor *dynamodb.PutItemInput
 }
 
 // kbEvent is liveEvent's video.live_stream.active, credentials and all,
@@ -169,34 +182,66 @@ func kbEvent(id, streamID string, createdAt time.Time) []byte {
   "playbackId": [{"id": "55d5b68e-508a-4adf-a01a-9420005ee796", "accessPolicy": "public"}]`), 1)
 }
 
-// newPair builds the i-th pair: a delivery and, for the bare write, the item
-// of an equivalent event (same size, another id) as the handler builds it.
-func newPair(b *testing.B, run string, i int, base time.Time, table string) e2ePair {
+// newPair builds the i-th pair: a delivery and, for the bare write and the
+// floor, the items of equivalent events (same size, other ids) as the
+// handler builds them. The events are about one of streams streams.
+func newPair(b *testing.B, run string, i, streams int, base time.Time, table string) e2ePair {
 	at := base.Add(time.Duration(2*i) * time.Millisecond)
-	body := kbEvent(fmt.Sprintf("e2e-%s-%07d", run, i), "e2e-stream-"+run, at)
-	twin := kbEvent(fmt.Sprintf("put-%s-%07d", run, i), "e2e-stream-"+run, at.Add(time.Millisecond))
-	ev, err := fastpix.Parse(twin)
-	if err != nil {
-		b.Fatal(err)
-	}
-	redacted, err := fastpix.Redact(twin)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rec, _ := eventstore.NewRecord(ev, redacted, time.Now(), eventstore.DefaultRetention, 0)
-	return e2ePair{
-		body: body,
-		sig:  []byte(sign(b, proofSecret, body)),
-		put: &dynamodb.PutItemInput{
+	stream := fmt.Sprintf("e2e-stream-%s-%d", run, i%streams)
+	body := kbEvent(fmt.Sprintf("e2e-%s-%07d", run, i), stream, at)
+	item := func(id string) *dynamodb.PutItemInput {
+		twin := kbEvent(id, stream, at.Add(time.Millisecond))
+		ev, err := fastpix.Parse(twin)
+		if err != nil {
+			b.Fatal(err)
+		}
+		redacted, err := fastpix.Redact(twin)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rec, _ := eventstore.NewRecord(ev, redacted, time.Now(), eventstore.DefaultRetention, 0)
+		return &dynamodb.PutItemInput{
 			TableName: aws.String(table),
 			Item:      rec.Item(),
 			// eventstore.DynamoDB's condition: the write happens once per id.
 			ConditionExpression: aws.String("attribute_not_exists(" + eventstore.KeyEventID + ")"),
-		},
+		}
+	}
+	return e2ePair{
+		body:  body,
+		sig:   []byte(sign(b, proofSecret, body)),
+		put:   item(fmt.Sprintf("put-%s-%07d", run, i)),
+		floor: item(fmt.Sprintf("floor-%s-%07d", run, i)),
 	}
 }
 
-func measureE2E(b *testing.B, baseURL string, ddb *dynamodb.Client, table string) {
+// serveFloor serves the floor: a bare net/http handler that reads the
+// body, makes the conditional PutItem of the pair being measured (set by
+// the caller before each request) and answers 200.
+func serveFloor(b *testing.B, ddb *dynamodb.Client, current func() *dynamodb.PutItemInput) string {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if _, err := ddb.PutItem(r.Context(), current()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"accepted"}`)
+	})}
+	go func() { _ = srv.Serve(l) }()
+	b.Cleanup(func() { _ = srv.Close() })
+	return "http://" + l.Addr().String() + localstack.WebhookPath
+}
+
+func measureE2E(b *testing.B, baseURL string, ddb *dynamodb.Client, table string, streams int) {
 	client := &http.Client{Timeout: 30 * time.Second} // DefaultTransport: keep-alive
 	url := baseURL + localstack.WebhookPath
 	run := fmt.Sprintf("%s-%d", strings.ReplaceAll(b.Name(), "/", "-"), time.Now().UnixNano())
@@ -225,6 +270,12 @@ func measureE2E(b *testing.B, baseURL string, ddb *dynamodb.Client, table string
 		Logger:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	}
 	hop := func(p e2ePair) (time.Duration, error) { return deliver(client, hopURL, p) }
+	var current *dynamodb.PutItemInput
+	floorURL := serveFloor(b, ddb, func() *dynamodb.PutItemInput { return current })
+	floor := func(p e2ePair) (time.Duration, error) {
+		current = p.floor
+		return deliver(client, floorURL, p)
+	}
 	handle := func(p e2ePair) (time.Duration, error) {
 		req := post(p.body, string(p.sig))
 		start := time.Now()
@@ -237,13 +288,13 @@ func measureE2E(b *testing.B, baseURL string, ddb *dynamodb.Client, table string
 	}
 
 	size := 0
-	// pair runs the four, each timed on its own, in an order that rotates
+	// pair runs the five, each timed on its own, in an order that rotates
 	// so that none always goes first.
-	pair := func(i int) (took [4]time.Duration) {
-		p := newPair(b, run, i, base, table)
+	pair := func(i int) (took [5]time.Duration) {
+		p := newPair(b, run, i, streams, base, table)
 		size = len(p.body)
-		steps := [4]func(e2ePair) (time.Duration, error){
-			func(p e2ePair) (time.Duration, error) { return deliver(client, url, p) }, put, hop, handle,
+		steps := [5]func(e2ePair) (time.Duration, error){
+			func(p e2ePair) (time.Duration, error) { return deliver(client, url, p) }, put, hop, handle, floor,
 		}
 		for k := range steps {
 			j := (k + i) % len(steps)
@@ -259,7 +310,7 @@ func measureE2E(b *testing.B, baseURL string, ddb *dynamodb.Client, table string
 	for i := range e2eWarmup {
 		pair(i)
 	}
-	var series [4][]time.Duration // e2e, put, hop, handler
+	var series [5][]time.Duration // e2e, put, hop, handler, floor
 	i := e2eWarmup
 	for b.Loop() {
 		took := pair(i)
@@ -270,22 +321,26 @@ func measureE2E(b *testing.B, baseURL string, ddb *dynamodb.Client, table string
 	}
 	b.StopTimer()
 
-	se, sp, sh, sw := summarize(series[0]), summarize(series[1]), summarize(series[2]), summarize(series[3])
+	se, sp, sh, sw, sf := summarize(series[0]), summarize(series[1]), summarize(series[2]), summarize(series[3]), summarize(series[4])
 	b.ReportMetric(0, "ns/op") // an iteration is a pair built and sent: not a figure to read
 	b.ReportMetric(ms(se.p50), "p50-e2e-ms")
+	b.ReportMetric(ms(sf.p50), "p50-floor-ms")
 	b.ReportMetric(ms(sp.p50), "p50-put-ms")
-	b.ReportMetric(ms(se.p50)/ms(sp.p50), "p50-ratio")
-	b.ReportMetric(ms(se.p50)-ms(sp.p50), "p50-added-ms")
+	b.ReportMetric(ms(se.p50)/ms(sf.p50), "p50-ratio")
+	b.ReportMetric(ms(se.p50)/ms(sp.p50), "p50-put-ratio")
+	b.ReportMetric(ms(se.p50)-ms(sf.p50), "p50-added-ms")
 	b.ReportMetric(ms(se.p99), "p99-e2e-ms")
+	b.ReportMetric(ms(sf.p99), "p99-floor-ms")
 	b.ReportMetric(ms(sp.p99), "p99-put-ms")
-	b.ReportMetric(ms(se.p99)/ms(sp.p99), "p99-ratio")
+	b.ReportMetric(ms(se.p99)/ms(sf.p99), "p99-ratio")
 	b.ReportMetric(ms(se.mean), "mean-e2e-ms")
+	b.ReportMetric(ms(sf.mean), "mean-floor-ms")
 	b.ReportMetric(ms(sp.mean), "mean-put-ms")
 	b.ReportMetric(ms(sh.p50), "p50-hop-ms")
 	b.ReportMetric(ms(sw.p50), "p50-handler-ms")
-	b.Logf("%d pairs after %d warm-up pairs, %d-byte events: e2e p50 %v p99 %v mean %v; bare PutItem p50 %v p99 %v mean %v; p50 ratio %.3f (+%v); parts (p50): HTTP hop + gateway %v, handler without the write %v",
-		len(series[0]), e2eWarmup, size, se.p50, se.p99, se.mean, sp.p50, sp.p99, sp.mean,
-		ms(se.p50)/ms(sp.p50), se.p50-sp.p50, sh.p50, sw.p50)
+	b.Logf("%d pairs after %d warm-up pairs, %d-byte events over %d stream(s): e2e p50 %v p99 %v mean %v; floor (bare HTTP + PutItem) p50 %v p99 %v mean %v; bare PutItem p50 %v p99 %v mean %v; p50 ratio to the floor %.3f (+%v), to the bare PutItem %.3f; parts (p50): HTTP hop + gateway %v, handler without the write %v",
+		len(series[0]), e2eWarmup, size, streams, se.p50, se.p99, se.mean, sf.p50, sf.p99, sf.mean, sp.p50, sp.p99, sp.mean,
+		ms(se.p50)/ms(sf.p50), se.p50-sf.p50, ms(se.p50)/ms(sp.p50), sh.p50, sw.p50)
 }
 
 type latencies struct{ p50, p99, mean time.Duration }

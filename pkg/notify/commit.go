@@ -179,10 +179,12 @@ func (n *Notifier) readLog(ctx context.Context, key string, st *streamstate.Stat
 }
 
 // writeBound is how long after an event reached the webhook its write is
-// in the log at the latest, as this package counts on: the webhook's own
-// store budget is 10 s (its p99 is a small fraction of a second). An event
-// whose write took longer is still applied, when its own stream record
-// rings, as an event that reached us then.
+// in the log at the latest, as this package counts on, with any difference
+// between the webhook's clock and the notifier's: the webhook's own store
+// budget is 10 s (its p99 is a small fraction of a second; Lambda's clocks
+// are synchronised to the millisecond). An event whose write took longer
+// is still applied, when its own stream record rings, as an event that
+// reached us then.
 const writeBound = 15 * time.Second
 
 // keepRecent is how many of the last applied events a state keeps however
