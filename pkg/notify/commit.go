@@ -179,12 +179,13 @@ func (n *Notifier) readLog(ctx context.Context, key string, st *streamstate.Stat
 }
 
 // writeBound is how long after an event reached the webhook its write is
-// in the log at the latest, as this package counts on, with any difference
-// between the webhook's clock and the notifier's: the webhook's own store
-// budget is 10 s (its p99 is a small fraction of a second; Lambda's clocks
-// are synchronised to the millisecond). An event whose write took longer
-// is still applied, when its own stream record rings, as an event that
-// reached us then.
+// in the log at the latest, as a pass counts on to find the events that
+// raced with the ones it applies, with any difference between the
+// webhook's clock and the notifier's: the webhook's own store budget is
+// 10 s (its p99 is a small fraction of a second; Lambda's clocks are
+// synchronised to the millisecond). An event whose write took longer is
+// not lost: it is applied when its own stream record rings (lates), in
+// that pass's order rather than in the order it reached us.
 const writeBound = 15 * time.Second
 
 // keepRecent is how many of the last applied events a state keeps however
@@ -194,11 +195,15 @@ const keepRecent = 32
 
 // logWindow is what a pass reads of a stream's log: the events after
 // after (the applied position less the look-back) that reached us after
-// since. Every event received before seen was in the log when an earlier
-// pass read it, and was applied by that pass if it was after its
-// look-back; since is seen, or later when the state no longer remembers
-// every event applied after seen.
-type logWindow struct{ after, since, seen string }
+// since. Every event received before since was in the log when an earlier
+// pass read it (writeBound), and was applied by that pass if it was after
+// its look-back. since is the earlier pass's read less writeBound, or
+// later when the state no longer remembers every event applied since
+// then: an event the later since leaves out that was not applied is
+// applied when its own stream record rings. Nothing read is lost: an
+// event the state does not remember as applied is applied (again), which
+// moves no status forward twice and counts no drop twice.
+type logWindow struct{ after, since string }
 
 func (n *Notifier) window(st *streamstate.State) logWindow {
 	var w logWindow
@@ -209,8 +214,7 @@ func (n *Notifier) window(st *streamstate.State) logWindow {
 	if st.ReadThrough == "" {
 		return w // written before passes kept their read time: read it all
 	}
-	w.seen = eventstore.FormatTime(parseTime(st.ReadThrough).Add(-writeBound))
-	w.since = w.seen
+	w.since = eventstore.FormatTime(parseTime(st.ReadThrough).Add(-writeBound))
 	if oldest, full := st.RecentFull(); full && oldest > w.since {
 		w.since = oldest
 	}
@@ -246,15 +250,13 @@ func (n *Notifier) withNext(ctx context.Context, key string, r eventstore.Record
 	return l, nil
 }
 
-// lates are the events that rang for the stream but are neither in the
-// log after the applied position nor among the recently applied: they
-// reached us after the log had moved past them (an event of another
-// status, or a newer one of theirs, was applied first). Each is read by its
-// id. One within the look-back that reached us before an earlier pass read
-// the log was applied by it: its stream record rang again (a retried
-// batch).
+// lates are the events that rang for the stream but are neither in what
+// the pass read nor among the recently applied: they reached us after the
+// log had moved past them (an event of another status, or a newer one of
+// theirs, was applied first), their write took longer than writeBound, or
+// their record rang again long after they were applied (a retried batch:
+// applying them again changes nothing). Each is read by its id.
 func (n *Notifier) lates(ctx context.Context, key string, st *streamstate.State, fresh []eventstore.Record, rang []string) ([]late, error) {
-	w := n.window(st)
 	var out []late
 	for _, id := range rang {
 		if st.WasApplied(id) || containsEvent(fresh, id) || slices.ContainsFunc(out, func(l late) bool { return l.rec.EventID == id }) {
@@ -266,9 +268,6 @@ func (n *Notifier) lates(ctx context.Context, key string, st *streamstate.State,
 			continue // expired meanwhile
 		case err != nil:
 			return nil, fmt.Errorf("%w: %w", ErrState, err)
-		}
-		if w.seen != "" && r.OrderKey > w.after && r.OrderKey <= st.Applied && r.ReceivedAt <= w.seen {
-			continue
 		}
 		l, err := n.withNext(ctx, key, r)
 		if err != nil {

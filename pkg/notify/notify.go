@@ -12,8 +12,10 @@
 // what reached us since the previous pass read the log, less the time a
 // write may take (writeBound): everything before was in the log when that
 // pass read it, and was applied. The state remembers the events applied
-// since (streamstate.State.Recent), so none is applied twice, however busy
-// the stream. It applies them in the order they
+// since (streamstate.State.Recent, up to 128), so none is applied twice;
+// an event a pass misses (its write took longer than writeBound, or more
+// than 128 of the stream's reached us within it) is applied when its own
+// stream record rings. It applies them in the order they
 // reached us, each status (the stream's, each target's, the details)
 // moving only forward, so an event is late only when a newer one of its
 // own status reached us first; and it writes the state back with what they

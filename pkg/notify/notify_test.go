@@ -443,13 +443,51 @@ func TestBusyStreamAppliesEachEventOnce(t *testing.T) {
 	if got := w.sink.changes["s"]; len(got) != 2+targets {
 		t.Errorf("%d changes, want one per event", len(got))
 	}
-	for _, id := range []string{"a", "x000", "x150", "x299"} {
+	// The last ones are remembered and cost nothing; older ones are
+	// applied again, which moves nothing and sends nothing.
+	for _, id := range []string{"x299", "x280", "a", "x000", "x150"} {
 		res, err := w.n.ApplyStream(context.Background(), "s", []string{id})
-		if err != nil || len(res) != 0 {
-			t.Errorf("the record of %s again: %+v, %v; want nothing applied", id, res, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.EventID != id || r.Outcome == notify.Published || r.StateUpdated {
+				t.Errorf("the record of %s again: %+v", id, r)
+			}
+		}
+		if id >= "x280" && len(res) != 0 {
+			t.Errorf("the record of %s, among the last applied, again: %+v; want nothing applied", id, res)
 		}
 	}
 	if got := w.sink.alerts["s"]; len(got) != 1+targets {
 		t.Errorf("%d alerts after records delivered again", len(got))
+	}
+	if got := w.sink.changes["s"]; len(got) != 2+targets {
+		t.Errorf("%d changes after records delivered again", len(got))
+	}
+}
+
+// An event whose write took longer than the notifier counts on (a pass
+// after it, reading only what reached us since the previous pass, leaves
+// it out) is applied when its own record rings: late, never lost.
+func TestSlowWriteIsAppliedByItsOwnRecord(t *testing.T) {
+	w := newWorld(alertrules.Defaults())
+	w.deliver(t, event("s", "", "c", "connected", sec(0), sec(0)))
+	w.deliver(t, event("s", "", "a", "active", sec(1), sec(1)))
+	w.deliver(t, event("s", "t2", "x2", "broadcasting", sec(50), sec(50)))
+	// Reached the webhook at 10 s; its write lands after the pass of 60 s.
+	slow := event("s", "t1", "x1", "broadcasting", sec(10), sec(10))
+	w.deliver(t, event("s", "t3", "x3", "broadcasting", sec(60), sec(60)))
+	w.log.put(slow)
+	w.clock.set(sec(61))
+	res, err := w.n.ApplyStream(context.Background(), "s", []string{"x1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].EventID != "x1" || res[0].Outcome != notify.Published {
+		t.Fatalf("the slow write's own record: %+v, want it applied and its target's alert sent", res)
+	}
+	if got := w.sink.alerts["s"]; len(got) != 4 {
+		t.Errorf("alerts\n  %s\nwant live and three targets", lines(w.sink.alerts, "s"))
 	}
 }
