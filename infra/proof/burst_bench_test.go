@@ -239,7 +239,6 @@ func BenchmarkBurst(b *testing.B) {
 		fmt.Fprintf(&sb, "burst: last delivery → last alert %v\n", tail.Round(time.Millisecond))
 		fmt.Fprintf(&sb, "burst: notifier  %d batches for %d records (%.1f a batch, largest %d)\n",
 			len(batches), records, float64(records)/float64(max(1, len(batches))), slices.Max(append(batches, 0)))
-		fmt.Print(sb.String())
 		b.Log("\n" + sb.String())
 
 		b.ReportMetric(0, "ns/op")

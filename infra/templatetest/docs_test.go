@@ -1,0 +1,131 @@
+package templatetest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// section is the text of the markdown section whose heading starts with
+// heading ("## Alarms"), up to the next heading of the same level.
+func section(t *testing.T, doc, text, heading string) string {
+	t.Helper()
+	at := strings.Index(text, "\n"+heading)
+	if at < 0 {
+		t.Fatalf("%s has no section %q", doc, heading)
+	}
+	rest := text[at+1:]
+	level := heading[:strings.Index(heading, " ")+1]
+	if end := strings.Index(rest[1:], "\n"+level); end >= 0 {
+		rest = rest[:end+1]
+	}
+	return rest
+}
+
+// The operations guide is where someone paged by an alarm looks: every
+// alarm of the template has its row there (what it means, what to do),
+// and every alarm the guide names is still in the template.
+func TestOperationsGuideCoversEveryAlarm(t *testing.T) {
+	tp := load(t)
+	alarms := append(tp.ResourcesOfType("AWS::CloudWatch::Alarm"), tp.ResourcesOfType("AWS::CloudWatch::CompositeAlarm")...)
+	if len(alarms) < 10 {
+		t.Fatalf("the template has %d alarms; the test reads them wrong", len(alarms))
+	}
+	guide := section(t, "docs/operations.md", string(readRepoFile(t, "docs", "operations.md")), "## Alarms")
+	rows := map[string][]string{} // alarm → its row's cells
+	for _, line := range strings.Split(guide, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		for _, m := range regexp.MustCompile("`([A-Za-z0-9]+Alarm)`").FindAllStringSubmatch(cells[0], -1) {
+			rows[m[1]] = cells
+		}
+	}
+	for _, id := range alarms {
+		cells, ok := rows[id]
+		switch {
+		case !ok:
+			t.Errorf("docs/operations.md's alarm table has no row for %s: say what it means and what to do", id)
+		case len(cells) != 3 || len(strings.TrimSpace(cells[1])) < 10 || len(strings.TrimSpace(cells[2])) < 10:
+			t.Errorf("docs/operations.md's row for %s does not say both what it means and what to do: %q", id, cells)
+		}
+		delete(rows, id)
+	}
+	for id := range rows {
+		t.Errorf("docs/operations.md has a row for %s, which template.yaml does not declare", id)
+	}
+	// The alarm's mail carries its description: where it sends the
+	// reader must exist.
+	for _, id := range alarms {
+		desc := props(t, tp, id).Get("AlarmDescription").Text()
+		if strings.Contains(desc, "README,") {
+			t.Errorf("%s's description sends the reader to %q: the README has no such section; point to docs/operations.md", id, desc)
+		}
+	}
+}
+
+// Every docs/… path the template's text names (descriptions, comments)
+// exists.
+func TestTemplatesDocPointersResolve(t *testing.T) {
+	text := string(readRepoFile(t, "template.yaml"))
+	found := 0
+	for _, m := range regexp.MustCompile(`docs/[a-z-]+\.md`).FindAllString(text, -1) {
+		found++
+		if _, err := os.Stat(filepath.Join(repoRoot(t), m)); err != nil {
+			t.Errorf("template.yaml points to %s, which does not exist", m)
+		}
+	}
+	if found == 0 {
+		t.Error("template.yaml names no doc: the alarms' descriptions point to docs/operations.md")
+	}
+}
+
+// docs/cost.md's fixed costs name every resource of the template that
+// costs by the month (the secret, the KMS key, each alarm, the dashboard)
+// and every table, topic and queue (free while idle, said so), and count
+// the alarms' metrics as the template declares them.
+func TestCostNamesTheTemplatesFixedCosts(t *testing.T) {
+	tp := load(t)
+	fixed := section(t, "docs/cost.md", string(readRepoFile(t, "docs", "cost.md")), "## Fixed")
+	var ids []string
+	for _, typ := range []string{"AWS::SecretsManager::Secret", "AWS::KMS::Key", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm",
+		"AWS::CloudWatch::Dashboard", "AWS::DynamoDB::Table", "AWS::SNS::Topic", "AWS::SQS::Queue"} {
+		got := tp.ResourcesOfType(typ)
+		if len(got) == 0 && typ != "AWS::CloudWatch::CompositeAlarm" {
+			t.Errorf("the template has no %s: the test reads it wrong", typ)
+		}
+		ids = append(ids, got...)
+	}
+	for _, id := range ids {
+		if !strings.Contains(fixed, "`"+id+"`") {
+			t.Errorf("docs/cost.md's fixed costs do not name %s (%s)", id, tp.TypeOf(id))
+		}
+	}
+	for _, m := range regexp.MustCompile("`([A-Z][A-Za-z0-9]+(?:Alarm|Topic|Queue|Table|Key|Secret|Dashboard))`").FindAllStringSubmatch(fixed, -1) {
+		if !tp.HasResource(m[1]) {
+			t.Errorf("docs/cost.md prices %s, which template.yaml does not declare", m[1])
+		}
+	}
+	// An alarm costs per metric it reads: a metric math alarm reads each
+	// of its MetricStats.
+	metrics := 0
+	for _, id := range tp.ResourcesOfType("AWS::CloudWatch::Alarm") {
+		n := 0
+		for _, q := range props(t, tp, id).Get("Metrics").List() {
+			if q.Get("MetricStat").Exists() {
+				n++
+			}
+		}
+		metrics += max(1, n)
+	}
+	if want := fmt.Sprintf("%d alarm metrics", metrics); !strings.Contains(fixed, want) {
+		t.Errorf("docs/cost.md's fixed costs do not say %q (the template's alarms read %d metrics)", want, metrics)
+	}
+	if n := len(tp.ResourcesOfType("AWS::CloudWatch::CompositeAlarm")); n > 0 && !strings.Contains(fixed, fmt.Sprintf("%d composite alarm", n)) {
+		t.Errorf("docs/cost.md's fixed costs do not say %d composite alarm(s)", n)
+	}
+}
