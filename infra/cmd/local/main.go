@@ -272,7 +272,7 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Sending the life of stream %s to %s\n\n", demo.StreamID, url)
+	fmt.Printf("make demo: %d parts, sent to %s as FastPix would, signed; the alerts appear in `make run`'s terminal\n", demo.Parts, url)
 	sent, err := demo.Send(ctx, url+localstack.WebhookPath, secret, os.Stdout)
 	if err != nil {
 		return fmt.Errorf("%w\n(is `make run` running?)", err)
@@ -311,7 +311,8 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 	}
 	b, _ := json.MarshalIndent(state, "  ", "  ")
 	fmt.Printf("\nIts state (GET /streams/%s):\n  %s\n", demo.StreamID, b)
-	fmt.Printf("\nThe inbox of `make run` shows the alerts; the late \"active\" was suppressed and the retried delivery stored once.\n")
+	fmt.Printf("\nThe inbox of `make run` shows LIVE, SIMULCAST LIVE, then DISCONNECTED once the grace has passed;\n" +
+		"nothing for the late \"active\" nor for the retried delivery.\n")
 	fmt.Printf("The change feed (.cache/local-run/logs/changes.log) has one line per status change of the stream and its target.\n")
 
 	if _, err := demo.SendRules(ctx, url+localstack.WebhookPath, secret, settings, "", len(sent)+1, os.Stdout); err != nil {
@@ -327,7 +328,7 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 	} else {
 		shows += ", DISCONNECTED at once"
 	}
-	fmt.Printf("\nThe inbox shows %s, and LIVE again with the downtime. The stream's state keeps what the rules remember:\n  curl -sS %s/streams/%s\n",
+	fmt.Printf("\nThe inbox shows %s,\nand LIVE again with the downtime. The stream's state keeps what the rules remember:\n  curl -sS %s/streams/%s\n",
 		shows, url, demo.StreamID)
 
 	text, err := os.ReadFile(filepath.Join(root, ".cache", "local-run", routingFile))
