@@ -48,7 +48,7 @@ import (
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
 
-const usage = `fastpixctl: operate the FastPix receiver (see README.md, "Operations")
+const usage = `fastpixctl: operate the FastPix receiver (see docs/operations.md)
 
   replay         bring streams up to date with their logs, as the notifier would (dry run unless -apply)
   redrive        re-process the batches in the notifier's dead-letter queue, re-send refused alerts
