@@ -294,7 +294,7 @@ func migrateEvents(ctx context.Context, args []string) error {
 
 func rotateSecret(ctx context.Context, args []string, stdin io.Reader) error {
 	if len(args) == 0 {
-		return errors.New("rotate-secret status | add | finish  (see README.md, \"Rotating the signing secret\")")
+		return errors.New("rotate-secret status | add | finish  (see docs/operations.md, \"Rotating the signing secret\")")
 	}
 	step, args := args[0], args[1:]
 	c := newCommand("rotate-secret " + step)

@@ -234,9 +234,10 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, changesPath strin
 	fmt.Fprintf(w, "  curl -sS %s%s -H 'FastPix-Signature: %s' --data-binary '%s'\n", st.URL, localstack.WebhookPath, sig, tryBody)
 	fmt.Fprintf(w, "  curl -sS %s/streams/try-stream/events\n", st.URL)
 	fmt.Fprintf(w, "  curl -sS '%s/streams?status=idle,active'          # the fleet by status\n", st.URL)
-	fmt.Fprintf(w, "  make ctl-local ARGS='status -watch'   # the same as a table, redrawn every 5 s\n")
-	fmt.Fprintf(w, "  make ctl-local ARGS=board   # the same live in a browser at http://%s\n", board.DefaultAddr)
-	fmt.Fprintf(w, "  make demo      # a whole stream's life: storage, alerts, a duplicate, a suppressed late event, then the alert rules live\n")
+	ports := portsPrefix()
+	fmt.Fprintf(w, "  %smake ctl-local ARGS='status -watch'   # the same as a table, redrawn every 5 s\n", ports)
+	fmt.Fprintf(w, "  %smake ctl-local ARGS=board   # the same live in a browser at http://%s\n", ports, board.DefaultAddr)
+	fmt.Fprintf(w, "  %smake demo      # a stream's life, the alert rules on the clock, who gets which alert\n", ports)
 	fmt.Fprintf(w, "  aws dynamodb query --endpoint-url %s --table-name %s --index-name byTime \\\n", st.DynamoDBEndpoint, st.EventsTable)
 	fmt.Fprintf(w, "    --key-condition-expression 'streamId = :s' --expression-attribute-values '{\":s\":{\"S\":\"try-stream\"}}'\n")
 	fmt.Fprintf(w, "\nCtrl-C stops everything.\n\n")
@@ -358,4 +359,17 @@ func getJSON(ctx context.Context, client *http.Client, url string, v any) error 
 		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, b)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// portsPrefix is the port variables this stack was started with, for the
+// commands the banner shows: make demo and make ctl-local find a stack on
+// other ports only when given the same ones.
+func portsPrefix() string {
+	var out string
+	for _, name := range []string{"PORT", "DYNAMODB_PORT", "SNS_PORT"} {
+		if v := os.Getenv(name); v != "" {
+			out += name + "=" + v + " "
+		}
+	}
+	return out
 }
