@@ -129,3 +129,106 @@ func TestCostNamesTheTemplatesFixedCosts(t *testing.T) {
 		t.Errorf("docs/cost.md's fixed costs do not say %d composite alarm(s)", n)
 	}
 }
+
+// The docs point to the code rather than copy it: so every path and every
+// `go doc` they name must resolve, or the pointer is a dead end.
+func TestDocsPointersIntoTheCodeResolve(t *testing.T) {
+	root := repoRoot(t)
+	docs := map[string]string{"README.md": string(readRepoFile(t, "README.md")), "BENCHMARKS.md": string(readRepoFile(t, "BENCHMARKS.md"))}
+	paths, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	for _, p := range paths {
+		docs["docs/"+filepath.Base(p)] = string(readRepoFile(t, "docs", filepath.Base(p)))
+	}
+	goDoc := regexp.MustCompile("go doc (?:-all )?\\./([a-z][a-z0-9/]*)(?: ([A-Z][A-Za-z0-9]*))?")
+	path := regexp.MustCompile("`((?:pkg|internal|infra|functions)/[a-z0-9_./-]*[a-z0-9])`")
+	checked := 0
+	for name, text := range docs {
+		text = strings.ReplaceAll(text, "\n", " ")
+		for _, m := range goDoc.FindAllStringSubmatch(text, -1) {
+			checked++
+			dir := filepath.Join(root, m[1])
+			srcs, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+			if len(srcs) == 0 {
+				t.Errorf("%s: `go doc ./%s` names no package", name, m[1])
+				continue
+			}
+			if m[2] == "" {
+				continue
+			}
+			decl := regexp.MustCompile(`(?m)^(?:func (?:\([^)]*\) )?|type |var |const )?\s*` + m[2] + `\b[^\n]*`)
+			found := false
+			for _, src := range srcs {
+				if strings.HasSuffix(src, "_test.go") {
+					continue
+				}
+				b, err := os.ReadFile(src)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if decl.Match(b) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				t.Errorf("%s: `go doc ./%s %s`: the package declares no %s", name, m[1], m[2], m[2])
+			}
+		}
+		for _, m := range path.FindAllStringSubmatch(text, -1) {
+			checked++
+			if _, err := os.Stat(filepath.Join(root, m[1])); err != nil {
+				t.Errorf("%s names `%s`, which does not exist", name, m[1])
+			}
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d pointers into the code found: the test reads the docs wrong", checked)
+	}
+}
+
+// docs/deploy.md's parameter table is the one place a deployer reads the
+// parameters: it names every parameter of the template, no other, each with
+// the template's default (and the range the template enforces, when it says
+// one).
+func TestDeployGuideParametersAreTheTemplates(t *testing.T) {
+	tp := load(t)
+	defaults := tp.ParameterDefaults()
+	guide := string(readRepoFile(t, "docs", "deploy.md"))
+	seen := map[string]bool{}
+	for _, line := range strings.Split(guide, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		if len(cells) != 3 {
+			t.Errorf("docs/deploy.md: parameter row %q has %d cells, want 3 (parameter, default, what)", line, len(cells))
+			continue
+		}
+		for _, m := range regexp.MustCompile("`([A-Za-z0-9]+)`").FindAllStringSubmatch(cells[0], -1) {
+			name := m[1]
+			seen[name] = true
+			p := tp.Parameter(name)
+			if !p.Exists() {
+				t.Errorf("docs/deploy.md lists parameter %s, which template.yaml does not declare", name)
+				continue
+			}
+			want := defaults[name]
+			if want == "" {
+				want = "empty"
+			}
+			if got := strings.TrimSpace(cells[1]); got != want {
+				t.Errorf("docs/deploy.md gives %s the default %q; template.yaml's is %q", name, got, want)
+			}
+			lo, okLo := p.Get("MinValue").Number()
+			hi, okHi := p.Get("MaxValue").Number()
+			if okLo && okHi && strings.Contains(cells[2], " to ") && !strings.Contains(cells[2], fmt.Sprintf("%g to %g", lo, hi)) {
+				t.Errorf("docs/deploy.md gives %s a range other than the template's %g to %g: %q", name, lo, hi, cells[2])
+			}
+		}
+	}
+	for _, name := range tp.Section("Parameters").Keys() {
+		if !seen[name] {
+			t.Errorf("docs/deploy.md's parameter table does not list %s", name)
+		}
+	}
+}
