@@ -184,6 +184,38 @@ func TestDocsPointersIntoTheCodeResolve(t *testing.T) {
 	if checked < 10 {
 		t.Errorf("only %d pointers into the code found: the test reads the docs wrong", checked)
 	}
+
+	// The tests, benchmarks and fuzz targets the docs name by name exist.
+	declared := map[string]bool{}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "bin") && p != root {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, m := range regexp.MustCompile(`(?m)^func ((?:Test|Benchmark|Fuzz)[A-Z0-9]\w*)\(`).FindAllSubmatch(b, -1) {
+			declared[string(m[1])] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range docs {
+		for _, m := range regexp.MustCompile("`((?:Test|Benchmark|Fuzz)[A-Z0-9]\\w*)`").FindAllStringSubmatch(text, -1) {
+			if !declared[m[1]] {
+				t.Errorf("%s names %s, which no test file declares", name, m[1])
+			}
+		}
+	}
 }
 
 // docs/deploy.md's parameter table is the one place a deployer reads the
