@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
+	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
 
 // section is the text of the markdown section whose heading starts with
@@ -261,6 +264,26 @@ func TestDeployGuideParametersAreTheTemplates(t *testing.T) {
 	for _, name := range tp.Section("Parameters").Keys() {
 		if !seen[name] {
 			t.Errorf("docs/deploy.md's parameter table does not list %s", name)
+		}
+	}
+}
+
+// docs/query.md is the query API's reference: the limits it states are the
+// code's constants (pkg/eventstore's for a stream's events, pkg/streamstate's
+// for the fleet) (it is where a client reads them; the code is where they
+// are decided).
+func TestQueryGuideLimitsAreTheCodes(t *testing.T) {
+	text := strings.Join(strings.Fields(string(readRepoFile(t, "docs", "query.md"))), " ")
+	for _, want := range []string{
+		fmt.Sprintf("(default %d, at most %d)", eventstore.DefaultLimit, eventstore.MaxLimit),
+		fmt.Sprintf("at most %d):", eventstore.MaxTypes),
+		fmt.Sprintf("`limit` not 1 to %d", eventstore.MaxLimit),
+		fmt.Sprintf("more than %d types", eventstore.MaxTypes),
+		// the fleet listing's page
+		fmt.Sprintf("`limit` 1 to %d (default %d)", streamstate.MaxListLimit, streamstate.DefaultListLimit),
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("docs/query.md does not say %q, as pkg/eventstore's limits are", want)
 		}
 	}
 }
