@@ -97,18 +97,24 @@ proof:
 
 ## bench: the webhook's own work per event beside the floor (HMAC-SHA256 + json.Unmarshal), ending with BENCHMARKS.md's table; see BENCHMARKS.md
 bench:
-	@set -o pipefail; $(GO) test -run '^$$' -bench 'Webhook|Floor|Stage' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./pkg/httpapi | $(GO) run ./infra/cmd/benchtable
+	@set -o pipefail; $(GO) test -run '^$$' -bench 'Webhook|Floor|Stage' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./pkg/httpapi | $(GO) run ./infra/cmd/benchtable -cmd 'make bench'
 
-## bench-e2e: end to end through the local HTTP API into DynamoDB Local beside a bare PutItem (p50, p99, ratio); see BENCHMARKS.md
-E2E_N ?= 2000
+## bench-e2e: end to end through the local HTTP API into DynamoDB Local beside a bare PutItem (p50, p99, ratio), ending with BENCHMARKS.md's table
+E2E_N ?= 200
 .PHONY: bench-e2e
 bench-e2e:
-	$(GO) test -run '^$$' -bench 'EndToEnd' -benchtime $(E2E_N)x -count 1 -timeout 10m ./infra/proof
+	@set -o pipefail; $(GO) test -run '^$$' -bench 'EndToEnd' -benchtime $(E2E_N)x -count 1 -timeout 10m ./infra/proof | $(GO) run ./infra/cmd/benchtable -cmd 'make bench-e2e E2E_N=$(E2E_N)'
 
-## bench-burst: a kickoff burst (300 streams: 900 deliveries, 600 alerts, 32 senders, SNS at 70 ms) through the local stack: alert delay; see BENCHMARKS.md
+## bench-burst: a kickoff burst (300 streams: 900 deliveries, 600 alerts, 32 senders, SNS at 70 ms) through the local stack: alert delay, ending with BENCHMARKS.md's table (BURST_COUNT runs, one column each)
+BURST_COUNT ?= 1
 .PHONY: bench-burst
 bench-burst:
-	$(GO) test -run '^$$' -bench 'Burst' -benchtime 1x -count 1 -timeout 10m ./infra/proof
+	@set -o pipefail; $(GO) test -run '^$$' -bench 'Burst' -benchtime 1x -count $(BURST_COUNT) -timeout 10m ./infra/proof | $(GO) run ./infra/cmd/benchtable -cmd 'make bench-burst BURST_COUNT=$(BURST_COUNT)'
+
+## bench-board: the live board's page in headless Chromium with 2,000 streams x 5 targets (3 runs), ending with BENCHMARKS.md's table; needs Chromium
+.PHONY: bench-board
+bench-board:
+	@set -o pipefail; $(GO) test -run '^$$' -bench 'BoardPage' -benchtime 1x -count 3 -timeout 10m ./infra/board | $(GO) run ./infra/cmd/benchtable -cmd 'make bench-board'
 
 ## fuzz: each fuzz target for FUZZTIME (make test runs only their seed corpora)
 fuzz:

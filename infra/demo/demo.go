@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 )
@@ -46,7 +47,47 @@ const StreamID = "a2ae2143-62a1-4eee-b888-4f1406148481"
 // SimulcastID is the demo's simulcast target (constructed).
 const SimulcastID = "5d7b3a52-demo-4c1e-9b1a-simulcast001"
 
-const constructedNote = "constructed for the local demo; not in FastPix's original description"
+// ConstructedNote says what every event of the demo but the original
+// description's is: each part of the demo says it once, in its heading, and
+// each constructed event carries it in its metadata.
+const ConstructedNote = "constructed for the local demo; not in FastPix's original description"
+
+// Parts is how many parts `make demo` has: the stream's life, the alert
+// rules on the clock, who gets which alert.
+const Parts = 3
+
+// headingWidth is the width a part's heading is drawn and wrapped to.
+const headingWidth = 100
+
+// Heading starts part n of the demo: a rule with its title, then, wrapped,
+// what the part is about to show and why (which says, once, what of it is
+// constructed), so that the lines that follow need no note of their own.
+func Heading(out io.Writer, n int, title, about string) {
+	rule := fmt.Sprintf("── %d of %d · %s ", n, Parts, title)
+	rule += strings.Repeat("─", max(3, headingWidth-utf8.RuneCountInString(rule)))
+	fmt.Fprintf(out, "\n%s\n%s\n\n", rule, wrap(about, headingWidth))
+}
+
+// wrap breaks text into lines of at most width runes, at spaces.
+func wrap(text string, width int) string {
+	var b strings.Builder
+	n := 0
+	for _, w := range strings.Fields(text) {
+		l := utf8.RuneCountInString(w)
+		switch {
+		case n == 0:
+		case n+1+l > width:
+			b.WriteByte('\n')
+			n = 0
+		default:
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(w)
+		n += l
+	}
+	return b.String()
+}
 
 // demoSeed is the original description's created event, which every
 // constructed event of the demo copies its envelope and stream from.
@@ -115,7 +156,7 @@ func (seed demoSeed) live(status string) map[string]any {
 		d[k] = v
 	}
 	d["status"] = status
-	d["metadata"] = map[string]any{"demo": constructedNote}
+	d["metadata"] = map[string]any{"demo": ConstructedNote}
 	return d
 }
 
@@ -146,7 +187,7 @@ func Deliveries() ([]Delivery, error) {
 			// stream key: the receiver must redact it.
 			"streamKey": "demo-simulcast-streamkey-not-a-real-one",
 			"isEnabled": true,
-			"metadata":  map[string]any{"demo": constructedNote},
+			"metadata":  map[string]any{"demo": ConstructedNote},
 		}
 	}
 
@@ -215,9 +256,10 @@ func Send(ctx context.Context, webhookURL, secret string, out io.Writer) ([]Sent
 	if out == nil {
 		out = io.Discard
 	}
-	fmt.Fprintf(out, "Part 1: the life of the stream of FastPix's original description, as it was sent in 2024: stored once each,\n"+
-		"a retried delivery stored once, a late event (created before the disconnect, sent after it) suppressed.\n"+
-		"The events marked \"constructed\" are %s.\n\n", constructedNote)
+	Heading(out, 1, "A stream's life, as FastPix sends it",
+		"The stream of FastPix's original description, from its creation to its end: each event stored once, "+
+			"a retried delivery stored once, a late event (created before the disconnect, delivered after it) not alerted. "+
+			"Event 1 is FastPix's original description, byte for byte; every other event of this part is "+ConstructedNote+".")
 	var sent []Sent
 	for i, d := range deliveries {
 		s, err := Post(ctx, webhookURL, secret, d)
@@ -257,11 +299,7 @@ func Post(ctx context.Context, webhookURL, secret string, d Delivery) (Sent, err
 }
 
 func printSent(out io.Writer, n int, s Sent) {
-	origin := "original"
-	if s.Constructed {
-		origin = "constructed"
-	}
-	fmt.Fprintf(out, "%2d  %-42s %-11s %d %s\n", n, s.Type, origin, s.Status, s.Answer)
+	fmt.Fprintf(out, "%2d  %-42s %d %s\n", n, s.Type, s.Status, s.Answer)
 	if s.Note != "" {
 		fmt.Fprintf(out, "      %s\n", s.Note)
 	}

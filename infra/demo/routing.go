@@ -80,7 +80,7 @@ func (seed demoSeed) evening(run string, i int, s EveningStep, at time.Time) (De
 	ev := seed
 	ev.Object, _ = json.Marshal(map[string]string{"type": "live", "id": s.StreamID})
 	ev.Environment, _ = json.Marshal(map[string]string{"name": s.WorkspaceName, "id": s.WorkspaceID})
-	data := map[string]any{"streamId": s.StreamID, "status": s.Status, "test": false, "metadata": map[string]any{"demo": constructedNote}}
+	data := map[string]any{"streamId": s.StreamID, "status": s.Status, "test": false, "metadata": map[string]any{"demo": ConstructedNote}}
 	if s.Simulcast != "" {
 		data = map[string]any{"simulcastId": s.Simulcast, "livestreamId": s.StreamID, "isEnabled": true, "status": s.Status}
 	}
@@ -142,8 +142,11 @@ func SendRouting(ctx context.Context, webhookURL, secret string, routing *ops.Ro
 	if out == nil {
 		out = io.Discard
 	}
-	fmt.Fprintf(out, "\nPart 3: who gets which alert. An evening of three workspaces; two people subscribe to theirs\n"+
-		"with filter policies (as `fastpixctl subscribe` does), and each gets only their alerts.\n\n")
+	Heading(out, 3, "Who gets which alert",
+		"An evening of three workspaces. Two people subscribe to their workspace's alerts with filter policies "+
+			"(as `fastpixctl subscribe` does), and each gets only theirs: in `make run`'s terminal, each alert is followed "+
+			"by a \"-> to …\" line per person it reached. Every event of this part is "+ConstructedNote+".")
+	fmt.Fprintln(out, "The streams connect (nothing to alert; the receiver learns their workspaces):")
 	connect, rest := Evening[:4], Evening[4:]
 	if _, err := SendEvening(ctx, webhookURL, secret, run+"-connect", connect, out); err != nil {
 		return err
@@ -184,12 +187,12 @@ func SendRouting(ctx context.Context, webhookURL, secret string, routing *ops.Ro
 		return err
 	}
 	fmt.Fprintf(out, "\nWho gets what (fastpixctl subscriptions):\n%s\n", ops.SubscriptionsTable(subs, ops.AlertTopics(routing.Routes)))
+	fmt.Fprintln(out, "The evening:")
 	if _, err := SendEvening(ctx, webhookURL, secret, run, rest, out); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nIn `make run`'s terminal, each alert is followed by a \"-> to …\" line per person it reached:\n"+
-		"Alice's phone gets the league's LIVE, SIMULCAST LIVE and DISCONNECTED alerts, Bob's email the church's LIVE\n"+
-		"(and LIVE again after an alerted drop), and neither gets the other's nor the agency's. Drops shorter than\n"+
-		"the grace are not alerted; a long one arrives when the grace has passed.\n")
+	fmt.Fprintf(out, "\n%s\n", wrap("In `make run`'s terminal: Alice's phone gets the league's LIVE, SIMULCAST LIVE and DISCONNECTED alerts, "+
+		"Bob's email the church's LIVE (and LIVE again after an alerted drop), and neither gets the other's nor the agency's. "+
+		"Drops shorter than the grace are not alerted; a long one arrives when the grace has passed.", headingWidth))
 	return nil
 }

@@ -75,16 +75,20 @@ func SendRules(ctx context.Context, webhookURL, secret string, s alertrules.Sett
 	}
 	steps, wait := rulesDemo(s)
 	run := time.Now().UTC().Format(time.RFC3339Nano)
-	fmt.Fprintf(out, "\nPart 2: the alert rules, with the events' times now: a disconnect is held %s (DISCONNECT_GRACE_SECONDS), "+
-		"%d brief drops within %s make one unstable alert (FLAP_THRESHOLD, FLAP_WINDOW_MINUTES).\n"+
-		"Every event of this part is %s.\n",
-		alerts.FormatDuration(s.Grace), s.FlapThreshold, alerts.FormatDuration(s.FlapWindow), constructedNote)
+	Heading(out, 2, "The alert rules, on the clock",
+		fmt.Sprintf("The same stream, its events created now, so that the grace runs on the clock: a drop is held %s "+
+			"(DISCONNECT_GRACE_SECONDS) and alerted only if the stream is not back by then; %d brief drops within %s "+
+			"make one UNSTABLE alert (FLAP_THRESHOLD, FLAP_WINDOW_MINUTES). Every event of this part is %s.",
+			alerts.FormatDuration(s.Grace), s.FlapThreshold, alerts.FormatDuration(s.FlapWindow), ConstructedNote))
 	var sent []Sent
 	for i, st := range steps {
 		if st.pause >= 3*time.Second {
-			fmt.Fprintf(out, "    waiting %s: a disconnect is alerted only when the stream is not back within the grace (%s); "+
-				"the DISCONNECTED alert arrives in the inbox about %s after the drop\n",
-				alerts.FormatDuration(wait), alerts.FormatDuration(s.Grace), alerts.FormatDuration(s.Grace))
+			if s.Grace > 0 {
+				fmt.Fprintf(out, "    waiting %s: not back within the %s grace, so DISCONNECTED comes %s after the drop\n",
+					alerts.FormatDuration(wait), alerts.FormatDuration(s.Grace), alerts.FormatDuration(s.Grace))
+			} else {
+				fmt.Fprintf(out, "    waiting %s before the stream comes back (with no grace, DISCONNECTED came at once)\n", alerts.FormatDuration(wait))
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -205,6 +205,11 @@ func TestRoutingDemo(t *testing.T) {
 		if err := demo.SendRouting(ctx, st.URL+localstack.WebhookPath, st.Secret, routing, fmt.Sprint("demo-", round, "-", time.Now().UnixNano()), &out); err != nil {
 			t.Fatal(err)
 		}
+		// It narrates once: its heading (wrapped), which says what is
+		// constructed; no delivery line repeats it.
+		if text := out.String(); !strings.HasPrefix(strings.TrimLeft(text, "\n"), "── 3 of 3 · ") || strings.Count(strings.ReplaceAll(text, "\n", " "), demo.ConstructedNote) != 1 {
+			t.Errorf("the routing demo does not start with its heading, or does not say once that its events are constructed:\n%s", text)
+		}
 		if round == 1 {
 			wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
 			_, err := st.Inbox.WaitFor(wctx, 12)

@@ -1,54 +1,50 @@
 // Command benchtable reads `go test -bench` output on standard input,
-// passes it through, and prints after it the table BENCHMARKS.md shows for
-// the webhook beside the floor (medians of the runs, their ratio), so the
-// file is written from a run, not by hand. make bench pipes into it.
+// passes it through, and prints after it the tables BENCHMARKS.md shows for
+// the benchmarks it recognises, in the file's shape (a line naming the
+// command, the machine and the date, then the markdown table), so that the
+// file is pasted from a run, not written by hand, and cannot drift from what
+// the make targets measure. make bench, bench-e2e, bench-burst and
+// bench-board pipe into it:
+//
+//	go test -run '^$' -bench Burst ./infra/proof | go run ./infra/cmd/benchtable -cmd 'make bench-burst'
 package main
 
 import (
-	"bufio"
+	"flag"
 	"fmt"
-	"io"
 	"os"
-	"regexp"
-	"slices"
-	"strconv"
+	"runtime"
+	"strings"
+	"time"
 )
 
-var line = regexp.MustCompile(`^Benchmark(Webhook|Floor|Stage/[a-z-]+)/(\w+)-\d+\s+\d+\s+([\d.]+) ns/op.*?(\d+) allocs/op`)
-
 func main() {
-	ns := map[string][]float64{}
-	allocs := map[string]string{}
-	sc := bufio.NewScanner(os.Stdin)
-	for sc.Scan() {
-		fmt.Println(sc.Text())
-		if m := line.FindStringSubmatch(sc.Text()); m != nil {
-			v, _ := strconv.ParseFloat(m[3], 64)
-			key := m[1] + "/" + m[2]
-			ns[key] = append(ns[key], v)
-			allocs[key] = m[4]
-		}
+	cmd := flag.String("cmd", "", "the command the tables say produced them, e.g. 'make bench'")
+	flag.Parse()
+	run, err := Read(os.Stdin, os.Stdout)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchtable: %v\n", err)
+		os.Exit(1)
 	}
-	write(os.Stdout, ns, allocs)
+	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), Load: loadAverage(), At: time.Now().UTC()}
+	tables := run.Tables(*cmd, m)
+	if tables == "" {
+		fmt.Fprintln(os.Stderr, "benchtable: no benchmark this command knows a table for in the input")
+		os.Exit(1)
+	}
+	fmt.Print("\n" + tables)
 }
 
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
+// loadAverage is the machine's one-minute load average, or "" where
+// /proc/loadavg is not there: the figures here are read beside it.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
 	}
-	s := slices.Sorted(slices.Values(v))
-	return s[len(s)/2]
-}
-
-func write(w io.Writer, ns map[string][]float64, allocs map[string]string) {
-	fmt.Fprintln(w, "\n| event | webhook | floor | **ratio** | webhook allocs | its stages: verify, parse, redact, item |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | --- |")
-	for _, size := range []string{"1KB", "10KB"} {
-		hook, floor := median(ns["Webhook/"+size]), median(ns["Floor/"+size])
-		if hook == 0 || floor == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "| %s | %.1f µs | %.1f µs | **%.1fx** | %s | %.1f, %.1f, %.1f, %.1f µs |\n", size, hook/1000, floor/1000, hook/floor, allocs["Webhook/"+size],
-			median(ns["Stage/verify/"+size])/1000, median(ns["Stage/parse/"+size])/1000, median(ns["Stage/redact/"+size])/1000, median(ns["Stage/store-item/"+size])/1000)
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
 	}
+	return f[0]
 }

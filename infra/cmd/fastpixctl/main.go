@@ -48,7 +48,7 @@ import (
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
 
-const usage = `fastpixctl: operate the FastPix receiver (see README.md, "Operations")
+const usage = `fastpixctl: operate the FastPix receiver (see docs/operations.md)
 
   replay         bring streams up to date with their logs, as the notifier would (dry run unless -apply)
   redrive        re-process the batches in the notifier's dead-letter queue, re-send refused alerts
@@ -294,7 +294,7 @@ func migrateEvents(ctx context.Context, args []string) error {
 
 func rotateSecret(ctx context.Context, args []string, stdin io.Reader) error {
 	if len(args) == 0 {
-		return errors.New("rotate-secret status | add | finish  (see README.md, \"Rotating the signing secret\")")
+		return errors.New("rotate-secret status | add | finish  (see docs/operations.md, \"Rotating the signing secret\")")
 	}
 	step, args := args[0], args[1:]
 	c := newCommand("rotate-secret " + step)

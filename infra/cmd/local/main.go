@@ -234,9 +234,10 @@ func banner(w io.Writer, st *localstack.Stack, devSecret bool, changesPath strin
 	fmt.Fprintf(w, "  curl -sS %s%s -H 'FastPix-Signature: %s' --data-binary '%s'\n", st.URL, localstack.WebhookPath, sig, tryBody)
 	fmt.Fprintf(w, "  curl -sS %s/streams/try-stream/events\n", st.URL)
 	fmt.Fprintf(w, "  curl -sS '%s/streams?status=idle,active'          # the fleet by status\n", st.URL)
-	fmt.Fprintf(w, "  make ctl-local ARGS='status -watch'   # the same as a table, redrawn every 5 s\n")
-	fmt.Fprintf(w, "  make ctl-local ARGS=board   # the same live in a browser at http://%s\n", board.DefaultAddr)
-	fmt.Fprintf(w, "  make demo      # a whole stream's life: storage, alerts, a duplicate, a suppressed late event, then the alert rules live\n")
+	ports := portsPrefix()
+	fmt.Fprintf(w, "  %smake ctl-local ARGS='status -watch'   # the same as a table, redrawn every 5 s\n", ports)
+	fmt.Fprintf(w, "  %smake ctl-local ARGS=board   # the same live in a browser at http://%s\n", ports, board.DefaultAddr)
+	fmt.Fprintf(w, "  %smake demo      # a stream's life, the alert rules on the clock, who gets which alert\n", ports)
 	fmt.Fprintf(w, "  aws dynamodb query --endpoint-url %s --table-name %s --index-name byTime \\\n", st.DynamoDBEndpoint, st.EventsTable)
 	fmt.Fprintf(w, "    --key-condition-expression 'streamId = :s' --expression-attribute-values '{\":s\":{\"S\":\"try-stream\"}}'\n")
 	fmt.Fprintf(w, "\nCtrl-C stops everything.\n\n")
@@ -272,7 +273,7 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Sending the life of stream %s to %s\n\n", demo.StreamID, url)
+	fmt.Printf("make demo: %d parts, sent to %s as FastPix would, signed; the alerts appear in `make run`'s terminal\n", demo.Parts, url)
 	sent, err := demo.Send(ctx, url+localstack.WebhookPath, secret, os.Stdout)
 	if err != nil {
 		return fmt.Errorf("%w\n(is `make run` running?)", err)
@@ -311,7 +312,8 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 	}
 	b, _ := json.MarshalIndent(state, "  ", "  ")
 	fmt.Printf("\nIts state (GET /streams/%s):\n  %s\n", demo.StreamID, b)
-	fmt.Printf("\nThe inbox of `make run` shows the alerts; the late \"active\" was suppressed and the retried delivery stored once.\n")
+	fmt.Printf("\nThe inbox of `make run` shows LIVE, SIMULCAST LIVE, then DISCONNECTED once the grace has passed;\n" +
+		"nothing for the late \"active\" nor for the retried delivery.\n")
 	fmt.Printf("The change feed (.cache/local-run/logs/changes.log) has one line per status change of the stream and its target.\n")
 
 	if _, err := demo.SendRules(ctx, url+localstack.WebhookPath, secret, settings, "", len(sent)+1, os.Stdout); err != nil {
@@ -327,7 +329,7 @@ func runDemo(ctx context.Context, url, secret string, rules map[string]string) e
 	} else {
 		shows += ", DISCONNECTED at once"
 	}
-	fmt.Printf("\nThe inbox shows %s, and LIVE again with the downtime. The stream's state keeps what the rules remember:\n  curl -sS %s/streams/%s\n",
+	fmt.Printf("\nThe inbox shows %s,\nand LIVE again with the downtime. The stream's state keeps what the rules remember:\n  curl -sS %s/streams/%s\n",
 		shows, url, demo.StreamID)
 
 	text, err := os.ReadFile(filepath.Join(root, ".cache", "local-run", routingFile))
@@ -357,4 +359,17 @@ func getJSON(ctx context.Context, client *http.Client, url string, v any) error 
 		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, b)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// portsPrefix is the port variables this stack was started with, for the
+// commands the banner shows: make demo and make ctl-local find a stack on
+// other ports only when given the same ones.
+func portsPrefix() string {
+	var out string
+	for _, name := range []string{"PORT", "DYNAMODB_PORT", "SNS_PORT"} {
+		if v := os.Getenv(name); v != "" {
+			out += name + "=" + v + " "
+		}
+	}
+	return out
 }
