@@ -28,9 +28,10 @@ BenchmarkStage/verify/1KB-2    	     200	      1200 ns/op	       0 B/op	       0
 BenchmarkStage/parse/1KB-2     	     200	     26500 ns/op	       0 B/op	      90 allocs/op
 BenchmarkStage/redact/1KB-2    	     200	      5900 ns/op	       0 B/op	      30 allocs/op
 BenchmarkStage/store-item/1KB-2	     200	      3900 ns/op	       0 B/op	      40 allocs/op
-BenchmarkEndToEnd/poller-off-2 	     200	         0 ns/op	         0.8630 p50-e2e-ms	         0.7350 p50-put-ms	         1.174 p50-ratio	         0.1280 p50-added-ms	         2.100 p99-e2e-ms	         1.900 p99-put-ms	         1.105 p99-ratio	         0.9000 mean-e2e-ms	         0.8000 mean-put-ms	         0.1090 p50-hop-ms	         0.07200 p50-handler-ms
-    e2e_bench_test.go:301: 200 pairs after 300 warm-up pairs
-BenchmarkEndToEnd/poller-on-2  	     200	         0 ns/op	         1.034 p50-e2e-ms	         0.8120 p50-put-ms	         1.273 p50-ratio	         0.2220 p50-added-ms	       345.0 p99-e2e-ms	       246.0 p99-put-ms	         1.402 p99-ratio	        47.00 mean-e2e-ms	        40.00 mean-put-ms	         0.1100 p50-hop-ms	         0.07000 p50-handler-ms
+BenchmarkEndToEnd/poller-off-2         	    2000	         1.008 mean-e2e-ms	         0.9178 mean-floor-ms	         0.8224 mean-put-ms	         0.06127 p50-added-ms	         0.7438 p50-e2e-ms	         0.6825 p50-floor-ms	         0.04924 p50-handler-ms	         0.07373 p50-hop-ms	         0.5958 p50-put-ms	         1.248 p50-put-ratio	         1.090 p50-ratio	         5.547 p99-e2e-ms	         4.888 p99-floor-ms	         4.827 p99-put-ms	         1.135 p99-ratio
+BenchmarkEndToEnd/poller-on-fleet-2    	    2000	         8.759 mean-e2e-ms	         9.082 mean-floor-ms	         8.489 mean-put-ms	        -0.05456 p50-added-ms	         6.612 p50-e2e-ms	         6.666 p50-floor-ms	         0.07863 p50-handler-ms	         0.1221 p50-hop-ms	         6.172 p50-put-ms	         1.071 p50-put-ratio	         0.9918 p50-ratio	        44.18 p99-e2e-ms	        44.00 p99-floor-ms	        43.03 p99-put-ms	         1.004 p99-ratio
+BenchmarkEndToEnd/poller-on-one-stream-2         	    2000	        44.54 mean-e2e-ms	        42.45 mean-floor-ms	        42.98 mean-put-ms	         3.471 p50-added-ms	        30.06 p50-e2e-ms	        26.59 p50-floor-ms	         0.09511 p50-handler-ms	         0.1370 p50-hop-ms	        28.26 p50-put-ms	         1.064 p50-put-ratio	         1.131 p50-ratio	       195.6 p99-e2e-ms	       199.7 p99-floor-ms	       206.7 p99-put-ms	         0.9797 p99-ratio
+    e2e_bench_test.go:341: 2000 pairs after 300 warm-up pairs
 burst: last delivery → last alert 930ms
 BenchmarkBurst-2 	       1	         0 ns/op	       356.0 deliveries/s	        65.00 p50-delivery-ms	       285.0 p99-delivery-ms	       888.0 p50-alert-ms	      1520 p99-alert-ms	      1650 max-alert-ms	       930.0 last-alert-after-last-delivery-ms	         0 alerts-wrong	       900.0 accepted	         2.530 send-s	       600.0 alerts	       600.0 alerted-events	         0 alerts-extra	         0 alerts-missing	        45.00 batches	       900.0 records	        59.00 largest-batch
 BenchmarkBoardPage-2 	       1	 900000000 ns/op	       382.0 ms-first-paint	         0.08400 ms-script/update	         1.600 ms-counts/frame	        13.70 ms-change-to-DOM-p50	       193.0 ms-change-to-DOM-p99
@@ -55,8 +56,9 @@ func TestTablesInBenchmarksShape(t *testing.T) {
 		"BENCHMARKS.md, \"The webhook's own work per event, beside the floor\":\n\n`make bench`, 2026-12-04 02:37 UTC: 2 cores (AMD EPYC), go1.26.8 linux/amd64, load average 0.70 after the run.\n\n| event |",
 		// medians: 40.0 of 30, 40, 50
 		"| 1 KB `active` with credentials | 40.0 µs | 10.0 µs | **4.0x** | 206 | 1.2, 26.5, 5.9, 3.9 µs |\n",
-		"| notifier off (200 pairs) | 0.863 ms | 0.735 ms | **1.17x** | 2.10 ms, 0.900 ms | 1.90 ms, 0.800 ms | +0.128 ms (0.109 ms, 0.072 ms) |\n",
-		"| notifier on (200 pairs) | 1.03 ms | 0.812 ms | **1.27x** | 345 ms, 47.0 ms | 246 ms, 40.0 ms | +0.222 ms (0.110 ms, 0.070 ms) |\n",
+		"| notifier off (2000 pairs) | 0.744 ms | 0.682 ms | **1.09x** | 0.596 ms | 1.25x | 5.55 ms, 1.01 ms | 4.89 ms, 0.918 ms | +0.061 ms (0.074 ms, 0.049 ms) |\n",
+		"| notifier on, 500 streams (2000 pairs) | 6.61 ms | 6.67 ms | **0.99x** | 6.17 ms | 1.07x | 44.2 ms, 8.76 ms | 44.0 ms, 9.08 ms | -0.055 ms (0.122 ms, 0.079 ms) |\n",
+		"| notifier on, one stream (2000 pairs) | 30.1 ms | 26.6 ms | **1.13x** | 28.3 ms | 1.06x | 196 ms, 44.5 ms | 200 ms, 42.5 ms | +3.471 ms (0.137 ms, 0.095 ms) |\n",
 		"BENCHMARKS.md, \"Kickoff burst\":",
 		"| | run 1 |\n| --- | ---: |\n| webhook | 900 accepted in 2.53 s: 356 deliveries/s; latency p50 65.0 ms, p99 285 ms |\n",
 		"| alerts | 600 of 600 alerted events, 0 extra, 0 missing |\n",
