@@ -35,14 +35,12 @@
 //
 // # Cost per event
 //
-// On demand (us-east-1 list prices as known on 2026-11-30: $0.625 per
-// million write request units, $0.125 per million read request units,
-// $0.25 per GB-month; docs/cost.md has the whole bill):
+// In request units (docs/cost.md turns them into dollars, with the prices
+// and their date):
 //
 //   - the write: one write unit per KB of the item, twice (the item and its
-//     index entry, which projects everything): a 2 KB event is 4 WRU,
-//     $2.50 per million events, as the previous layout's item plus global
-//     index entry cost. A duplicate is one failed conditional write.
+//     index entry, which projects everything): a 2 KB event is 4 WRU. A
+//     duplicate is one failed conditional write.
 //   - storage: the item and its index copy, about 2 × (size + 100 bytes),
 //     for RETENTION_DAYS (TTL deletes are free).
 //   - the stream: read by Lambda at no charge; KEYS_ONLY records are small.

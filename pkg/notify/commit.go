@@ -190,8 +190,10 @@ const writeBound = 15 * time.Second
 
 // keepRecent is how many of the last applied events a state keeps however
 // long ago they reached us: a stream record delivered again (a retried
-// batch) for one of them costs no read and applies nothing twice.
-const keepRecent = 32
+// batch) for one of them costs no read. Few, because each is written with
+// every state write (an older one is read and applied again, which changes
+// nothing).
+const keepRecent = 8
 
 // logWindow is what a pass reads of a stream's log: the events after
 // after (the applied position less the look-back) that reached us after
