@@ -27,8 +27,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/smithy-go"
 
 	"github.com/streamhook/fastpix-receiver/infra/awslocal"
 	"github.com/streamhook/fastpix-receiver/infra/ops"
@@ -318,18 +320,51 @@ func (s *Stack) createTables(ctx context.Context, tmpl *samtemplate.Template, dd
 		if err != nil {
 			return err
 		}
-		out, err := ddb.CreateTable(ctx, in)
+		desc, err := createTable(ctx, ddb, in)
 		if err != nil {
 			return fmt.Errorf("localstack: create table %s: %w", id, err)
 		}
 		if id == EventsTableID {
-			s.streamARN = aws.ToString(out.TableDescription.LatestStreamArn)
+			s.streamARN = aws.ToString(desc.LatestStreamArn)
 		}
 	}
 	if s.streamARN == "" {
 		return fmt.Errorf("localstack: table %s has no stream: template.yaml must give it a StreamSpecification", EventsTableID)
 	}
 	return nil
+}
+
+// createTable creates a table in DynamoDB Local. Just after it starts, on a
+// busy machine, DynamoDB Local has answered a valid CreateTable with a 400
+// whose body is not JSON: such an answer is tried again a few times, and a
+// table a lost answer did create is described rather than refused.
+func createTable(ctx context.Context, ddb *dynamodb.Client, in *dynamodb.CreateTableInput) (*types.TableDescription, error) {
+	var err error
+	for attempt := range 5 {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, errors.Join(err, ctx.Err())
+			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+			}
+		}
+		var out *dynamodb.CreateTableOutput
+		if out, err = ddb.CreateTable(ctx, in); err == nil {
+			return out.TableDescription, nil
+		}
+		if _, exists := errors.AsType[*types.ResourceInUseException](err); exists && attempt > 0 {
+			d, derr := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName})
+			if derr != nil {
+				return nil, errors.Join(err, derr)
+			}
+			return d.Table, nil
+		}
+		var apiErr smithy.APIError
+		if errors.As(err, &apiErr) {
+			return nil, err // DynamoDB Local said what is wrong: no retry cures it
+		}
+	}
+	return nil, err
 }
 
 // createTopics creates the template's AWS::SNS::Topic resources, named by
