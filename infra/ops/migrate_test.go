@@ -16,41 +16,12 @@ import (
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 )
 
-// oldLayout creates a table of the previous layout in DynamoDB Local: key
-// eventId, a byStream index (streamId, occurredAt), as the template
-// declared EventsTable before the log.
-func oldLayout(t *testing.T, ddb *dynamodb.Client) string {
-	t.Helper()
-	name := testenv.UniqueName(t, "old-events")
-	s := func(v string) *string { return aws.String(v) }
-	_, err := ddb.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:   s(name),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: s("eventId"), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: s("streamId"), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: s("occurredAt"), AttributeType: types.ScalarAttributeTypeS},
-		},
-		KeySchema: []types.KeySchemaElement{{AttributeName: s("eventId"), KeyType: types.KeyTypeHash}},
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName:  s("byStream"),
-			KeySchema:  []types.KeySchemaElement{{AttributeName: s("streamId"), KeyType: types.KeyTypeHash}, {AttributeName: s("occurredAt"), KeyType: types.KeyTypeRange}},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
-		}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: s(name)}) })
-	return name
-}
-
 // Events stored under the previous layout are found in the log after the
 // migration, each once, in order; a second migration copies nothing.
 func TestMigrateEvents(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	old := oldLayout(t, e.ddb)
+	old := testenv.CreateOldEventsTable(t, e.ddb)
 	base := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	var last eventstore.Record
 	for i, typ := range []string{"created", "connected", "active", "disconnected", "idle"} {
