@@ -3,12 +3,10 @@ package localstack_test
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -27,98 +25,9 @@ import (
 	"github.com/streamhook/fastpix-receiver/internal/testenv"
 	"github.com/streamhook/fastpix-receiver/pkg/alertrules"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
-	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 	"github.com/streamhook/fastpix-receiver/pkg/httpapi"
 	"github.com/streamhook/fastpix-receiver/pkg/streamstate"
 )
-
-// migEvent is one FastPix event of the migration proofs.
-type migEvent struct {
-	id, typ, stream, target, media, status string
-	at                                     time.Time
-}
-
-// body is the event as FastPix sends it (the envelope of the demo's
-// events; a simulcast event names its target and parent stream; an event
-// about no stream names its media).
-func (e migEvent) body() []byte {
-	obj := map[string]string{"type": "live", "id": e.stream}
-	data := map[string]any{"streamId": e.stream, "status": e.status}
-	switch {
-	case e.target != "":
-		data = map[string]any{"simulcastId": e.target, "livestreamId": e.stream, "isEnabled": true, "status": e.status}
-	case e.stream == "":
-		obj = map[string]string{"type": "media", "id": e.media}
-		data = map[string]any{"id": e.media, "status": e.status}
-	}
-	b, err := json.Marshal(map[string]any{
-		"type": e.typ, "id": e.id, "object": obj, "environment": map[string]string{"id": "ws-migration", "name": "Migration"},
-		"data": data, "createdAt": e.at.UTC().Format(time.RFC3339Nano), "attempts": []any{},
-	})
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-// oldItem is the event as the webhook of the previous layout stored it,
-// received at receivedAt: the record the webhook builds (the redacted
-// payload, the times, the TTL) written as that layout's Record.Item wrote
-// it (git show testenv.TemplateBeforeLogCommit:pkg/eventstore/eventstore.go):
-// keyed by eventId, streamId only when the event is about a stream (the
-// byStream index is sparse), no log position.
-func oldItem(t *testing.T, body []byte, receivedAt time.Time) map[string]ddbtypes.AttributeValue {
-	t.Helper()
-	ev, err := fastpix.Parse(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	redacted, err := fastpix.Redact(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, _ := eventstore.NewRecord(ev, redacted, receivedAt, eventstore.DefaultRetention, eventstore.DefaultClockSkewTolerance)
-	item := map[string]ddbtypes.AttributeValue{
-		eventstore.KeyEventID: &ddbtypes.AttributeValueMemberS{Value: r.EventID},
-		eventstore.AttrType:   &ddbtypes.AttributeValueMemberS{Value: r.Type},
-	}
-	put := func(name, v string) {
-		if v != "" {
-			item[name] = &ddbtypes.AttributeValueMemberS{Value: v}
-		}
-	}
-	put(eventstore.AttrStreamID, r.StreamID)
-	put(eventstore.AttrSimulcastID, r.SimulcastID)
-	put(eventstore.AttrObjectType, r.ObjectType)
-	put(eventstore.AttrObjectID, r.ObjectID)
-	put(eventstore.AttrWorkspaceID, r.WorkspaceID)
-	put(eventstore.AttrWorkspaceName, r.WorkspaceName)
-	put(eventstore.AttrOccurredAt, r.OccurredAt)
-	put(eventstore.AttrReceivedAt, r.ReceivedAt)
-	if len(r.Payload) > eventstore.PayloadInlineMax {
-		item[eventstore.AttrPayloadGzip] = &ddbtypes.AttributeValueMemberB{Value: gzipText(t, r.Payload)}
-	} else {
-		put(eventstore.AttrPayload, r.Payload)
-	}
-	if r.Test {
-		item[eventstore.AttrTest] = &ddbtypes.AttributeValueMemberBOOL{Value: true}
-	}
-	item[eventstore.AttrExpiresAt] = &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(r.ExpiresAt, 10)}
-	return item
-}
-
-func gzipText(t *testing.T, s string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write([]byte(s)); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 // putOld writes items into the old table as they are.
 func putOld(ctx context.Context, t *testing.T, ddb *dynamodb.Client, table string, items ...map[string]ddbtypes.AttributeValue) {
@@ -138,11 +47,11 @@ func ddbItemID(item map[string]ddbtypes.AttributeValue) string {
 }
 
 // post sends e through the stack's webhook, signed, as FastPix does.
-func post(ctx context.Context, t *testing.T, st *localstack.Stack, e migEvent) {
+func post(ctx context.Context, t *testing.T, st *localstack.Stack, e testenv.FastPixEvent) {
 	t.Helper()
-	s, err := demo.Post(ctx, st.URL+localstack.WebhookPath, st.Secret, demo.Delivery{Type: e.typ, EventID: e.id, Body: e.body()})
+	s, err := demo.Post(ctx, st.URL+localstack.WebhookPath, st.Secret, demo.Delivery{Type: e.Type, EventID: e.ID, Body: e.Body()})
 	if err != nil || s.Status != http.StatusOK {
-		t.Fatalf("post %s %s: %v %d %s", e.typ, e.id, err, s.Status, s.Answer)
+		t.Fatalf("post %s %s: %v %d %s", e.Type, e.ID, err, s.Status, s.Answer)
 	}
 }
 
@@ -285,18 +194,18 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 	at := func(base time.Time, minutes float64) time.Time {
 		return base.Add(time.Duration(minutes * float64(time.Minute)))
 	}
-	ls := func(id, action string, when time.Time) migEvent {
-		return migEvent{id: id, typ: "video.live_stream." + action, stream: live, status: action, at: when}
+	ls := func(id, action string, when time.Time) testenv.FastPixEvent {
+		return testenv.FastPixEvent{ID: id, Type: "video.live_stream." + action, StreamID: live, Status: action, At: when}
 	}
 
 	// mig-live. Yesterday's life, old table only.
-	var liveOld []migEvent
+	var liveOld []testenv.FastPixEvent
 	for i, action := range []string{"created", "connected", "active", "disconnected", "idle"} {
 		liveOld = append(liveOld, ls(fmt.Sprintf("live-y-%d-%s", i, action), action, at(y0, float64(i))))
 	}
 	// Today: created and connected reached both tables; a clock far
 	// ahead; active reached the new table only.
-	cutover := []migEvent{ls("live-t-created", "created", at(t0, 0)), ls("live-t-connected", "connected", at(t0, 1))}
+	cutover := []testenv.FastPixEvent{ls("live-t-created", "created", at(t0, 0)), ls("live-t-connected", "connected", at(t0, 1))}
 	farAhead := ls("live-t-clock-2096", "active", at(t0, 70*365*24*60))
 	farAheadReceived := at(t0, 1.5)
 	active := ls("live-t-active", "active", at(t0, 2))
@@ -304,12 +213,12 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 		post(ctx, t, st, e)
 	}
 	for _, e := range liveOld {
-		putOld(ctx, t, ddb, old, oldItem(t, e.body(), e.at.Add(time.Second)))
+		putOld(ctx, t, ddb, old, testenv.OldItem(t, e.Body(), e.At.Add(time.Second)))
 	}
 	for _, e := range cutover {
-		putOld(ctx, t, ddb, old, oldItem(t, e.body(), e.at.Add(time.Second)))
+		putOld(ctx, t, ddb, old, testenv.OldItem(t, e.Body(), e.At.Add(time.Second)))
 	}
-	putOld(ctx, t, ddb, old, oldItem(t, farAhead.body(), farAheadReceived))
+	putOld(ctx, t, ddb, old, testenv.OldItem(t, farAhead.Body(), farAheadReceived))
 	// Its log, oldest first: yesterday, today's created and connected, the
 	// clock far ahead at its receive time (as the webhook orders it), active.
 	wantLive := append(append(append(slices.Clone(liveOld), cutover...), farAhead), active)
@@ -317,12 +226,12 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 	// mig-sim: its life goes through the stack (the notifier applies it
 	// and alerts), then its events move to the old table and its state is
 	// made what the notifier before the log wrote.
-	simLife := []migEvent{
-		{id: "sim-created", typ: "video.live_stream.created", stream: sim, status: "idle", at: at(t0, 0.2)},
-		{id: "sim-target-created", typ: "video.live_stream.simulcast.created", stream: sim, target: target, status: "idle", at: at(t0, 0.3)},
-		{id: "sim-connected", typ: "video.live_stream.connected", stream: sim, status: "connected", at: at(t0, 1.2)},
-		{id: "sim-active", typ: "video.live_stream.active", stream: sim, status: "active", at: at(t0, 1.4)},
-		{id: "sim-target-broadcasting", typ: "video.live_stream.simulcast.broadcasting", stream: sim, target: target, status: "broadcasting", at: at(t0, 1.6)},
+	simLife := []testenv.FastPixEvent{
+		{ID: "sim-created", Type: "video.live_stream.created", StreamID: sim, Status: "idle", At: at(t0, 0.2)},
+		{ID: "sim-target-created", Type: "video.live_stream.simulcast.created", StreamID: sim, TargetID: target, Status: "idle", At: at(t0, 0.3)},
+		{ID: "sim-connected", Type: "video.live_stream.connected", StreamID: sim, Status: "connected", At: at(t0, 1.2)},
+		{ID: "sim-active", Type: "video.live_stream.active", StreamID: sim, Status: "active", At: at(t0, 1.4)},
+		{ID: "sim-target-broadcasting", Type: "video.live_stream.simulcast.broadcasting", StreamID: sim, TargetID: target, Status: "broadcasting", At: at(t0, 1.6)},
 	}
 	for _, e := range simLife {
 		post(ctx, t, st, e)
@@ -342,10 +251,10 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	moveToOld := func(stream string, es ...migEvent) {
+	moveToOld := func(stream string, es ...testenv.FastPixEvent) {
 		t.Helper()
 		for _, e := range es {
-			rec, err := (&eventstore.EventReader{Client: ddb, Table: st.EventsTable}).GetEvent(ctx, stream, e.id)
+			rec, err := (&eventstore.EventReader{Client: ddb, Table: st.EventsTable}).GetEvent(ctx, stream, e.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -353,9 +262,9 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			putOld(ctx, t, ddb, old, oldItem(t, e.body(), received))
+			putOld(ctx, t, ddb, old, testenv.OldItem(t, e.Body(), received))
 			if _, err := ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(st.EventsTable), Key: map[string]ddbtypes.AttributeValue{
-				eventstore.KeyStreamID: &ddbtypes.AttributeValueMemberS{Value: stream}, eventstore.KeyEventID: &ddbtypes.AttributeValueMemberS{Value: e.id},
+				eventstore.KeyStreamID: &ddbtypes.AttributeValueMemberS{Value: stream}, eventstore.KeyEventID: &ddbtypes.AttributeValueMemberS{Value: e.ID},
 			}}); err != nil {
 				t.Fatal(err)
 			}
@@ -372,8 +281,8 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 	}
 
 	// An event about no stream.
-	media := migEvent{id: "media-ready-1", typ: "video.media.ready", media: "media-1", status: "ready", at: at(t0, 3)}
-	putOld(ctx, t, ddb, old, oldItem(t, media.body(), media.at.Add(time.Second)))
+	media := testenv.FastPixEvent{ID: "media-ready-1", Type: "video.media.ready", MediaID: "media-1", Status: "ready", At: at(t0, 3)}
+	putOld(ctx, t, ddb, old, testenv.OldItem(t, media.Body(), media.At.Add(time.Second)))
 
 	// What must be copied whole: an id of markup, escapes and control
 	// characters; a stream id of DynamoDB's largest partition key; a 390 KB
@@ -381,13 +290,13 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 	const odd = "odd <script>alert(1)</script>\n\x1b[31m/../%2F\u202e ü 🎥 \"quoted\""
 	oddEvent := ls(odd, "updated", at(t0, 1.8))
 	longStream := strings.Repeat("s", eventstore.MaxKeyBytes)
-	longEvent := migEvent{id: "long-stream-active", typ: "video.live_stream.active", stream: longStream, status: "active", at: at(y0, 30)}
+	longEvent := testenv.FastPixEvent{ID: "long-stream-active", Type: "video.live_stream.active", StreamID: longStream, Status: "active", At: at(y0, 30)}
 	bigText := ls("live-y-big-updated", "updated", at(y0, 3.5))
-	bigItem := oldItem(t, bigText.body(), bigText.at.Add(time.Second))
-	bigPayload := strings.TrimSuffix(string(bigText.body()), "}") + `,"metadata":{"notes":"` + strings.Repeat("a long note ", 390*1024/12) + `"}}`
+	bigItem := testenv.OldItem(t, bigText.Body(), bigText.At.Add(time.Second))
+	bigPayload := strings.TrimSuffix(string(bigText.Body()), "}") + `,"metadata":{"notes":"` + strings.Repeat("a long note ", 390*1024/12) + `"}}`
 	delete(bigItem, eventstore.AttrPayloadGzip)
 	bigItem[eventstore.AttrPayload] = &ddbtypes.AttributeValueMemberS{Value: bigPayload}
-	putOld(ctx, t, ddb, old, oldItem(t, oddEvent.body(), oddEvent.at.Add(time.Second)), bigItem)
+	putOld(ctx, t, ddb, old, testenv.OldItem(t, oddEvent.Body(), oddEvent.At.Add(time.Second)), bigItem)
 	// The notifier saw the long stream's event before the log (every
 	// stream of the old table has its state: the state table stays).
 	post(ctx, t, st, longEvent)
@@ -408,30 +317,30 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 		return n
 	}
 	longID := ls(strings.Repeat("i", eventstore.MaxSortKeyBytes+1), "updated", at(y0, 2.5))
-	putOld(ctx, t, ddb, old, oldItem(t, longID.body(), longID.at))
-	refused[longID.id] = unstorable
-	longMedia := migEvent{id: "media-long", typ: "video.media.ready", media: strings.Repeat("m", eventstore.MaxKeyBytes), status: "ready", at: at(t0, 3)}
-	putOld(ctx, t, ddb, old, oldItem(t, longMedia.body(), longMedia.at))
-	refused[longMedia.id] = unstorable
+	putOld(ctx, t, ddb, old, testenv.OldItem(t, longID.Body(), longID.At))
+	refused[longID.ID] = unstorable
+	longMedia := testenv.FastPixEvent{ID: "media-long", Type: "video.media.ready", MediaID: strings.Repeat("m", eventstore.MaxKeyBytes), Status: "ready", At: at(t0, 3)}
+	putOld(ctx, t, ddb, old, testenv.OldItem(t, longMedia.Body(), longMedia.At))
+	refused[longMedia.ID] = unstorable
 	for id, drop := range map[string][]string{
 		"no-type":                            {eventstore.AttrType},
 		"no-times":                           {eventstore.AttrOccurredAt, eventstore.AttrReceivedAt},
 		"odd-no-type\n  event forged copied": {eventstore.AttrType},
 	} {
-		item := oldItem(t, ls(id, "connected", at(y0, 0.5)).body(), y0)
+		item := testenv.OldItem(t, ls(id, "connected", at(y0, 0.5)).Body(), y0)
 		for _, name := range drop {
 			delete(item, name)
 		}
 		putOld(ctx, t, ddb, old, item)
 		refused[id] = "not copied (unreadable)"
 	}
-	badTime := oldItem(t, ls("bad-time", "connected", at(y0, 0.5)).body(), y0)
+	badTime := testenv.OldItem(t, ls("bad-time", "connected", at(y0, 0.5)).Body(), y0)
 	badTime[eventstore.AttrOccurredAt] = &ddbtypes.AttributeValueMemberS{Value: "yesterday"}
 	putOld(ctx, t, ddb, old, badTime)
 	refused["bad-time"] = "not copied (unreadable)"
 	nearLimit := ls("near-400kb", "updated", at(y0, 4))
-	putOld(ctx, t, ddb, old, nearLimitItem(t, nearLimit))
-	refused[nearLimit.id] = unstorable
+	putOld(ctx, t, ddb, old, testenv.OldItemNearLimit(t, nearLimit, nearLimit.At.Add(time.Second), 40))
+	refused[nearLimit.ID] = unstorable
 
 	oldCount := countItems(ctx, t, ddb, old)
 	newBefore := countItems(ctx, t, ddb, st.EventsTable)
@@ -511,7 +420,7 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 	if got := st.Feed.Changes(); len(got) != changesBefore {
 		t.Errorf("the migration reached the change feed: %+v", got[changesBefore:])
 	}
-	newest := map[string]string{live: active.id, sim: "sim-target-broadcasting", longStream: longEvent.id}
+	newest := map[string]string{live: active.ID, sim: "sim-target-broadcasting", longStream: longEvent.ID}
 	for stream, before := range statesBefore {
 		unmoved(t, stream, before, stateOf(t, st, stream), newest[stream])
 	}
@@ -520,11 +429,11 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 	// page.
 	for _, tc := range []struct {
 		stream string
-		want   []migEvent
-	}{{live, wantLive}, {sim, simLife}, {longStream, []migEvent{longEvent}}} {
+		want   []testenv.FastPixEvent
+	}{{live, wantLive}, {sim, simLife}, {longStream, []testenv.FastPixEvent{longEvent}}} {
 		var want []string
 		for _, e := range slices.Backward(tc.want) {
-			want = append(want, e.id)
+			want = append(want, e.ID)
 		}
 		got := eventIDs(streamEvents(t, st, tc.stream, 3))
 		if !slices.Equal(got, want) {
@@ -532,14 +441,14 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 		}
 	}
 	for _, e := range streamEvents(t, st, live, 100) {
-		if e.EventID == bigText.id {
+		if e.EventID == bigText.ID {
 			var p struct{ Metadata struct{ Notes string } }
 			if err := json.Unmarshal(e.Payload, &p); err != nil || len(e.Payload) < 390*1024 {
 				t.Errorf("the 390 KB payload came back as %d bytes (%v)", len(e.Payload), err)
 			}
 		}
 	}
-	if _, err := (&eventstore.EventReader{Client: ddb, Table: st.EventsTable}).GetEvent(ctx, eventstore.NoStreamPrefix+media.media, media.id); err != nil {
+	if _, err := (&eventstore.EventReader{Client: ddb, Table: st.EventsTable}).GetEvent(ctx, eventstore.NoStreamPrefix+media.MediaID, media.ID); err != nil {
 		t.Errorf("the event about no stream: %v", err)
 	}
 	var inspected bytes.Buffer
@@ -552,12 +461,12 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 		t.Errorf("fastpixctl inspect:\n%s", shown)
 	}
 	for _, e := range wantLive {
-		id := " " + e.id + " "
-		if e.id == odd {
+		id := " " + e.ID + " "
+		if e.ID == odd {
 			id = "odd <script>"
 		}
 		if n := strings.Count(shown, id); n != 1 {
-			t.Errorf("fastpixctl inspect shows %q %d times:\n%s", e.id, n, shown)
+			t.Errorf("fastpixctl inspect shows %q %d times:\n%s", e.ID, n, shown)
 		}
 	}
 
@@ -577,67 +486,16 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 }
 
 // insertByTime adds es to log (oldest first) where their times put them.
-func insertByTime(log []migEvent, es ...migEvent) []migEvent {
+func insertByTime(log []testenv.FastPixEvent, es ...testenv.FastPixEvent) []testenv.FastPixEvent {
 	out := slices.Clone(log)
 	for _, e := range es {
-		i := slices.IndexFunc(out, func(x migEvent) bool { return x.at.After(e.at) && x.id != "live-t-clock-2096" })
+		i := slices.IndexFunc(out, func(x testenv.FastPixEvent) bool { return x.At.After(e.At) && x.ID != "live-t-clock-2096" })
 		if i < 0 {
 			i = len(out)
 		}
 		out = slices.Insert(out, i, e)
 	}
 	return out
-}
-
-// nearLimitItem is e as the old webhook stored a payload of about 1 MB:
-// gzipped, the item some tens of bytes under DynamoDB's 400 KB. The old
-// table holds it; beside the log's order key it is over.
-func nearLimitItem(t *testing.T, e migEvent) map[string]ddbtypes.AttributeValue {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(1, 2))
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-	noise := make([]byte, 600*1024)
-	for i := range noise {
-		noise[i] = alphabet[rng.IntN(len(alphabet))]
-	}
-	item := oldItem(t, e.body(), e.at.Add(time.Second))
-	size := func(item map[string]ddbtypes.AttributeValue) int {
-		n := 0
-		for name, v := range item {
-			n += len(name)
-			switch v := v.(type) {
-			case *ddbtypes.AttributeValueMemberS:
-				n += len(v.Value)
-			case *ddbtypes.AttributeValueMemberN:
-				n += len(v.Value)
-			case *ddbtypes.AttributeValueMemberB:
-				n += len(v.Value)
-			default:
-				n++
-			}
-		}
-		return n
-	}
-	payload := func(n int) string {
-		return strings.TrimSuffix(string(e.body()), "}") + `,"metadata":{"blob":"` + string(noise[:n]) + `"}}`
-	}
-	delete(item, eventstore.AttrPayload)
-	target := eventstore.MaxItemBytes - 40
-	lo, hi := 1, len(noise)
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		item[eventstore.AttrPayloadGzip] = &ddbtypes.AttributeValueMemberB{Value: gzipText(t, payload(mid))}
-		if size(item) <= target {
-			lo = mid
-		} else {
-			hi = mid - 1
-		}
-	}
-	item[eventstore.AttrPayloadGzip] = &ddbtypes.AttributeValueMemberB{Value: gzipText(t, payload(lo))}
-	if s := size(item); s > target || s < target-10 {
-		t.Fatalf("the near-limit item is %d bytes, want about %d", s, target)
-	}
-	return item
 }
 
 // unmoved checks that a stream's state says after the migration what it

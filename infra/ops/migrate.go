@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/streamhook/fastpix-receiver/internal/cli"
+	"github.com/streamhook/fastpix-receiver/internal/ddbitem"
 	"github.com/streamhook/fastpix-receiver/pkg/eventstore"
 	"github.com/streamhook/fastpix-receiver/pkg/fastpix"
 )
@@ -84,7 +85,7 @@ func (m *Migration) Run(ctx context.Context) (MigrationSummary, error) {
 			sum.Read++
 			rec, err := eventstore.RecordFromItem(item)
 			if err == nil {
-				err = m.place(&rec)
+				err = m.place(&rec, ddbitem.String(item, eventstore.AttrStreamID))
 			}
 			if err != nil {
 				sum.Unreadable++
@@ -132,12 +133,17 @@ func (m *Migration) report(eventID, what string, err error) {
 	fmt.Fprintf(m.Out, "  event %s %s: %s\n", id, what, escaped(err.Error()))
 }
 
-// place checks that rec, read from the old table, can be placed in its
+// place checks that rec, read from the old table with the stream id
+// streamID, can be placed in its
 // stream's log, writes its times in eventstore.TimeLayout (so that text
 // order stays time order next to the webhook's records) and gives it the
 // order key the webhook would have (whatever orderKey the item carries:
 // the old layout had none).
-func (m *Migration) place(rec *eventstore.Record) error {
+func (m *Migration) place(rec *eventstore.Record, streamID string) error {
+	if _, ok := eventstore.StreamOfLogKey(streamID); !ok {
+		// The log would read it as the key of an event about no stream.
+		return fmt.Errorf("%w: %s %s begins with %q, which the log keeps for events about no stream", ErrNoPlace, eventstore.AttrStreamID, quoted(streamID, 64), eventstore.NoStreamPrefix)
+	}
 	if rec.Type == "" {
 		return fmt.Errorf("%w: no %s", ErrNoPlace, eventstore.AttrType)
 	}
