@@ -162,6 +162,9 @@ func countItems(ctx context.Context, t *testing.T, ddb *dynamodb.Client, table s
 //   - mig-sim: a life with a simulcast target, applied to the state by the
 //     notifier before the log (its state row carries no log position, as
 //     that notifier wrote it), its events in the old table only.
+//   - mig-unseen: two events the old webhook stored after the old
+//     notifier's last read, so no state has them: copied, they are applied
+//     as new, and its LIVE is the one alert the migration sends.
 //   - an event about no stream (a media ready).
 //   - the attacks, which the command must name and leave, while the rest
 //     migrates: an event id the log's sort key cannot hold, a media id that
@@ -176,7 +179,7 @@ func countItems(ctx context.Context, t *testing.T, ddb *dynamodb.Client, table s
 // environment, against the stack's DynamoDB Local): -dry-run writes
 // nothing; the run copies each event once; the query API (newest first,
 // page by page) and fastpixctl inspect find every event once, in order; the
-// inbox and the change feed got nothing; no state moved; a second run
+// inbox and the change feed got nothing but mig-unseen's; no state moved; a second run
 // copies nothing; and a delivery after the migration still moves its
 // stream (the clock far ahead did not freeze it).
 func TestMigrateEventsOnTheStack(t *testing.T) {
@@ -278,6 +281,19 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 			streamstate.AttrPending, streamstate.AttrLease, streamstate.AttrLeaseUntil, streamstate.AttrAlerting}, ", ")),
 	}); err != nil {
 		t.Fatal(err)
+	}
+
+	// mig-unseen: stored by the old webhook during the cut-over, after
+	// the old notifier's last read: no state has it. Copied, it is applied
+	// as the notifier applies any new event, and its LIVE is sent then
+	// (docs/deploy.md says so): the one alert the migration may send.
+	const unseen = "mig-unseen"
+	unseenLife := []testenv.FastPixEvent{
+		{ID: "unseen-connected", Type: "video.live_stream.connected", StreamID: unseen, Status: "connected", At: at(t0, 8)},
+		{ID: "unseen-active", Type: "video.live_stream.active", StreamID: unseen, Status: "active", At: at(t0, 8.5)},
+	}
+	for _, e := range unseenLife {
+		putOld(ctx, t, ddb, old, testenv.OldItem(t, e.Body(), e.At.Add(time.Second)))
 	}
 
 	// An event about no stream.
@@ -414,11 +430,16 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 
 	// Nobody was told anything, nothing moved.
 	settled(t, metrics, recordsBefore+wantCopied, grace)
-	if got := st.Inbox.Alerts(); len(got) != alertsBefore {
-		t.Errorf("the migration alerted: %d alerts, %d before:\n%s", len(got), alertsBefore, sms(got[alertsBefore:]))
+	if got := st.Inbox.Alerts()[alertsBefore:]; len(got) != 1 || kinds(got)[0] != "live" || len(about(got, unseen)) != 1 {
+		t.Errorf("the migration alerted %d times, want only mig-unseen's LIVE:\n%s", len(got), sms(got))
 	}
-	if got := st.Feed.Changes(); len(got) != changesBefore {
-		t.Errorf("the migration reached the change feed: %+v", got[changesBefore:])
+	for _, c := range st.Feed.Changes()[changesBefore:] {
+		if c.StreamID != unseen {
+			t.Errorf("the migration reached the change feed about %.40s: %+v", c.StreamID, c)
+		}
+	}
+	if s := stateOf(t, st, unseen); s["status"] != "active" || s["lastEventId"] != "unseen-active" {
+		t.Errorf("mig-unseen, copied: %v", s)
 	}
 	newest := map[string]string{live: active.ID, sim: "sim-target-broadcasting", longStream: longEvent.ID}
 	for stream, before := range statesBefore {
@@ -430,7 +451,7 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 	for _, tc := range []struct {
 		stream string
 		want   []testenv.FastPixEvent
-	}{{live, wantLive}, {sim, simLife}, {longStream, []testenv.FastPixEvent{longEvent}}} {
+	}{{live, wantLive}, {sim, simLife}, {longStream, []testenv.FastPixEvent{longEvent}}, {unseen, unseenLife}} {
 		var want []string
 		for _, e := range slices.Backward(tc.want) {
 			want = append(want, e.ID)
