@@ -395,7 +395,7 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 		t.Errorf("-dry-run says:\n%s\nwant %q", dry, want)
 	}
 
-	first := run()
+	first := run("-segments", "3")
 	t.Logf("migrate-events:\n%s", first)
 	if want := "migrated: " + summary(wantCopied, len(cutover)); !strings.Contains(first, want) {
 		t.Errorf("the migration says:\n%s\nwant %q", first, want)
@@ -492,7 +492,7 @@ func TestMigrateEventsOnTheStack(t *testing.T) {
 	}
 
 	// Again: nothing copied.
-	again := run()
+	again := run("-segments", "1")
 	if want := "migrated: " + summary(0, wantCopied+len(cutover)); !strings.Contains(again, want) {
 		t.Errorf("the second migration says:\n%s\nwant %q", again, want)
 	}

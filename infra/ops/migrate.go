@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,6 +29,15 @@ type ScanAPI interface {
 // many seconds ahead of its receive time an event's createdAt is trusted to
 // order it. The migration places old events by the same rule.
 const EnvClockSkewTolerance = "CLOCK_SKEW_TOLERANCE_SECONDS"
+
+// The parallel scan of migrate-events: by default a few parts at once, so
+// that a table of millions of events is copied in hours, not days, from
+// an operator's machine; at most what a burst of the notifier (every copy
+// rings it) comfortably takes.
+const (
+	DefaultMigrationSegments = 4
+	MaxMigrationSegments     = 32
+)
 
 // ErrNoPlace: an item of the old table lacks what places an event in its
 // stream's log (a type, a time in RFC 3339). It is reported and left in the
@@ -55,7 +65,12 @@ type Migration struct {
 	// ClockSkewTolerance is the webhook's (EnvClockSkewTolerance);
 	// eventstore.DefaultClockSkewTolerance when zero.
 	ClockSkewTolerance time.Duration
-	Out                io.Writer
+	// Segments is how many parts of the old table are read and copied at
+	// once (a parallel scan); one when zero. A copy is one conditional
+	// write after another: from an operator's machine, each takes the
+	// round trip to DynamoDB.
+	Segments int
+	Out      io.Writer
 }
 
 // MigrationSummary counts a run. A dry run counts what it would copy as
@@ -69,50 +84,48 @@ func (s MigrationSummary) String() string {
 		s.Read, s.Copied, s.AlreadyThere, s.Unstorable, s.Unreadable)
 }
 
-// Run scans the old table page by page and copies every event. Every item
-// it does not copy is named with the reason, one line each. It stops at
-// the first error a retry could cure (running it again goes on where it
-// left off, at the cost of a read).
+// Run scans the old table page by page and copies every event, Segments
+// parts of the table at once. Every item it does not copy is named with
+// the reason, one line each. It stops at the first error a retry could
+// cure (running it again goes on where it left off, at the cost of a
+// read and a refused conditional write per event already copied).
 func (m *Migration) Run(ctx context.Context) (MigrationSummary, error) {
-	var sum MigrationSummary
-	p := dynamodb.NewScanPaginator(m.From, &dynamodb.ScanInput{TableName: aws.String(m.Table)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return sum, fmt.Errorf("ops: scan %s: %w", m.Table, err)
-		}
-		for _, item := range page.Items {
-			sum.Read++
-			rec, err := eventstore.RecordFromItem(item)
-			if err == nil {
-				err = m.place(&rec, ddbitem.String(item, eventstore.AttrStreamID))
+	segments := max(m.Segments, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		sum   MigrationSummary
+		first error
+		wg    sync.WaitGroup
+	)
+	for seg := range segments {
+		wg.Go(func() {
+			in := &dynamodb.ScanInput{TableName: aws.String(m.Table)}
+			if segments > 1 {
+				in.Segment, in.TotalSegments = aws.Int32(int32(seg)), aws.Int32(int32(segments))
 			}
-			if err != nil {
-				sum.Unreadable++
-				m.report(rec.EventID, "not copied (unreadable)", err)
-				continue
-			}
-			if m.DryRun {
-				if err := rec.Storable(); err != nil {
-					sum.Unstorable++
-					m.report(rec.EventID, "would not be copied", err)
-					continue
+			err := m.copySegment(ctx, in, func(add func(*MigrationSummary), report string) {
+				mu.Lock()
+				defer mu.Unlock()
+				add(&sum)
+				if report != "" {
+					fmt.Fprint(m.Out, report)
 				}
-				sum.Copied++
-				continue
+			})
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+				cancel()
 			}
-			switch err := m.To.Put(ctx, rec); {
-			case err == nil:
-				sum.Copied++
-			case errors.Is(err, eventstore.ErrDuplicate):
-				sum.AlreadyThere++
-			case errors.Is(err, eventstore.ErrUnstorable):
-				sum.Unstorable++
-				m.report(rec.EventID, "not copied", err)
-			default:
-				return sum, fmt.Errorf("ops: copy event %s: %w (%s so far; run again to go on)", quoted(rec.EventID, 80), err, sum)
-			}
-		}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return sum, fmt.Errorf("%w (%s so far; run again to go on)", first, sum)
 	}
 	if m.DryRun {
 		fmt.Fprintf(m.Out, "dry run (nothing written; \"copied\" counts what would be, some may be in the log already): %s\n", sum)
@@ -122,15 +135,58 @@ func (m *Migration) Run(ctx context.Context) (MigrationSummary, error) {
 	return sum, nil
 }
 
-// report says why one item was not copied, on one line whatever its id
-// holds: ids and messages come from the table, and a hostile id must not
-// forge lines of the report or drive the operator's terminal.
-func (m *Migration) report(eventID, what string, err error) {
+// copySegment copies the items one scan (a whole table or one segment of
+// it) reads, telling done what each counts for and, for an item not
+// copied, the report's line.
+func (m *Migration) copySegment(ctx context.Context, in *dynamodb.ScanInput, done func(add func(*MigrationSummary), report string)) error {
+	p := dynamodb.NewScanPaginator(m.From, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("ops: scan %s: %w", m.Table, err)
+		}
+		for _, item := range page.Items {
+			rec, err := eventstore.RecordFromItem(item)
+			if err == nil {
+				err = m.place(&rec, ddbitem.String(item, eventstore.AttrStreamID))
+			}
+			switch {
+			case err != nil:
+				done(func(s *MigrationSummary) { s.Read++; s.Unreadable++ }, reportLine(rec.EventID, "not copied (unreadable)", err))
+				continue
+			case m.DryRun:
+				if err := rec.Storable(); err != nil {
+					done(func(s *MigrationSummary) { s.Read++; s.Unstorable++ }, reportLine(rec.EventID, "would not be copied", err))
+				} else {
+					done(func(s *MigrationSummary) { s.Read++; s.Copied++ }, "")
+				}
+				continue
+			}
+			switch err := m.To.Put(ctx, rec); {
+			case err == nil:
+				done(func(s *MigrationSummary) { s.Read++; s.Copied++ }, "")
+			case errors.Is(err, eventstore.ErrDuplicate):
+				done(func(s *MigrationSummary) { s.Read++; s.AlreadyThere++ }, "")
+			case errors.Is(err, eventstore.ErrUnstorable):
+				done(func(s *MigrationSummary) { s.Read++; s.Unstorable++ }, reportLine(rec.EventID, "not copied", err))
+			default:
+				done(func(s *MigrationSummary) { s.Read++ }, "")
+				return fmt.Errorf("ops: copy event %s: %w", quoted(rec.EventID, 80), err)
+			}
+		}
+	}
+	return nil
+}
+
+// reportLine says why one item was not copied, on one line whatever its
+// id holds: ids and messages come from the table, and a hostile id must
+// not forge lines of the report or drive the operator's terminal.
+func reportLine(eventID, what string, err error) string {
 	id := "(no id)"
 	if eventID != "" {
 		id = quoted(eventID, 80)
 	}
-	fmt.Fprintf(m.Out, "  event %s %s: %s\n", id, what, escaped(err.Error()))
+	return fmt.Sprintf("  event %s %s: %s\n", id, what, escaped(err.Error()))
 }
 
 // place checks that rec, read from the old table with the stream id
@@ -205,8 +261,12 @@ func RunMigrateEvents(ctx context.Context, args []string, out io.Writer, awsConf
 	dry := c.Bool("dry-run", false, "read and count; write nothing")
 	skew := c.Int("clock-skew-tolerance", envSeconds(EnvClockSkewTolerance, int(eventstore.DefaultClockSkewTolerance/time.Second)),
 		"seconds createdAt may be ahead of the receive time, as the stack's ClockSkewToleranceSeconds ("+EnvClockSkewTolerance+")")
+	segments := c.Int("segments", DefaultMigrationSegments, fmt.Sprintf("parts of the old table copied at once (1 to %d)", MaxMigrationSegments))
 	if err := c.Parse(args); err != nil {
 		return err
+	}
+	if *segments < 1 || *segments > MaxMigrationSegments {
+		return fmt.Errorf("migrate-events: -segments must be 1 to %d, not %d", MaxMigrationSegments, *segments)
 	}
 	if *skew <= 0 {
 		return fmt.Errorf("migrate-events: -clock-skew-tolerance must be positive, not %d", *skew)
@@ -220,7 +280,7 @@ func RunMigrateEvents(ctx context.Context, args []string, out io.Writer, awsConf
 	}
 	ddb := dynamodb.NewFromConfig(cfg)
 	m := &Migration{From: ddb, Table: *from, To: &eventstore.DynamoDB{Client: ddb, Table: *to}, DryRun: *dry,
-		ClockSkewTolerance: time.Duration(*skew) * time.Second, Out: out}
+		ClockSkewTolerance: time.Duration(*skew) * time.Second, Segments: *segments, Out: out}
 	_, err = m.Run(ctx)
 	return err
 }

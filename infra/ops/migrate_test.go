@@ -83,7 +83,7 @@ type migration struct {
 	m        *ops.Migration
 }
 
-func newMigration(t *testing.T) *migration {
+func newMigration(t testing.TB) *migration {
 	t.Helper()
 	ddb := testenv.DynamoDB(t)
 	mg := &migration{ddb: ddb, old: testenv.CreateOldEventsTable(t, ddb), log: testenv.CreateTable(t, ddb, "EventLogTable")}
@@ -91,7 +91,7 @@ func newMigration(t *testing.T) *migration {
 	return mg
 }
 
-func (mg *migration) put(t *testing.T, items ...map[string]types.AttributeValue) {
+func (mg *migration) put(t testing.TB, items ...map[string]types.AttributeValue) {
 	t.Helper()
 	for _, item := range items {
 		if _, err := mg.ddb.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(mg.old), Item: item}); err != nil {
@@ -101,7 +101,7 @@ func (mg *migration) put(t *testing.T, items ...map[string]types.AttributeValue)
 }
 
 // logOf is the stream's log, oldest first, as the notifier reads it.
-func (mg *migration) logOf(t *testing.T, logKey string) []eventstore.Record {
+func (mg *migration) logOf(t testing.TB, logKey string) []eventstore.Record {
 	t.Helper()
 	recs, err := (&eventstore.Reader{Client: mg.ddb, Table: mg.log}).ReadLog(context.Background(), logKey, "")
 	if err != nil {
@@ -353,6 +353,7 @@ func TestRunMigrateEvents(t *testing.T) {
 		{nil, "migrate-events: required: -from, -events-table (or EVENTS_TABLE, the stack's EventsTableName output)"},
 		{[]string{"-from", mg.log, "-events-table", mg.log}, "-from and -events-table are the same table"},
 		{[]string{"-from", mg.old, "-events-table", mg.log, "-clock-skew-tolerance", "0"}, "-clock-skew-tolerance must be positive"},
+		{[]string{"-from", mg.old, "-events-table", mg.log, "-segments", "0"}, "-segments must be 1 to 32, not 0"},
 	} {
 		if _, err := run(tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("migrate-events %q: %v, want %q", tc.args, err, tc.want)
