@@ -176,12 +176,13 @@ func countItems(ctx context.Context, t *testing.T, ddb *dynamodb.Client, table s
 //     old webhook kept as text.
 //
 // Then fastpixctl migrate-events runs as an operator runs it (its flags and
-// environment, against the stack's DynamoDB Local): -dry-run writes
-// nothing; the run copies each event once; the query API (newest first,
-// page by page) and fastpixctl inspect find every event once, in order; the
-// inbox and the change feed got nothing but mig-unseen's; no state moved; a second run
-// copies nothing; and a delivery after the migration still moves its
-// stream (the clock far ahead did not freeze it).
+// environment, against the stack's DynamoDB Local, the table in parts at
+// once): -dry-run writes nothing; the run copies each event once; the query
+// API (newest first, page by page) and fastpixctl inspect find every event
+// once, in order; the inbox and the change feed got nothing but
+// mig-unseen's; no state moved; a second run copies nothing; and a
+// delivery after the migration still moves its stream (the clock far
+// ahead did not freeze it).
 func TestMigrateEventsOnTheStack(t *testing.T) {
 	const grace = 2 * time.Second
 	metrics := &testenv.SyncBuffer{}

@@ -189,12 +189,11 @@ func reportLine(eventID, what string, err error) string {
 	return fmt.Sprintf("  event %s %s: %s\n", id, what, escaped(err.Error()))
 }
 
-// place checks that rec, read from the old table with the stream id
-// streamID, can be placed in its
-// stream's log, writes its times in eventstore.TimeLayout (so that text
-// order stays time order next to the webhook's records) and gives it the
-// order key the webhook would have (whatever orderKey the item carries:
-// the old layout had none).
+// place checks that rec, read from an old item whose stream id is
+// streamID, can be placed in its stream's log, writes its times in
+// eventstore.TimeLayout (so that text order stays time order next to the
+// webhook's records) and gives it the order key the webhook would have
+// given it (whatever orderKey the item carries: the old layout had none).
 func (m *Migration) place(rec *eventstore.Record, streamID string) error {
 	if _, ok := eventstore.StreamOfLogKey(streamID); !ok {
 		// The log would read it as the key of an event about no stream.
