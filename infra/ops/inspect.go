@@ -36,7 +36,7 @@ func (in *Inspector) Inspect(ctx context.Context, streamID string, n int) error 
 		}
 		fmt.Fprintf(in.Out, "stream %s: %s\n", streamID, status)
 		if st.LastEventID != "" {
-			fmt.Fprintf(in.Out, "  since %s  by %s (%s)\n", st.LastOccurredAt, st.LastEventType, st.LastEventID)
+			fmt.Fprintf(in.Out, "  since %s  by %s (%s)\n", st.LastOccurredAt, escaped(st.LastEventType), escaped(st.LastEventID))
 		}
 		if st.UpdatedAt != "" {
 			fmt.Fprintf(in.Out, "  state written %s\n", st.UpdatedAt)
@@ -48,7 +48,7 @@ func (in *Inspector) Inspect(ctx context.Context, streamID string, n int) error 
 		sort.Strings(ids)
 		for _, id := range ids {
 			t := st.SimulcastTargets[id]
-			fmt.Fprintf(in.Out, "  simulcast target %s: %s since %s by %s (%s)\n", id, t.Status, t.LastOccurredAt, t.LastEventType, t.LastEventID)
+			fmt.Fprintf(in.Out, "  simulcast target %s: %s since %s by %s (%s)\n", escaped(id), t.Status, t.LastOccurredAt, escaped(t.LastEventType), escaped(t.LastEventID))
 		}
 	}
 	if n <= 0 {
@@ -79,7 +79,7 @@ func (in *Inspector) Inspect(ctx context.Context, streamID string, n int) error 
 		if target == "" {
 			target = "-"
 		}
-		fmt.Fprintf(in.Out, "  %s  %-50s %-36s %-12s %s%s\n", r.OccurredAt, r.Type, r.EventID, target, lag, test)
+		fmt.Fprintf(in.Out, "  %s  %-50s %-36s %-12s %s%s\n", r.OccurredAt, escaped(r.Type), escaped(r.EventID), escaped(target), lag, test)
 	}
 	if page.NextCursor != "" {
 		fmt.Fprintf(in.Out, "  (older events exist)\n")

@@ -340,6 +340,10 @@ func (s *DynamoDB) Put(ctx context.Context, r Record) error {
 	return fmt.Errorf("eventstore: put event %s into %s: %w", r.EventID, s.Table, err)
 }
 
+// Storable says whether Put could store r: nil, or ErrUnstorable with what
+// is beyond DynamoDB's limits. A migration's dry run asks it of every event.
+func (r Record) Storable() error { return storable(r, r.Item()) }
+
 // storable checks the item against DynamoDB's key and item size limits.
 func storable(r Record, item map[string]types.AttributeValue) error {
 	if len(r.EventID) > MaxSortKeyBytes {

@@ -6,7 +6,7 @@
 //	fastpixctl status [-status active,idle] [-watch]          the streams by status, with their simulcast targets
 //	fastpixctl board [-addr 127.0.0.1:8080] [-workspace ID]   the live board in a browser: every stream and target as it changes
 //	fastpixctl rotate-secret status|add|finish                rotate the webhook signing secret
-//	fastpixctl migrate-events -from OLD_TABLE [-dry-run]     copy the events of the previous table layout into the log
+//	fastpixctl migrate-events -from OLD_TABLE [-dry-run]      copy the events of the previous table layout into the log
 //	fastpixctl subscribe -workspace W [-streams A,B] [-kinds K,..] -email|-sms|-https ADDR   who gets which alert
 //	fastpixctl subscriptions                                 who gets what, and each topic's filter policies
 //	fastpixctl unsubscribe -arn ARN                          remove one of those subscriptions
@@ -86,7 +86,7 @@ func main() {
 	case "rotate-secret":
 		err = rotateSecret(ctx, args, os.Stdin)
 	case "migrate-events":
-		err = migrateEvents(ctx, args)
+		err = ops.RunMigrateEvents(ctx, args, os.Stdout, awsConfig)
 	case "subscribe":
 		err = ops.RunSubscribe(ctx, args, os.Stdout, awsConfig)
 	case "subscriptions":
@@ -275,21 +275,6 @@ func inspect(ctx context.Context, args []string) error {
 	ddb := dynamodb.NewFromConfig(cfg)
 	in := &ops.Inspector{State: &streamstate.Store{Client: ddb, Table: *state}, Events: &eventstore.Reader{Client: ddb, Table: *events}, Out: os.Stdout}
 	return in.Inspect(ctx, *stream, *n)
-}
-
-func migrateEvents(ctx context.Context, args []string) error {
-	c := newCommand("migrate-events")
-	from := c.need("from", "", "the events table of the previous layout (key eventId), kept by the stack update")
-	to := c.need("events-table", "EVENTS_TABLE", "the events log (the stack's EventsTableName output)")
-	dry := c.Bool("dry-run", false, "read and count; write nothing")
-	cfg, err := c.parse(ctx, args)
-	if err != nil {
-		return err
-	}
-	ddb := dynamodb.NewFromConfig(cfg)
-	m := &ops.Migration{From: ddb, Table: *from, To: &eventstore.DynamoDB{Client: ddb, Table: *to}, DryRun: *dry, Out: os.Stdout}
-	_, err = m.Run(ctx)
-	return err
 }
 
 func rotateSecret(ctx context.Context, args []string, stdin io.Reader) error {
