@@ -103,7 +103,7 @@ func (mg *migration) put(t testing.TB, items ...map[string]types.AttributeValue)
 // logOf is the stream's log, oldest first, as the notifier reads it.
 func (mg *migration) logOf(t testing.TB, logKey string) []eventstore.Record {
 	t.Helper()
-	recs, err := (&eventstore.Reader{Client: mg.ddb, Table: mg.log}).ReadLog(context.Background(), logKey, "")
+	recs, err := (&eventstore.Reader{Client: mg.ddb, Table: mg.log}).ReadLog(context.Background(), logKey, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
