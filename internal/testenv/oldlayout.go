@@ -174,26 +174,6 @@ func Gzip(t testing.TB, s string) []byte {
 	return buf.Bytes()
 }
 
-// ItemSize is an item's size as DynamoDB counts it: its attribute names
-// and values (a number's digits are an upper bound).
-func ItemSize(item map[string]types.AttributeValue) int {
-	n := 0
-	for name, v := range item {
-		n += len(name)
-		switch v := v.(type) {
-		case *types.AttributeValueMemberS:
-			n += len(v.Value)
-		case *types.AttributeValueMemberN:
-			n += len(v.Value)
-		case *types.AttributeValueMemberB:
-			n += len(v.Value)
-		default:
-			n++
-		}
-	}
-	return n
-}
-
 // OldItemNearLimit is e as the old webhook stored a delivery of about a
 // megabyte: its payload (e's body with a blob of random base64 in its
 // metadata) gzipped, the item between under-10 and under bytes below
@@ -218,14 +198,14 @@ func OldItemNearLimit(t testing.TB, e FastPixEvent, receivedAt time.Time, under 
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
 		item[eventstore.AttrPayloadGzip] = &types.AttributeValueMemberB{Value: Gzip(t, payload(mid))}
-		if ItemSize(item) <= target {
+		if eventstore.ItemSize(item) <= target {
 			lo = mid
 		} else {
 			hi = mid - 1
 		}
 	}
 	item[eventstore.AttrPayloadGzip] = &types.AttributeValueMemberB{Value: Gzip(t, payload(lo))}
-	if s := ItemSize(item); s > target || s < target-10 {
+	if s := eventstore.ItemSize(item); s > target || s < target-10 {
 		t.Fatalf("the near-limit item is %d bytes, want %d at most and 10 fewer at least", s, target)
 	}
 	return item

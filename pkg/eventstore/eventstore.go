@@ -356,24 +356,31 @@ func storable(r Record, item map[string]types.AttributeValue) error {
 	if key := r.orderKey(); len(key) > MaxSortKeyBytes {
 		return fmt.Errorf("%w: event %.64s: %s is %d bytes, at most %d", ErrUnstorable, r.EventID, AttrOrderKey, len(key), MaxSortKeyBytes)
 	}
-	size := 0
-	for name, v := range item {
-		size += len(name)
-		switch v := v.(type) {
-		case *types.AttributeValueMemberS:
-			size += len(v.Value)
-		case *types.AttributeValueMemberN:
-			size += len(v.Value) // an upper bound of DynamoDB's count
-		case *types.AttributeValueMemberB:
-			size += len(v.Value)
-		default:
-			size++
-		}
-	}
+	size := ItemSize(item)
 	if size > MaxItemBytes {
 		return fmt.Errorf("%w: event %.64s: item is %d bytes, at most %d", ErrUnstorable, r.EventID, size, MaxItemBytes)
 	}
 	return nil
+}
+
+// ItemSize is an item's size as DynamoDB counts it against MaxItemBytes:
+// its attribute names and values (a number's digits are an upper bound).
+func ItemSize(item map[string]types.AttributeValue) int {
+	n := 0
+	for name, v := range item {
+		n += len(name)
+		switch v := v.(type) {
+		case *types.AttributeValueMemberS:
+			n += len(v.Value)
+		case *types.AttributeValueMemberN:
+			n += len(v.Value)
+		case *types.AttributeValueMemberB:
+			n += len(v.Value)
+		default:
+			n++
+		}
+	}
+	return n
 }
 
 func gzipped(s string) []byte {
