@@ -139,9 +139,11 @@ func StatusTable(streams []streamstate.Listed, more bool, now time.Time) string 
 		slices.Sort(ids)
 		targets := make([]string, len(ids))
 		for i, id := range ids {
-			targets[i] = id + " " + s.SimulcastTargets[id].Status
+			targets[i] = escaped(id) + " " + escaped(s.SimulcastTargets[id].Status)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.StreamID, orDash(s.WorkspaceID), s.Status, since(s.Since, now), orDash(strings.Join(targets, ", ")))
+		// Ids and statuses come from FastPix's payloads: printed escaped,
+		// they can neither break the table's columns nor drive the terminal.
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", escaped(s.StreamID), orDash(escaped(s.WorkspaceID)), escaped(s.Status), since(s.Since, now), orDash(strings.Join(targets, ", ")))
 	}
 	_ = w.Flush() // a strings.Builder never fails a write
 	if more {

@@ -48,6 +48,17 @@ func TestStatusTable(t *testing.T) {
 				"s-5                                   -          idle      not a time                        -\n",
 		},
 		{
+			// Ids from a hostile payload: no column broken, no line forged,
+			// nothing the terminal would act on.
+			name: "hostile ids", streams: []streamstate.Listed{
+				{StreamID: "s\tfake\nSTREAM x", WorkspaceID: "w\x1b[2J", Status: "idle", Since: "2024-04-02T11:59:30.000000000Z",
+					SimulcastTargets: map[string]streamstate.ListedTarget{"t\u202e1": {Status: "on\r"}}},
+			},
+			want: "" +
+				"STREAM             WORKSPACE  STATUS  SINCE                           SIMULCAST TARGETS\n" +
+				"s\\tfake\\nSTREAM x  w\\x1b[2J   idle    2024-04-02 11:59:30Z (30s ago)  t\\u202e1 on\\r\n",
+		},
+		{
 			name: "cut short", streams: streams[1:2], more: true,
 			want: "" +
 				"STREAM  WORKSPACE  STATUS  SINCE                             SIMULCAST TARGETS\n" +
