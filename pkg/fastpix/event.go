@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -94,19 +95,29 @@ type Event struct {
 
 // fields is a JSON object read with its keys exactly as sent. encoding/json
 // matches struct fields without regard to case, so "ID" after "id" would win
-// while every other JSON reader sees "id": the envelope is read through a map,
-// whose keys are exact.
-type fields map[string]json.RawMessage
+// while every other JSON reader sees "id": the envelope is read into maps,
+// whose keys are exact. It is decoded in one pass, numbers kept as text
+// (json.Number), so that no number, however large, refuses a body.
+type fields map[string]any
 
-// object decodes raw as a JSON object, or nil when it is not one.
-func object(raw json.RawMessage) fields {
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil
-	}
+// decodeObject decodes a JSON object, whole, as fields.
+func decodeObject(doc []byte) (fields, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
 	var f fields
-	if json.Unmarshal(raw, &f) != nil {
-		return nil
+	if err := dec.Decode(&f); err != nil {
+		return nil, err
 	}
+	// As json.Unmarshal: nothing but white space after the object.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("invalid character after top-level value")
+	}
+	return f, nil
+}
+
+// object is v when it is a JSON object, else nil.
+func object(v any) fields {
+	f, _ := v.(map[string]any)
 	return f
 }
 
@@ -125,8 +136,8 @@ func Parse(body []byte) (Event, error) {
 	if trimmed[0] != '{' {
 		return ev, ErrNotObject
 	}
-	var env fields
-	if err := json.Unmarshal(trimmed, &env); err != nil {
+	env, err := decodeObject(trimmed)
+	if err != nil {
 		return ev, fmt.Errorf("%w: %v", ErrNotObject, err)
 	}
 	rawID, hasID := env["id"]
@@ -156,7 +167,7 @@ func Parse(body []byte) (Event, error) {
 	if ev.Status == "" {
 		ev.Status, _ = stringValue(data["status"])
 	}
-	if b, err := boolValue(data["test"]); err == nil {
+	if b, ok := data["test"].(bool); ok {
 		ev.Test = b
 	}
 	streamID, _ := stringValue(data["streamId"])
@@ -241,8 +252,8 @@ func Action(eventType string) string {
 	return eventType[strings.LastIndexByte(eventType, '.')+1:]
 }
 
-func parseRef(raw json.RawMessage) Ref {
-	f := object(raw)
+func parseRef(v any) Ref {
+	f := object(v)
 	var r Ref
 	r.ID, _ = stringValue(f["id"])
 	r.Name, _ = stringValue(f["name"])
@@ -250,26 +261,14 @@ func parseRef(raw json.RawMessage) Ref {
 	return r
 }
 
-// stringValue decodes a raw JSON string; anything else (absent, null, a
+// stringValue is v when it is a JSON string; anything else (absent, null, a
 // number) gives "" and false.
-func stringValue(raw json.RawMessage) (string, bool) {
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", false
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return "", false
-	}
-	return s, true
+func stringValue(v any) (string, bool) {
+	s, ok := v.(string)
+	return s, ok
 }
 
-func nonEmptyString(raw json.RawMessage) (string, bool) {
-	s, ok := stringValue(raw)
+func nonEmptyString(v any) (string, bool) {
+	s, ok := stringValue(v)
 	return s, ok && strings.TrimSpace(s) != ""
-}
-
-func boolValue(raw json.RawMessage) (bool, error) {
-	var b bool
-	err := json.Unmarshal(raw, &b)
-	return b, err
 }
