@@ -84,7 +84,7 @@ FUZZTIME ?= 30s
 FUZZMINIMIZETIME ?= 5s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
-FUZZ_TARGETS := FuzzParse:./pkg/fastpix FuzzParse:./pkg/filterpolicy FuzzVerify:./pkg/fastpix FuzzRedact:./pkg/fastpix FuzzWebhook:./pkg/httpapi
+FUZZ_TARGETS := FuzzParse:./pkg/fastpix FuzzParseAsTheReference:./pkg/fastpix FuzzParse:./pkg/filterpolicy FuzzVerify:./pkg/fastpix FuzzRedact:./pkg/fastpix FuzzWebhook:./pkg/httpapi
 # go test shows a passing package's output only with -v: these keep the counts, and the exit status.
 PROOF_LINES := '^(bad input|store failure|requests to AWS|determinism|leak|--- FAIL|FAIL|ok|panic)'
 
