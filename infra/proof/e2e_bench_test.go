@@ -119,11 +119,18 @@ func serveGateway(b *testing.B, h awslocal.HTTPHandler) string {
 	gw := &awslocal.Gateway{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Routes: []awslocal.Route{
 		{Method: http.MethodPost, Path: localstack.WebhookPath, Handler: h},
 	}}
+	return serveHTTP(b, gw)
+}
+
+// serveHTTP serves h on a free local port until the benchmark ends and
+// gives its base URL.
+func serveHTTP(b *testing.B, h http.Handler) string {
+	b.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	b.Cleanup(func() { _ = srv.Close() })
 	return "http://" + l.Addr().String()
@@ -220,11 +227,7 @@ func newPair(b *testing.B, run string, i, streams int, base time.Time, table str
 // the caller before each request) and answers 200.
 func serveFloor(b *testing.B, ddb *dynamodb.Client, current func() *dynamodb.PutItemInput) string {
 	b.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return serveHTTP(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.ReadAll(r.Body); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -235,10 +238,7 @@ func serveFloor(b *testing.B, ddb *dynamodb.Client, current func() *dynamodb.Put
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"accepted"}`)
-	})}
-	go func() { _ = srv.Serve(l) }()
-	b.Cleanup(func() { _ = srv.Close() })
-	return "http://" + l.Addr().String() + localstack.WebhookPath
+	})) + localstack.WebhookPath
 }
 
 func measureE2E(b *testing.B, baseURL string, ddb *dynamodb.Client, table string, streams int) {

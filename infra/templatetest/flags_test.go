@@ -1,14 +1,11 @@
 package templatetest
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/streamhook/fastpix-receiver/internal/repo"
 )
 
 // Every fastpixctl command line the README and the docs show (`make ctl
@@ -20,10 +17,7 @@ func TestDocsShowOnlyFlagsTheCommandsHave(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds fastpixctl")
 	}
-	root, err := repo.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := repoRoot(t)
 	bin := filepath.Join(t.TempDir(), "fastpixctl")
 	build := exec.Command("go", "build", "-o", bin, "./infra/cmd/fastpixctl")
 	build.Dir = root
@@ -56,11 +50,8 @@ func TestDocsShowOnlyFlagsTheCommandsHave(t *testing.T) {
 	flag := regexp.MustCompile(`(?:^|[\s\[|])-([a-z][a-z0-9-]*)`)
 	checked := 0
 	for _, doc := range docs {
-		text, err := os.ReadFile(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
 		name, _ := filepath.Rel(root, doc)
+		text := readRepoFile(t, name)
 		for _, m := range lines.FindAllStringSubmatch(string(text), -1) {
 			line := m[1] + m[2] + m[3]
 			words := strings.Fields(line)
